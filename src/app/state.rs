@@ -1,0 +1,129 @@
+//! The application state: one owner, fed by messages. Sources' reports and
+//! actions' outcomes come in; the topology, timeline and lag history are
+//! rebuilt here; the UI only reads this (and keeps its own `ui` part).
+
+use std::time::Duration;
+
+use crate::actions::ActionOutcome;
+use crate::model::timeline::action_event;
+use crate::model::{
+    Event, EventKind, LagHistory, SourceKind, SourceReport, SourceStatus, Timeline, Timestamp,
+    Topology,
+};
+
+/// What the header shows besides the sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderInfo {
+    pub interval: Duration,
+    pub read_only: bool,
+    /// The data is simulated (`--sim`, or the lab fell back to it).
+    pub simulated: bool,
+    /// The console runs on `clusterdeck lab`: lab keys are active.
+    pub lab: bool,
+    /// A line to show under the header (e.g. why the lab is simulated).
+    pub notice: Option<String>,
+}
+
+/// A source as it is started, before it has said anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLabel {
+    pub id: String,
+    pub kind: SourceKind,
+    pub target: String,
+}
+
+/// Everything the console knows and shows.
+#[derive(Debug)]
+pub struct AppState {
+    pub header: HeaderInfo,
+    /// The latest report of each source, in the order the sources were started.
+    pub reports: Vec<SourceReport>,
+    pub topology: Topology,
+    pub timeline: Timeline,
+    pub lag: LagHistory,
+    pub ui: crate::ui::UiState,
+    /// The time of the last update, for "no leader for 3.2s".
+    pub now: Timestamp,
+    /// Sources that have not sent a real report yet; the timeline starts
+    /// once this is empty so that start-up is not reported as changes.
+    waiting_for: Vec<String>,
+}
+
+impl AppState {
+    pub fn new(header: HeaderInfo, sources: Vec<SourceLabel>, now: Timestamp) -> Self {
+        let reports: Vec<SourceReport> = sources
+            .into_iter()
+            .map(|s| SourceReport {
+                source: s.id,
+                kind: s.kind,
+                target: s.target,
+                status: SourceStatus::Connecting,
+                at: now,
+                clusters: Vec::new(),
+                members: Vec::new(),
+            })
+            .collect();
+        let waiting_for = reports.iter().map(|r| r.source.clone()).collect();
+        AppState {
+            header,
+            topology: Topology::merge(&reports),
+            reports,
+            timeline: Timeline::default(),
+            lag: LagHistory::default(),
+            ui: crate::ui::UiState::default(),
+            now,
+            waiting_for,
+        }
+    }
+
+    /// Takes a source's report; returns the timeline events it caused.
+    pub fn apply_report(&mut self, report: SourceReport, now: Timestamp) -> Vec<Event> {
+        self.now = now;
+        self.waiting_for.retain(|id| *id != report.source);
+        match self.reports.iter_mut().find(|r| r.source == report.source) {
+            Some(slot) => *slot = report,
+            None => self.reports.push(report),
+        }
+        let next = Topology::merge(&self.reports);
+        self.lag.record(&next);
+        let events = if self.is_started() {
+            self.timeline.observe(&self.topology, &next, now)
+        } else {
+            Vec::new()
+        };
+        self.topology = next;
+        events
+    }
+
+    /// Every source has reported at least once.
+    pub fn is_started(&self) -> bool {
+        self.waiting_for.is_empty()
+    }
+
+    /// Records an action's request in the timeline.
+    pub fn record_request(&mut self, action: &crate::actions::Action, now: Timestamp) -> Event {
+        let event = action_event(
+            now,
+            EventKind::ActionRequested,
+            action.name(),
+            &action.describe(),
+        )
+        .member(action.member());
+        self.timeline.push(event.clone());
+        event
+    }
+
+    /// Records an action's outcome in the timeline.
+    pub fn apply_outcome(&mut self, outcome: &ActionOutcome, now: Timestamp) -> Event {
+        self.now = now;
+        let kind = if outcome.ok {
+            EventKind::ActionSucceeded
+        } else {
+            EventKind::ActionFailed
+        };
+        let event = action_event(now, kind, outcome.action.name(), &outcome.message)
+            .member(outcome.action.member());
+        self.timeline.push(event.clone());
+        event
+    }
+}

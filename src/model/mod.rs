@@ -1,0 +1,40 @@
+//! The pure, synchronous model: members, clusters, the merge of source reports
+//! into a topology, and the timeline of changes. No tokio, no clients, no
+//! terminal: everything here is driven by plain data and tested beside the code.
+
+pub mod history;
+pub mod member;
+pub mod observation;
+pub mod timeline;
+pub mod topology;
+
+pub use history::LagHistory;
+pub use member::{Health, Link, Member, Placement, SyncProgress, Tier};
+pub use observation::{
+    Authority, ClusterObservation, MemberObservation, RecordedLeader, SentinelView, SourceKind,
+    SourceReport, SourceStatus,
+};
+pub use timeline::{Event, EventKind, Timeline};
+pub use topology::{Cluster, SourceState, Topology};
+
+/// Wall-clock time of an observation or event (UTC).
+pub type Timestamp = time::OffsetDateTime;
+
+/// Normalises `host:port` so that sources agree on the join key: `localhost`
+/// becomes `127.0.0.1`, host names are lower-cased, IPv6 hosts are bracketed.
+pub fn normalize_address(host: &str, port: u16) -> String {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    let host = if host.eq_ignore_ascii_case("localhost") {
+        "127.0.0.1".to_string()
+    } else {
+        host.to_ascii_lowercase()
+    };
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! What sources send: owned data, no handles. A source sends a whole
+//! [`SourceReport`] each time; it replaces everything that source said before,
+//! so a member a source stops reporting is gone without a separate message.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Timestamp;
+use super::member::{Health, Link, Placement, SyncProgress, Tier};
+
+/// How much a source's word about roles counts, weakest first. When sources
+/// disagree about a member's tier or cluster, the strongest one wins.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Authority {
+    /// Orchestrator naming and labels (StatefulSet name, `role` label).
+    #[default]
+    Platform,
+    /// A registry record (a Redis key naming the leader).
+    Registry,
+    /// The application itself (Redis `INFO replication`, Sentinel, raft status).
+    Application,
+}
+
+/// The state of one source as the header shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "error")]
+pub enum SourceStatus {
+    /// Started, nothing heard yet.
+    #[default]
+    Connecting,
+    Ok,
+    /// The message is already redacted and says what failed and where.
+    Error(String),
+}
+
+/// One member as one source sees it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MemberObservation {
+    /// The cluster this source puts the member in (a [`ClusterObservation::id`]).
+    pub cluster: String,
+    /// The source's own name for it (container, pod, `host:port`).
+    pub name: String,
+    /// `host:port`, normalised (see `model::normalize_address`); the join key.
+    pub address: Option<String>,
+    pub authority: Authority,
+    pub tier: Tier,
+    pub leader: bool,
+    pub native_role: Option<String>,
+    pub health: Health,
+    pub link: Option<Link>,
+    pub repl_offset: Option<u64>,
+    pub lag_bytes: Option<u64>,
+    pub lag_seconds: Option<f64>,
+    pub sync: Option<SyncProgress>,
+    pub placement: Placement,
+    pub error: Option<String>,
+    pub raw: BTreeMap<String, String>,
+}
+
+/// What a Sentinel says about the master it watches.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SentinelView {
+    pub master_name: String,
+    pub master_address: Option<String>,
+    /// Sentinel's flags for the master: `master`, `s_down`, `o_down`, ...
+    pub flags: Vec<String>,
+    pub failover_state: Option<String>,
+    pub quorum: Option<u32>,
+    pub sentinels: Option<u32>,
+}
+
+impl SentinelView {
+    pub fn is_down(&self) -> bool {
+        self.flags.iter().any(|f| f == "s_down" || f == "o_down")
+    }
+}
+
+/// A cluster as one source sees it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClusterObservation {
+    pub id: String,
+    /// `redis`, `simulated`, `swarm-service`, `statefulset`, ...
+    pub kind: String,
+    pub name: String,
+    /// When two sources name the same cluster differently, the higher wins
+    /// (a Sentinel master name beats a seed address).
+    pub precedence: u8,
+    /// The leader's address as a registry records it (Dgraph's `zero` key).
+    pub recorded_leader: Option<RecordedLeader>,
+    pub sentinel: Option<SentinelView>,
+}
+
+/// A leader named by a registry record rather than observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedLeader {
+    pub address: String,
+    /// Where it was read, e.g. `redis://127.0.0.1:6379 key zero` (redacted).
+    pub from: String,
+}
+
+/// Which kind of thing a source watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Redis,
+    Sentinel,
+    Registry,
+    Docker,
+    Kube,
+    Sim,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Redis => "redis",
+            SourceKind::Sentinel => "sentinel",
+            SourceKind::Registry => "registry",
+            SourceKind::Docker => "docker",
+            SourceKind::Kube => "kube",
+            SourceKind::Sim => "sim",
+        }
+    }
+}
+
+/// Everything one source knows right now. Replaces its previous report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceReport {
+    /// Unique per source for the run, e.g. `redis#0`.
+    pub source: String,
+    pub kind: SourceKind,
+    /// What it watches, redacted (no password ever).
+    pub target: String,
+    pub status: SourceStatus,
+    pub at: Timestamp,
+    pub clusters: Vec<ClusterObservation>,
+    pub members: Vec<MemberObservation>,
+}

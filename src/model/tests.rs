@@ -1,0 +1,279 @@
+//! Unit tests for the merge and the timeline.
+
+use time::macros::datetime;
+
+use super::*;
+
+fn t(s: i64) -> Timestamp {
+    datetime!(2026-01-01 00:00:00 UTC) + time::Duration::seconds(s)
+}
+
+fn redis_member(cluster: &str, address: &str, tier: Tier, leader: bool) -> MemberObservation {
+    MemberObservation {
+        cluster: cluster.into(),
+        name: address.into(),
+        address: Some(address.into()),
+        authority: Authority::Application,
+        tier,
+        leader,
+        native_role: Some(
+            if tier == Tier::Master {
+                "master"
+            } else {
+                "slave"
+            }
+            .into(),
+        ),
+        health: Health::Ok,
+        link: (tier == Tier::Copy).then_some(Link::Up),
+        ..Default::default()
+    }
+}
+
+fn cluster(id: &str, precedence: u8) -> ClusterObservation {
+    ClusterObservation {
+        id: id.into(),
+        kind: "redis".into(),
+        name: id.into(),
+        precedence,
+        ..Default::default()
+    }
+}
+
+fn report(
+    source: &str,
+    clusters: Vec<ClusterObservation>,
+    members: Vec<MemberObservation>,
+) -> SourceReport {
+    SourceReport {
+        source: source.into(),
+        kind: SourceKind::Redis,
+        target: format!("redis://{source}"),
+        status: SourceStatus::Ok,
+        at: t(0),
+        clusters,
+        members,
+    }
+}
+
+fn three(leader: &str) -> SourceReport {
+    let addrs = ["10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"];
+    let members = addrs
+        .iter()
+        .map(|a| {
+            let lead = *a == leader;
+            redis_member(
+                "redis/a",
+                a,
+                if lead { Tier::Master } else { Tier::Copy },
+                lead,
+            )
+        })
+        .collect();
+    report("redis#0", vec![cluster("redis/a", 1)], members)
+}
+
+#[test]
+fn one_cluster_one_leader_two_copies() {
+    let topo = Topology::merge([&three("10.0.0.1:6379")]);
+    assert_eq!(topo.clusters.len(), 1);
+    let c = &topo.clusters[0];
+    assert_eq!(c.leader.as_deref(), Some("10.0.0.1:6379"));
+    assert_eq!(c.members[0].tier, Tier::Master);
+    assert!(c.members[0].leader);
+    assert_eq!(c.members.iter().filter(|m| m.tier == Tier::Copy).count(), 2);
+}
+
+#[test]
+fn same_address_from_two_sources_is_one_member_in_the_higher_precedence_cluster() {
+    let a = three("10.0.0.1:6379");
+    let mut s = report(
+        "sentinel#0",
+        vec![cluster("sentinel/mymaster", 5)],
+        vec![redis_member(
+            "sentinel/mymaster",
+            "10.0.0.1:6379",
+            Tier::Master,
+            true,
+        )],
+    );
+    s.kind = SourceKind::Sentinel;
+    let topo = Topology::merge([&a, &s]);
+    assert_eq!(topo.clusters.len(), 1, "{topo:#?}");
+    let c = &topo.clusters[0];
+    assert_eq!(c.id, "sentinel/mymaster");
+    assert_eq!(c.members.len(), 3);
+    let master = c.member("10.0.0.1:6379").unwrap();
+    assert_eq!(master.sources, vec!["redis#0", "sentinel#0"]);
+}
+
+#[test]
+fn application_roles_beat_platform_labels_and_placement_is_filled_from_both() {
+    let app = three("10.0.0.1:6379");
+    let platform = MemberObservation {
+        cluster: "compose/lab".into(),
+        name: "lab-redis-2".into(),
+        address: Some("10.0.0.2:6379".into()),
+        authority: Authority::Platform,
+        tier: Tier::Master,
+        health: Health::Ok,
+        placement: Placement {
+            platform: Some("docker".into()),
+            container: Some("lab-redis-2".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let docker = report("docker#0", vec![cluster("compose/lab", 0)], vec![platform]);
+    let topo = Topology::merge([&app, &docker]);
+    assert_eq!(
+        topo.clusters.len(),
+        1,
+        "an emptied platform cluster is dropped"
+    );
+    let m = topo.clusters[0].member("10.0.0.2:6379").unwrap();
+    assert_eq!(m.tier, Tier::Copy);
+    assert_eq!(m.name, "lab-redis-2");
+    assert_eq!(m.placement.container.as_deref(), Some("lab-redis-2"));
+}
+
+#[test]
+fn a_down_master_does_not_lead() {
+    let mut r = three("10.0.0.1:6379");
+    r.members[0].health = Health::Down;
+    let topo = Topology::merge([&r]);
+    assert_eq!(topo.clusters[0].leader, None);
+    assert!(topo.clusters[0].members.iter().all(|m| !m.leader));
+}
+
+#[test]
+fn registry_record_joins_the_cluster_at_its_address_and_is_compared() {
+    let mut registry = report("registry#0", vec![], vec![]);
+    registry.clusters.push(ClusterObservation {
+        id: "registry/zero".into(),
+        kind: "registry".into(),
+        name: "zero".into(),
+        recorded_leader: Some(RecordedLeader {
+            address: "10.0.0.2:6379".into(),
+            from: "redis://x key zero".into(),
+        }),
+        ..Default::default()
+    });
+    let topo = Topology::merge([&three("10.0.0.1:6379"), &registry]);
+    assert_eq!(topo.clusters.len(), 1);
+    assert_eq!(topo.clusters[0].recorded_leader_agrees, Some(false));
+    let topo = Topology::merge([&three("10.0.0.2:6379"), &registry]);
+    assert_eq!(topo.clusters[0].recorded_leader_agrees, Some(true));
+}
+
+#[test]
+fn failover_gives_leader_lost_then_leader_changed_with_leaderless_time() {
+    let mut timeline = Timeline::default();
+    let empty = Topology::default();
+    let before = Topology::merge([&three("10.0.0.1:6379")]);
+    let added = timeline.observe(&empty, &before, t(0));
+    assert_eq!(
+        added
+            .iter()
+            .filter(|e| e.kind == EventKind::MemberAdded)
+            .count(),
+        3
+    );
+    assert!(added.iter().all(|e| e.kind == EventKind::MemberAdded));
+
+    let mut down = three("10.0.0.1:6379");
+    down.members[0].health = Health::Down;
+    down.members[1].link = Some(Link::Down);
+    let down = Topology::merge([&down]);
+    let ev = timeline.observe(&before, &down, t(1));
+    let kinds: Vec<_> = ev.iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&EventKind::LeaderLost), "{kinds:?}");
+    assert!(kinds.contains(&EventKind::LinkDown));
+    assert!(kinds.contains(&EventKind::HealthChanged));
+    assert_eq!(timeline.leaderless_since("redis/a"), Some(t(1)));
+
+    let after = Topology::merge([&three("10.0.0.2:6379")]);
+    let ev = timeline.observe(&down, &after, t(4));
+    let change = ev
+        .iter()
+        .find(|e| e.kind == EventKind::LeaderChanged)
+        .unwrap();
+    assert_eq!(change.details["from"], "10.0.0.1:6379");
+    assert_eq!(change.details["to"], "10.0.0.2:6379");
+    assert_eq!(change.details["leaderless_ms"], 3000);
+    assert_eq!(timeline.leaderless_since("redis/a"), None);
+}
+
+#[test]
+fn direct_leader_switch_between_two_looks_is_a_change_with_zero_leaderless_time() {
+    let mut timeline = Timeline::default();
+    let a = Topology::merge([&three("10.0.0.1:6379")]);
+    timeline.observe(&Topology::default(), &a, t(0));
+    let b = Topology::merge([&three("10.0.0.3:6379")]);
+    let ev = timeline.observe(&a, &b, t(1));
+    let change = ev
+        .iter()
+        .find(|e| e.kind == EventKind::LeaderChanged)
+        .unwrap();
+    assert_eq!(change.details["leaderless_ms"], 0);
+    assert!(ev.iter().any(|e| e.kind == EventKind::TierChanged));
+}
+
+#[test]
+fn source_error_is_reported_once_and_recovery_once() {
+    let mut timeline = Timeline::default();
+    let ok = Topology::merge([&three("10.0.0.1:6379")]);
+    timeline.observe(&Topology::default(), &ok, t(0));
+    let mut failing = three("10.0.0.1:6379");
+    failing.status = SourceStatus::Error("connection refused".into());
+    let failing = Topology::merge([&failing]);
+    assert_eq!(timeline.observe(&ok, &failing, t(1)).len(), 1);
+    assert_eq!(timeline.observe(&failing, &failing, t(2)).len(), 0);
+    let ev = timeline.observe(&failing, &ok, t(3));
+    assert_eq!(ev[0].kind, EventKind::SourceRecovered);
+}
+
+#[test]
+fn events_serialise_with_the_contract_field_names() {
+    let e = Event::new(t(0), EventKind::LinkDown)
+        .cluster("c")
+        .member("m");
+    let v = serde_json::to_value(&e).unwrap();
+    assert_eq!(v["kind"], "link_down");
+    assert_eq!(v["at"], "2026-01-01T00:00:00Z");
+    assert_eq!(v["cluster"], "c");
+    assert_eq!(v["member"], "m");
+    assert!(v["details"].is_object());
+}
+
+#[test]
+fn timeline_is_bounded() {
+    let mut timeline = Timeline::with_capacity(3);
+    for i in 0..10 {
+        timeline.push(Event::new(t(i), EventKind::LinkUp));
+    }
+    assert_eq!(timeline.len(), 3);
+    assert_eq!(timeline.events().next().unwrap().at, t(7));
+}
+
+#[test]
+fn addresses_are_normalised() {
+    assert_eq!(normalize_address("localhost", 6379), "127.0.0.1:6379");
+    assert_eq!(normalize_address("Redis-0.Redis", 1), "redis-0.redis:1");
+    assert_eq!(normalize_address("::1", 7), "[::1]:7");
+    assert_eq!(normalize_address("[::1]", 7), "[::1]:7");
+}
+
+#[test]
+fn lag_history_keeps_recent_samples_of_present_members() {
+    let mut history = LagHistory::with_depth(2);
+    let mut r = three("10.0.0.1:6379");
+    for lag in [5, 6, 7] {
+        r.members[1].lag_bytes = Some(lag);
+        history.record(&Topology::merge([&r]));
+    }
+    assert_eq!(history.samples("10.0.0.2:6379"), vec![6, 7]);
+    r.members[1].lag_bytes = None;
+    history.record(&Topology::merge([&r]));
+    assert!(history.samples("10.0.0.2:6379").is_empty());
+}

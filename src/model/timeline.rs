@@ -1,0 +1,422 @@
+//! What changed, and when: the difference between two topologies as events,
+//! plus the actions and faults the console itself caused.
+//!
+//! A failover is a leader change. The time a cluster spent without a healthy
+//! leader is measured from the first topology that showed none to the first
+//! that showed one again, so its resolution is the sources' poll interval.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Timestamp;
+use super::member::{Link, Member};
+use super::topology::{Cluster, Topology};
+
+/// Kinds of timeline events; the names are part of the `watch --events` contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Another member leads now (details: `from`, `to`, `leaderless_ms`).
+    LeaderChanged,
+    /// The cluster has no healthy leader any more (details: `previous`).
+    LeaderLost,
+    /// The same leader is back after a time without one.
+    LeaderRestored,
+    LinkDown,
+    LinkUp,
+    MemberAdded,
+    MemberRemoved,
+    HealthChanged,
+    TierChanged,
+    /// The registry's recorded leader is not the observed one.
+    RegistryMismatch,
+    RegistryAgrees,
+    SourceError,
+    SourceRecovered,
+    ActionRequested,
+    ActionSucceeded,
+    ActionFailed,
+    FaultInjected,
+    FaultHealed,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::LeaderChanged => "leader_changed",
+            EventKind::LeaderLost => "leader_lost",
+            EventKind::LeaderRestored => "leader_restored",
+            EventKind::LinkDown => "link_down",
+            EventKind::LinkUp => "link_up",
+            EventKind::MemberAdded => "member_added",
+            EventKind::MemberRemoved => "member_removed",
+            EventKind::HealthChanged => "health_changed",
+            EventKind::TierChanged => "tier_changed",
+            EventKind::RegistryMismatch => "registry_mismatch",
+            EventKind::RegistryAgrees => "registry_agrees",
+            EventKind::SourceError => "source_error",
+            EventKind::SourceRecovered => "source_recovered",
+            EventKind::ActionRequested => "action_requested",
+            EventKind::ActionSucceeded => "action_succeeded",
+            EventKind::ActionFailed => "action_failed",
+            EventKind::FaultInjected => "fault_injected",
+            EventKind::FaultHealed => "fault_healed",
+        }
+    }
+}
+
+/// One line of `watch --events` and one row of the timeline pane.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    pub kind: EventKind,
+    pub cluster: Option<String>,
+    pub member: Option<String>,
+    pub details: BTreeMap<String, Value>,
+}
+
+impl Event {
+    pub fn new(at: Timestamp, kind: EventKind) -> Self {
+        Event {
+            at,
+            kind,
+            cluster: None,
+            member: None,
+            details: BTreeMap::new(),
+        }
+    }
+
+    pub fn cluster(mut self, id: &str) -> Self {
+        self.cluster = Some(id.to_string());
+        self
+    }
+
+    pub fn member(mut self, id: &str) -> Self {
+        self.member = Some(id.to_string());
+        self
+    }
+
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// A one-line human summary for the timeline pane.
+    pub fn summary(&self) -> String {
+        let d = |k: &str| match self.details.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => "-".to_string(),
+            Some(v) => v.to_string(),
+        };
+        let member = self.member.as_deref().unwrap_or("-");
+        match self.kind {
+            EventKind::LeaderChanged => format!(
+                "leader {} -> {} ({} without leader)",
+                d("from"),
+                d("to"),
+                format_ms(self.details.get("leaderless_ms"))
+            ),
+            EventKind::LeaderLost => format!("no healthy leader (was {})", d("previous")),
+            EventKind::LeaderRestored => format!(
+                "leader {} back ({} without leader)",
+                d("to"),
+                format_ms(self.details.get("leaderless_ms"))
+            ),
+            EventKind::LinkDown => format!("{member} link down"),
+            EventKind::LinkUp => format!("{member} link up"),
+            EventKind::MemberAdded => format!("{member} added ({})", d("tier")),
+            EventKind::MemberRemoved => format!("{member} removed"),
+            EventKind::HealthChanged => format!("{member} {} -> {}", d("from"), d("to")),
+            EventKind::TierChanged => format!("{member} tier {} -> {}", d("from"), d("to")),
+            EventKind::RegistryMismatch => {
+                format!(
+                    "registry says {}, observed {}",
+                    d("recorded"),
+                    d("observed")
+                )
+            }
+            EventKind::RegistryAgrees => format!("registry agrees: {}", d("recorded")),
+            EventKind::SourceError => format!("source {} error: {}", d("source"), d("error")),
+            EventKind::SourceRecovered => format!("source {} recovered", d("source")),
+            EventKind::ActionRequested
+            | EventKind::ActionSucceeded
+            | EventKind::ActionFailed
+            | EventKind::FaultInjected
+            | EventKind::FaultHealed => {
+                format!("{} {}: {}", self.kind.as_str(), d("action"), d("message"))
+            }
+        }
+    }
+}
+
+fn format_ms(value: Option<&Value>) -> String {
+    match value.and_then(Value::as_u64) {
+        Some(ms) => format!("{:.1}s", ms as f64 / 1000.0),
+        None => "?".to_string(),
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct LeaderState {
+    current: Option<String>,
+    last: Option<String>,
+    leaderless_since: Option<Timestamp>,
+}
+
+/// Bounded history of events, and what it needs to remember between topologies.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    events: VecDeque<Event>,
+    capacity: usize,
+    leaders: HashMap<String, LeaderState>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline::with_capacity(2000)
+    }
+}
+
+impl Timeline {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Timeline {
+            events: VecDeque::new(),
+            capacity: capacity.max(1),
+            leaders: HashMap::new(),
+        }
+    }
+
+    /// Events, oldest first.
+    pub fn events(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
+        self.events.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Since when a cluster has had no healthy leader, if it has none now.
+    pub fn leaderless_since(&self, cluster: &str) -> Option<Timestamp> {
+        self.leaders.get(cluster).and_then(|s| s.leaderless_since)
+    }
+
+    /// Appends an event the console caused (an action, a fault).
+    pub fn push(&mut self, event: Event) {
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    /// Records what changed from `old` to `new` and returns the new events.
+    pub fn observe(&mut self, old: &Topology, new: &Topology, now: Timestamp) -> Vec<Event> {
+        let mut out = Vec::new();
+        source_events(old, new, now, &mut out);
+        for cluster in &new.clusters {
+            let before = old.cluster(&cluster.id);
+            member_events(before, cluster, now, &mut out);
+            self.leader_events(before.is_none(), cluster, now, &mut out);
+            registry_events(before, cluster, now, &mut out);
+        }
+        for gone in old.clusters.iter().filter(|c| new.cluster(&c.id).is_none()) {
+            for member in &gone.members {
+                out.push(removed(gone, member, now));
+            }
+            self.leaders.remove(&gone.id);
+        }
+        for event in &out {
+            self.push(event.clone());
+        }
+        out
+    }
+
+    fn leader_events(
+        &mut self,
+        is_new: bool,
+        cluster: &Cluster,
+        now: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
+        let state = self.leaders.entry(cluster.id.clone()).or_default();
+        let next = cluster.leader.clone();
+        if !is_new && state.current == next {
+            return;
+        }
+        match next {
+            None => {
+                if let Some(previous) = state.current.take() {
+                    out.push(
+                        Event::new(now, EventKind::LeaderLost)
+                            .cluster(&cluster.id)
+                            .member(&previous)
+                            .detail("previous", previous.clone()),
+                    );
+                    state.last = Some(previous);
+                }
+                state.leaderless_since.get_or_insert(now);
+            }
+            Some(leader) => {
+                let leaderless_ms = state
+                    .leaderless_since
+                    .take()
+                    .map(|since| (now - since).whole_milliseconds().max(0) as u64);
+                let previous = state.current.clone().or_else(|| state.last.clone());
+                if !is_new {
+                    let kind = if previous.as_deref() == Some(leader.as_str()) {
+                        EventKind::LeaderRestored
+                    } else {
+                        EventKind::LeaderChanged
+                    };
+                    out.push(
+                        Event::new(now, kind)
+                            .cluster(&cluster.id)
+                            .member(&leader)
+                            .detail("from", previous.map_or(Value::Null, Value::from))
+                            .detail("to", leader.clone())
+                            .detail("leaderless_ms", leaderless_ms.unwrap_or(0)),
+                    );
+                }
+                state.current = Some(leader.clone());
+                state.last = Some(leader);
+            }
+        }
+    }
+}
+
+fn source_events(old: &Topology, new: &Topology, now: Timestamp, out: &mut Vec<Event>) {
+    for source in &new.sources {
+        let before = old.sources.iter().find(|s| s.id == source.id);
+        let was_error = before.is_some_and(|s| s.is_error());
+        let same_error = before.is_some_and(|s| s.error == source.error);
+        if source.is_error() && !(was_error && same_error) {
+            out.push(
+                Event::new(now, EventKind::SourceError)
+                    .detail("source", source.id.clone())
+                    .detail("target", source.target.clone())
+                    .detail("error", source.error.clone().unwrap_or_default()),
+            );
+        } else if was_error && source.status == "ok" {
+            out.push(
+                Event::new(now, EventKind::SourceRecovered)
+                    .detail("source", source.id.clone())
+                    .detail("target", source.target.clone()),
+            );
+        }
+    }
+}
+
+fn member_events(
+    before: Option<&Cluster>,
+    cluster: &Cluster,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) {
+    let old_members: HashMap<&str, &Member> = before
+        .map(|c| c.members.iter().map(|m| (m.id.as_str(), m)).collect())
+        .unwrap_or_default();
+    for member in &cluster.members {
+        let at = |kind| {
+            Event::new(now, kind)
+                .cluster(&cluster.id)
+                .member(&member.id)
+        };
+        let Some(old) = old_members.get(member.id.as_str()) else {
+            out.push(
+                at(EventKind::MemberAdded)
+                    .detail("tier", member.tier.as_str())
+                    .detail(
+                        "native_role",
+                        member.native_role.clone().map_or(Value::Null, Value::from),
+                    )
+                    .detail(
+                        "address",
+                        member.address.clone().map_or(Value::Null, Value::from),
+                    ),
+            );
+            continue;
+        };
+        if old.tier != member.tier {
+            out.push(
+                at(EventKind::TierChanged)
+                    .detail("from", old.tier.as_str())
+                    .detail("to", member.tier.as_str())
+                    .detail(
+                        "native_role",
+                        member.native_role.clone().map_or(Value::Null, Value::from),
+                    ),
+            );
+        }
+        if old.health != member.health {
+            out.push(
+                at(EventKind::HealthChanged)
+                    .detail("from", old.health.as_str())
+                    .detail("to", member.health.as_str())
+                    .detail(
+                        "error",
+                        member.error.clone().map_or(Value::Null, Value::from),
+                    ),
+            );
+        }
+        match (old.link, member.link) {
+            (Some(Link::Up) | None, Some(Link::Down)) => out.push(at(EventKind::LinkDown)),
+            (Some(Link::Down), Some(Link::Up)) => out.push(at(EventKind::LinkUp)),
+            _ => {}
+        }
+    }
+    if let Some(before) = before {
+        for member in &before.members {
+            if cluster.member(&member.id).is_none() {
+                out.push(removed(cluster, member, now));
+            }
+        }
+    }
+}
+
+fn removed(cluster: &Cluster, member: &Member, now: Timestamp) -> Event {
+    Event::new(now, EventKind::MemberRemoved)
+        .cluster(&cluster.id)
+        .member(&member.id)
+        .detail("tier", member.tier.as_str())
+}
+
+fn registry_events(
+    before: Option<&Cluster>,
+    cluster: &Cluster,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) {
+    let was = before.and_then(|c| c.recorded_leader_agrees);
+    let recorded = cluster.recorded_leader.as_ref().map(|r| r.address.clone());
+    let observed = cluster.leader_member().and_then(|m| m.address.clone());
+    let event = |kind| {
+        Event::new(now, kind)
+            .cluster(&cluster.id)
+            .detail(
+                "recorded",
+                recorded.clone().map_or(Value::Null, Value::from),
+            )
+            .detail(
+                "observed",
+                observed.clone().map_or(Value::Null, Value::from),
+            )
+    };
+    match (was, cluster.recorded_leader_agrees) {
+        (Some(true) | None, Some(false)) => out.push(event(EventKind::RegistryMismatch)),
+        (Some(false), Some(true)) => out.push(event(EventKind::RegistryAgrees)),
+        _ => {}
+    }
+}
+
+/// Builds the JSON object of an action or fault event.
+pub fn action_event(now: Timestamp, kind: EventKind, action: &str, message: &str) -> Event {
+    Event::new(now, kind)
+        .detail("action", action)
+        .detail("message", message)
+}

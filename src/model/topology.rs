@@ -1,0 +1,392 @@
+//! Merging the latest report of every source into clusters of members.
+//!
+//! The same instance seen by several sources (a pod, its container, the Redis
+//! at its IP) becomes one [`Member`]: observations are joined on address, then
+//! on name. Roles come from the strongest [`Authority`] that has them; where
+//! it runs is filled in from every source. Two sources that name one cluster
+//! differently (a Sentinel master name and a seed address) are folded into the
+//! cluster with the higher precedence.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::Timestamp;
+use super::member::{Member, Tier};
+use super::observation::{
+    Authority, ClusterObservation, MemberObservation, RecordedLeader, SentinelView, SourceKind,
+    SourceReport, SourceStatus,
+};
+
+/// A source as the header and `snapshot` show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceState {
+    pub id: String,
+    pub kind: SourceKind,
+    pub target: String,
+    /// `connecting`, `ok` or `error`.
+    pub status: &'static str,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_report: Option<Timestamp>,
+    pub members: usize,
+}
+
+impl SourceState {
+    fn from_report(report: &SourceReport) -> Self {
+        let (status, error) = match &report.status {
+            SourceStatus::Connecting => ("connecting", None),
+            SourceStatus::Ok => ("ok", None),
+            SourceStatus::Error(e) => ("error", Some(e.clone())),
+        };
+        SourceState {
+            id: report.source.clone(),
+            kind: report.kind,
+            target: report.target.clone(),
+            status,
+            error,
+            last_report: Some(report.at),
+            members: report.members.len(),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.status == "error"
+    }
+}
+
+/// A group of members that replicate one data set or elect one leader.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cluster {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    /// Id of the member that leads now, if one does and is not down.
+    pub leader: Option<String>,
+    pub recorded_leader: Option<RecordedLeader>,
+    /// Whether the recorded leader is the observed one (None: nothing to compare).
+    pub recorded_leader_agrees: Option<bool>,
+    pub sentinel: Option<SentinelView>,
+    pub members: Vec<Member>,
+}
+
+impl Cluster {
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    pub fn leader_member(&self) -> Option<&Member> {
+        self.leader.as_deref().and_then(|id| self.member(id))
+    }
+}
+
+/// Every cluster and source, as of the latest reports.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Topology {
+    pub clusters: Vec<Cluster>,
+    pub sources: Vec<SourceState>,
+}
+
+impl Topology {
+    /// Builds the topology from the latest report of each source, in source order.
+    pub fn merge<'a>(reports: impl IntoIterator<Item = &'a SourceReport>) -> Topology {
+        let reports: Vec<&SourceReport> = reports.into_iter().collect();
+        let sources = reports
+            .iter()
+            .map(|r| SourceState::from_report(r))
+            .collect();
+        let groups = group_observations(&reports);
+        let mut members: Vec<(Member, Vec<String>)> =
+            groups.iter().map(|g| merge_member(g)).collect();
+
+        let cluster_obs: Vec<&ClusterObservation> =
+            reports.iter().flat_map(|r| r.clusters.iter()).collect();
+        let mut sets = ClusterSets::default();
+        for (_, candidates) in &members {
+            for pair in candidates.windows(2) {
+                sets.union(&pair[0], &pair[1]);
+            }
+            if let Some(first) = candidates.first() {
+                sets.find(first);
+            }
+        }
+        // A registry record joins the cluster that has a member at its address.
+        for obs in &cluster_obs {
+            sets.find(&obs.id);
+            if let Some(recorded) = &obs.recorded_leader {
+                let holder = members
+                    .iter()
+                    .find(|(m, _)| m.address.as_deref() == Some(recorded.address.as_str()));
+                if let Some((_, candidates)) = holder {
+                    if let Some(first) = candidates.first() {
+                        sets.union(&obs.id, first);
+                    }
+                }
+            }
+        }
+
+        let mut keyed = build_clusters(&mut sets, &cluster_obs);
+        let index: HashMap<String, usize> = keyed
+            .iter()
+            .enumerate()
+            .map(|(i, (root, _))| (root.clone(), i))
+            .collect();
+        for (member, candidates) in members.drain(..) {
+            let root = candidates.first().map(|c| sets.find(c));
+            match root.as_ref().and_then(|r| index.get(r)) {
+                Some(&i) => keyed[i].1.members.push(member),
+                // Only a source that names no cluster lands here.
+                None => keyed.push((String::new(), orphan_cluster(member))),
+            }
+        }
+        let mut clusters: Vec<Cluster> = keyed.into_iter().map(|(_, c)| c).collect();
+        clusters.retain(|c| {
+            !c.members.is_empty() || c.recorded_leader.is_some() || c.sentinel.is_some()
+        });
+        for cluster in &mut clusters {
+            finish_cluster(cluster);
+        }
+        clusters.sort_by(|a, b| a.id.cmp(&b.id));
+        Topology { clusters, sources }
+    }
+
+    pub fn cluster(&self, id: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.id == id)
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.clusters.iter().map(|c| c.members.len()).sum()
+    }
+
+    /// True when any source is in error: `snapshot` and `watch` exit 1.
+    pub fn any_source_failed(&self) -> bool {
+        self.sources.iter().any(SourceState::is_error)
+    }
+}
+
+/// Groups observations of one instance: same address, or same name where one
+/// of them has no address.
+fn group_observations<'a>(
+    reports: &[&'a SourceReport],
+) -> Vec<Vec<(&'a str, &'a MemberObservation)>> {
+    let mut groups: Vec<Vec<(&str, &MemberObservation)>> = Vec::new();
+    let mut by_address: HashMap<&str, usize> = HashMap::new();
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    let mut nameless: Vec<(&str, &MemberObservation)> = Vec::new();
+    for report in reports {
+        for obs in &report.members {
+            let entry = (report.source.as_str(), obs);
+            match obs.address.as_deref() {
+                Some(address) => {
+                    let i = *by_address.entry(address).or_insert_with(|| {
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    });
+                    groups[i].push(entry);
+                    by_name.entry(obs.name.as_str()).or_insert(i);
+                }
+                None => nameless.push(entry),
+            }
+        }
+    }
+    for entry in nameless {
+        let i = *by_name.entry(entry.1.name.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[i].push(entry);
+    }
+    groups
+}
+
+/// One member from all its observations, and the cluster ids its strongest
+/// observations put it in.
+fn merge_member(group: &[(&str, &MemberObservation)]) -> (Member, Vec<String>) {
+    let mut strongest: Vec<&(&str, &MemberObservation)> = group.iter().collect();
+    // Stable sort keeps source order among equals.
+    strongest.sort_by(|a, b| b.1.authority.cmp(&a.1.authority));
+    let top: Authority = strongest[0].1.authority;
+    let obs = || strongest.iter().map(|(_, o)| *o);
+
+    let address = obs().find_map(|o| o.address.clone());
+    // The weakest source usually has the most human name (container, pod).
+    let name = strongest
+        .last()
+        .map(|(_, o)| o.name.clone())
+        .unwrap_or_default();
+    let mut member = Member {
+        id: address.clone().unwrap_or_else(|| name.clone()),
+        name,
+        address,
+        tier: obs()
+            .map(|o| o.tier)
+            .find(|t| *t != Tier::Unknown)
+            .unwrap_or_default(),
+        leader: strongest[0].1.leader,
+        native_role: obs().find_map(|o| o.native_role.clone()),
+        health: obs()
+            .map(|o| o.health)
+            .find(|h| *h != super::member::Health::Unknown)
+            .unwrap_or_default(),
+        link: obs().find_map(|o| o.link),
+        repl_offset: obs().find_map(|o| o.repl_offset),
+        lag_bytes: obs().find_map(|o| o.lag_bytes),
+        lag_seconds: obs().find_map(|o| o.lag_seconds),
+        sync: obs().find_map(|o| o.sync),
+        error: obs().find_map(|o| o.error.clone()),
+        ..Member::default()
+    };
+    for o in obs() {
+        member.placement.fill_from(&o.placement);
+        for (k, v) in &o.raw {
+            member.raw.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    for (source, _) in group {
+        if !member.sources.iter().any(|s| s == source) {
+            member.sources.push((*source).to_string());
+        }
+    }
+    let mut candidates: Vec<String> = Vec::new();
+    for o in obs().filter(|o| o.authority == top) {
+        if !candidates.contains(&o.cluster) {
+            candidates.push(o.cluster.clone());
+        }
+    }
+    (member, candidates)
+}
+
+/// One cluster per set of joined ids, keyed by the set's root; named after its
+/// highest-precedence observation.
+fn build_clusters(
+    sets: &mut ClusterSets,
+    cluster_obs: &[&ClusterObservation],
+) -> Vec<(String, Cluster)> {
+    let mut by_root: BTreeMap<String, Vec<&ClusterObservation>> = BTreeMap::new();
+    for obs in cluster_obs {
+        by_root.entry(sets.find(&obs.id)).or_default().push(obs);
+    }
+    sets.roots()
+        .into_iter()
+        .map(|root| {
+            let mut observations = by_root.remove(&root).unwrap_or_default();
+            observations.sort_by(|a, b| b.precedence.cmp(&a.precedence).then(a.id.cmp(&b.id)));
+            let head = observations.first();
+            let cluster = Cluster {
+                id: head.map_or_else(|| root.clone(), |o| o.id.clone()),
+                kind: head.map_or_else(|| "unknown".into(), |o| o.kind.clone()),
+                name: head.map_or_else(|| root.clone(), |o| o.name.clone()),
+                leader: None,
+                recorded_leader: observations.iter().find_map(|o| o.recorded_leader.clone()),
+                recorded_leader_agrees: None,
+                sentinel: observations.iter().find_map(|o| o.sentinel.clone()),
+                members: Vec::new(),
+            };
+            (root, cluster)
+        })
+        .collect()
+}
+
+/// Picks one leader, orders members, and compares with the recorded leader.
+fn finish_cluster(cluster: &mut Cluster) {
+    use super::member::Health;
+    let sentinel_master = cluster
+        .sentinel
+        .as_ref()
+        .and_then(|s| s.master_address.clone());
+    let claimants: Vec<usize> = cluster
+        .members
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.leader && m.health != Health::Down)
+        .map(|(i, _)| i)
+        .collect();
+    let chosen = claimants
+        .iter()
+        .copied()
+        .find(|&i| {
+            cluster.members[i].address.is_some() && cluster.members[i].address == sentinel_master
+        })
+        .or_else(|| {
+            claimants
+                .iter()
+                .copied()
+                .min_by(|&a, &b| cluster.members[a].id.cmp(&cluster.members[b].id))
+        });
+    for (i, member) in cluster.members.iter_mut().enumerate() {
+        member.leader = Some(i) == chosen;
+    }
+    cluster.leader = chosen.map(|i| cluster.members[i].id.clone());
+    cluster.members.sort_by(|a, b| {
+        tier_rank(a.tier)
+            .cmp(&tier_rank(b.tier))
+            .then(b.leader.cmp(&a.leader))
+            .then(a.name.cmp(&b.name))
+    });
+    cluster.recorded_leader_agrees = cluster.recorded_leader.as_ref().map(|recorded| {
+        cluster
+            .leader_member()
+            .and_then(|m| m.address.as_deref())
+            .is_some_and(|a| a == recorded.address)
+    });
+}
+
+fn orphan_cluster(member: Member) -> Cluster {
+    Cluster {
+        id: "unassigned".into(),
+        kind: "unknown".into(),
+        name: "unassigned".into(),
+        leader: None,
+        recorded_leader: None,
+        recorded_leader_agrees: None,
+        sentinel: None,
+        members: vec![member],
+    }
+}
+
+fn tier_rank(tier: Tier) -> u8 {
+    match tier {
+        Tier::Master => 0,
+        Tier::Copy => 1,
+        Tier::Unknown => 2,
+    }
+}
+
+/// Union-find over cluster ids.
+#[derive(Default)]
+struct ClusterSets {
+    parent: HashMap<String, String>,
+}
+
+impl ClusterSets {
+    fn find(&mut self, id: &str) -> String {
+        let parent = self
+            .parent
+            .entry(id.to_string())
+            .or_insert_with(|| id.to_string())
+            .clone();
+        if parent == id {
+            return parent;
+        }
+        let root = self.find(&parent);
+        self.parent.insert(id.to_string(), root.clone());
+        root
+    }
+
+    fn union(&mut self, a: &str, b: &str) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            // The smaller id becomes the root so the result does not depend on order.
+            let (root, child) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.parent.insert(child, root);
+        }
+    }
+
+    fn roots(&mut self) -> Vec<String> {
+        let ids: Vec<String> = self.parent.keys().cloned().collect();
+        let mut roots: Vec<String> = ids.iter().map(|id| self.find(id)).collect();
+        roots.sort();
+        roots.dedup();
+        roots
+    }
+}

@@ -1,0 +1,79 @@
+//! Sources: tokio tasks that each watch one thing and send whole
+//! [`SourceReport`]s to the app loop. A source never touches app state; it
+//! reports errors in its report (redacted), retries with backoff and keeps
+//! going until the shutdown token is cancelled.
+
+pub mod redis;
+pub mod sim;
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::SourceReport;
+
+/// What every source task is given.
+#[derive(Debug, Clone)]
+pub struct SourceContext {
+    /// Unique for the run, e.g. `redis#0`; goes into every report.
+    pub id: String,
+    /// How often a polled source looks.
+    pub interval: Duration,
+    /// Bound on every network call.
+    pub timeout: Duration,
+    pub reports: mpsc::Sender<SourceReport>,
+    pub shutdown: CancellationToken,
+}
+
+impl SourceContext {
+    /// Sends a report; false when the app is gone and the source should stop.
+    pub async fn send(&self, report: SourceReport) -> bool {
+        self.reports.send(report).await.is_ok()
+    }
+}
+
+/// A source to start, as the command line describes it.
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    /// One Redis instance and everything its replication reports reach.
+    Redis(redis::RedisTarget),
+    /// One Sentinel; every master it lists unless `masters` names some.
+    Sentinel {
+        target: redis::RedisTarget,
+        masters: Vec<String>,
+    },
+    /// A Redis key holding the leader's `host:port` (Dgraph's `zero` key).
+    Registry {
+        target: redis::RedisTarget,
+        key: String,
+    },
+    /// A deterministic simulated fleet.
+    Sim(sim::SimConfig),
+}
+
+impl SourceSpec {
+    /// Short name used for the source id (`redis#0`).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            SourceSpec::Redis(_) => "redis",
+            SourceSpec::Sentinel { .. } => "sentinel",
+            SourceSpec::Registry { .. } => "registry",
+            SourceSpec::Sim(_) => "sim",
+        }
+    }
+
+    /// Starts the source's task.
+    pub fn spawn(self, ctx: SourceContext) -> tokio::task::JoinHandle<()> {
+        match self {
+            SourceSpec::Redis(target) => tokio::spawn(redis::run_instance(ctx, target)),
+            SourceSpec::Sentinel { target, masters } => {
+                tokio::spawn(redis::run_sentinel(ctx, target, masters))
+            }
+            SourceSpec::Registry { target, key } => {
+                tokio::spawn(redis::run_registry(ctx, target, key))
+            }
+            SourceSpec::Sim(config) => tokio::spawn(sim::run(ctx, config)),
+        }
+    }
+}
