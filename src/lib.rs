@@ -16,6 +16,13 @@
 
 pub mod actions;
 pub mod app;
+pub mod cli;
+pub mod headless;
+pub mod lab;
+pub mod logging;
 pub mod model;
+pub mod paths;
+pub mod run;
 pub mod sources;
+pub mod terminal;
 pub mod ui;

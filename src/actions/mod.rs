@@ -4,6 +4,12 @@
 //! an [`ActionOutcome`]. A read-only console refuses every action here too,
 //! not only at the keymap.
 
+pub mod audit;
+pub mod executor;
+
+pub use audit::AuditLog;
+pub use executor::{Executor, LabControl};
+
 use serde::Serialize;
 
 /// One mutating request, complete enough to describe and to execute.

@@ -1,5 +1,8 @@
-//! The application: its state, and the loop that feeds it.
+//! The application: its state, the console loop that feeds it, and the
+//! start/stop of sources shared with the headless modes.
 
+pub mod console;
+pub mod runtime;
 pub mod state;
 
 pub use state::{AppState, HeaderInfo, SourceLabel};

@@ -117,10 +117,10 @@ impl Topology {
                 let holder = members
                     .iter()
                     .find(|(m, _)| m.address.as_deref() == Some(recorded.address.as_str()));
-                if let Some((_, candidates)) = holder {
-                    if let Some(first) = candidates.first() {
-                        sets.union(&obs.id, first);
-                    }
+                if let Some((_, candidates)) = holder
+                    && let Some(first) = candidates.first()
+                {
+                    sets.union(&obs.id, first);
                 }
             }
         }
@@ -204,7 +204,7 @@ fn group_observations<'a>(
 fn merge_member(group: &[(&str, &MemberObservation)]) -> (Member, Vec<String>) {
     let mut strongest: Vec<&(&str, &MemberObservation)> = group.iter().collect();
     // Stable sort keeps source order among equals.
-    strongest.sort_by(|a, b| b.1.authority.cmp(&a.1.authority));
+    strongest.sort_by_key(|o| std::cmp::Reverse(o.1.authority));
     let top: Authority = strongest[0].1.authority;
     let obs = || strongest.iter().map(|(_, o)| *o);
 

@@ -1,0 +1,324 @@
+//! The command line: what to watch, how, and which mode (console, `snapshot`,
+//! `watch`, `lab`). Parsing turns every flag into checked values or a clear
+//! error; nothing here opens a connection.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::SourceKind;
+use crate::sources::SourceSpec;
+use crate::sources::redis::{RedisTarget, TargetError};
+use crate::sources::sim::SimConfig;
+
+/// One live screen for highly available, stateful clusters: who leads, who
+/// copies, how far behind, where each runs, and what just changed.
+#[derive(Debug, Parser)]
+#[command(name = "clusterdeck", version, about, long_about = None)]
+#[command(
+    after_help = "Run `clusterdeck lab` for a local demo cluster. Keys: press ? in the console."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub sources: SourceArgs,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Look once, print every cluster and source, exit (0 ok, 1 a source failed).
+    Snapshot {
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Json)]
+        output: OutputFormat,
+        /// How long to wait for the sources before printing what was seen.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+    /// Follow the clusters and print one JSON object a line until interrupted.
+    Watch {
+        /// Print timeline events (the default); without it, a snapshot per change.
+        #[arg(long)]
+        events: bool,
+        /// Print whole snapshots, one a line, whenever something changed.
+        #[arg(long, conflicts_with = "events")]
+        snapshots: bool,
+        /// Stop after this long (e.g. 30s); runs until interrupted by default.
+        #[arg(long = "for", value_parser = parse_duration)]
+        duration: Option<Duration>,
+    },
+    /// Start a real local Redis cluster (1 master, 2 copies, 3 sentinels) and
+    /// open the console on it; everything is stopped on exit.
+    Lab {
+        /// Number of replicas.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=8))]
+        replicas: u8,
+        /// Number of sentinels.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=7))]
+        sentinels: u8,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Yaml,
+    Table,
+}
+
+/// What to watch. Every flag works before or after the subcommand.
+#[derive(Debug, Args, Default)]
+pub struct SourceArgs {
+    /// A Redis instance: redis://[user:password@]host:port or rediss://...
+    /// (repeatable). Its replication group is discovered from it.
+    #[arg(
+        long = "redis",
+        value_name = "URL",
+        env = "REDIS_URL",
+        hide_env_values = true,
+        value_delimiter = ',',
+        global = true
+    )]
+    pub redis: Vec<String>,
+
+    /// A Redis Sentinel (repeatable); every master it lists is shown.
+    #[arg(long = "sentinel", value_name = "URL", global = true)]
+    pub sentinel: Vec<String>,
+
+    /// Only these Sentinel master names (repeatable); all by default.
+    #[arg(long = "sentinel-master", value_name = "NAME", global = true)]
+    pub sentinel_master: Vec<String>,
+
+    /// A Redis key whose value is the leader's host:port (as Dgraph's first
+    /// zero writes `zero`); read from --registry, else the first --redis.
+    #[arg(long = "registry-key", value_name = "KEY", global = true)]
+    pub registry_key: Option<String>,
+
+    /// The Redis holding --registry-key.
+    #[arg(
+        long = "registry",
+        value_name = "URL",
+        global = true,
+        requires = "registry_key"
+    )]
+    pub registry: Option<String>,
+
+    /// A simulated fleet of N members (no cluster needed).
+    #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub sim: Option<u32>,
+
+    /// Seed of the simulation, so that runs are repeatable.
+    #[arg(long, default_value_t = 1, global = true)]
+    pub seed: u64,
+}
+
+/// Options of every mode.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// How often polled sources look (e.g. 1s, 500ms).
+    #[arg(long, default_value = "1s", value_parser = parse_interval, global = true)]
+    pub interval: Duration,
+
+    /// Bound on every network call.
+    #[arg(long = "request-timeout", default_value = "2s", value_parser = parse_duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// No mutating key, no mutating request: look, never touch.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
+    /// Log file (default: clusterdeck.log in the state directory). Logs never
+    /// go to the terminal.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub log_file: Option<PathBuf>,
+}
+
+/// A flag combination or value that cannot work, said plainly (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("--redis {0}")]
+    Redis(TargetError),
+    #[error("--sentinel {0}")]
+    Sentinel(TargetError),
+    #[error("--registry {0}")]
+    Registry(TargetError),
+    #[error("--registry-key needs a Redis to read it from: add --registry URL or --redis URL")]
+    RegistryWithoutRedis,
+    #[error(
+        "nothing to watch: give --redis URL, --sentinel URL or --sim N \
+         (or run `clusterdeck lab` for a local demo cluster)"
+    )]
+    NoSources,
+}
+
+/// A source to start and how the header names it before it reports.
+#[derive(Debug, Clone)]
+pub struct PlannedSource {
+    pub id: String,
+    pub kind: SourceKind,
+    pub target: String,
+    pub spec: SourceSpec,
+}
+
+impl SourceArgs {
+    /// Checks every URL and turns the flags into the sources to start.
+    pub fn plan(&self) -> Result<Vec<PlannedSource>, UsageError> {
+        let mut planned = Vec::new();
+        let mut push = |kind: SourceKind, target: String, spec: SourceSpec| {
+            let n = planned
+                .iter()
+                .filter(|p: &&PlannedSource| p.kind == kind)
+                .count();
+            planned.push(PlannedSource {
+                id: format!("{}#{n}", kind.as_str()),
+                kind,
+                target,
+                spec,
+            });
+        };
+        let mut first_redis = None;
+        for url in self.redis.iter().filter(|u| !u.trim().is_empty()) {
+            let target = RedisTarget::parse(url).map_err(UsageError::Redis)?;
+            first_redis.get_or_insert_with(|| target.clone());
+            push(
+                SourceKind::Redis,
+                target.redacted().to_string(),
+                SourceSpec::Redis(target),
+            );
+        }
+        for url in &self.sentinel {
+            let target = RedisTarget::parse(url).map_err(UsageError::Sentinel)?;
+            let masters = self.sentinel_master.clone();
+            push(
+                SourceKind::Sentinel,
+                target.redacted().to_string(),
+                SourceSpec::Sentinel { target, masters },
+            );
+        }
+        if let Some(key) = &self.registry_key {
+            let target = match &self.registry {
+                Some(url) => RedisTarget::parse(url).map_err(UsageError::Registry)?,
+                None => first_redis
+                    .clone()
+                    .ok_or(UsageError::RegistryWithoutRedis)?,
+            };
+            push(
+                SourceKind::Registry,
+                format!("{} key {key}", target.redacted()),
+                SourceSpec::Registry {
+                    target,
+                    key: key.clone(),
+                },
+            );
+        }
+        if let Some(members) = self.sim {
+            let config = SimConfig {
+                members: members as usize,
+                seed: self.seed,
+            };
+            push(
+                SourceKind::Sim,
+                format!("sim:{members}@seed{}", self.seed),
+                SourceSpec::Sim(config),
+            );
+        }
+        if planned.is_empty() {
+            return Err(UsageError::NoSources);
+        }
+        Ok(planned)
+    }
+}
+
+/// Parses `1s`, `500ms`, `2m` (humantime).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}); write e.g. 1s, 500ms, 2m"))
+}
+
+/// A poll interval: a duration of at least 100 ms, so a typo cannot hammer a server.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(100) {
+        return Err(format!(
+            "{s:?} is too short; the shortest interval is 100ms"
+        ));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("clusterdeck").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_work_before_and_after_the_subcommand() {
+        let cli = parse(&[
+            "--redis",
+            "localhost:7000",
+            "snapshot",
+            "-o",
+            "table",
+            "--read-only",
+        ])
+        .unwrap();
+        assert!(cli.common.read_only);
+        assert_eq!(cli.sources.redis, vec!["localhost:7000"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Snapshot {
+                output: OutputFormat::Table,
+                ..
+            })
+        ));
+        let cli = parse(&["snapshot", "--redis", "localhost:7000"]).unwrap();
+        assert_eq!(cli.sources.redis.len(), 1);
+    }
+
+    #[test]
+    fn plan_names_sources_and_hides_passwords() {
+        let cli = parse(&[
+            "--redis",
+            "redis://:pw@h1:1",
+            "--redis",
+            "h2:2",
+            "--sentinel",
+            "h3:26379",
+            "--registry-key",
+            "zero",
+        ])
+        .unwrap();
+        let plan = cli.sources.plan().unwrap();
+        let ids: Vec<_> = plan.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["redis#0", "redis#1", "sentinel#0", "registry#0"]);
+        assert!(plan.iter().all(|p| !p.target.contains("pw")));
+        assert_eq!(plan[3].target, "redis://:***@h1:1 key zero");
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_usage_error() {
+        let cli = parse(&["--redis", "http://x:1"]).unwrap();
+        let e = cli.sources.plan().unwrap_err().to_string();
+        assert!(e.starts_with("--redis") && e.contains("http"), "{e}");
+        let e = parse(&[]).unwrap().sources.plan().unwrap_err();
+        assert!(matches!(e, UsageError::NoSources));
+        assert!(parse(&["--interval", "1ms"]).is_err());
+        assert!(parse(&["--interval", "soon"]).is_err());
+        assert!(parse(&["--sim", "0"]).is_err());
+        let e = parse(&["--sim", "3", "--registry-key", "k"])
+            .unwrap()
+            .sources
+            .plan()
+            .unwrap_err();
+        assert!(matches!(e, UsageError::RegistryWithoutRedis));
+    }
+}
