@@ -51,6 +51,10 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
     let mut guard = TerminalGuard::enter().wrap_err("cannot set up the terminal")?;
     // The first frame goes out before any source has been started.
     draw(&mut guard, &app)?;
+    // A hook for the tests that prove a panic restores the terminal.
+    if std::env::var_os("CLUSTERDECK_TEST_PANIC").is_some() {
+        panic!("CLUSTERDECK_TEST_PANIC is set: panicking after the first frame");
+    }
 
     let mut sources = RunningSources::start(options.sources, interval, options.request_timeout);
     let (outcome_tx, mut outcomes) = mpsc::channel(16);
