@@ -16,6 +16,7 @@
 
 pub mod actions;
 pub mod app;
+pub mod lab;
 pub mod model;
 pub mod sources;
 pub mod ui;
