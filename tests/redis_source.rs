@@ -249,7 +249,8 @@ async fn wrong_password_is_an_auth_error_that_never_shows_a_password() {
     const WRONG: &str = "Wr0ng-guess-pw";
     let lab = lab(LabConfig {
         password: Some(RIGHT.into()),
-        ..config(1, 0)
+        quorum: 1,
+        ..config(1, 1)
     })
     .await;
     let address = lab.address_of("master").unwrap();
@@ -258,21 +259,42 @@ async fn wrong_password_is_an_auth_error_that_never_shows_a_password() {
         "redis://:{WRONG}@{address}"
     ))));
     let good = watcher.start(SourceSpec::Redis(target(&lab.redis_url())));
+    let sentinel = lab.address_of("sentinel-1").unwrap();
+    let bad_sentinel = watcher.start(SourceSpec::Sentinel {
+        target: target(&format!("redis://:{WRONG}@{sentinel}")),
+        masters: vec!["mymaster".into()],
+    });
+    let good_sentinel = watcher.start(SourceSpec::Sentinel {
+        target: target(&lab.sentinel_urls()[0]),
+        masters: vec!["mymaster".into()],
+    });
+    let failed = |w: &Watcher, id: &str| {
+        w.report(id)
+            .is_some_and(|r| matches!(r.status, SourceStatus::Error(_)))
+    };
+    let all_ok = |w: &Watcher, id: &str, count: usize| {
+        w.report(id).is_some_and(|r| {
+            r.status == SourceStatus::Ok
+                && r.members.len() == count
+                && r.members.iter().all(|m| m.health == Health::Ok)
+        })
+    };
     watcher
         .until(
-            "an error from the wrong password, two members with the right one",
+            "errors from wrong passwords, all well with the right one",
             SOON,
             |w| {
-                let failed = w
-                    .report(&bad)
-                    .is_some_and(|r| matches!(r.status, SourceStatus::Error(_)));
-                let linked = w.report(&good).is_some_and(|r| {
-                    r.members.len() == 2 && r.members.iter().all(|m| m.health == Health::Ok)
-                });
-                failed && linked
+                failed(w, &bad)
+                    && failed(w, &bad_sentinel)
+                    && all_ok(w, &good, 2)
+                    && all_ok(w, &good_sentinel, 3)
             },
         )
         .await;
+    let SourceStatus::Error(message) = &watcher.report(&bad_sentinel).unwrap().status else {
+        unreachable!()
+    };
+    assert!(message.to_lowercase().contains("auth"), "{message}");
     let report = watcher.report(&bad).unwrap();
     let SourceStatus::Error(message) = &report.status else {
         unreachable!()
@@ -285,8 +307,11 @@ async fn wrong_password_is_an_auth_error_that_never_shows_a_password() {
         member.error.as_deref().unwrap_or("").contains("auth"),
         "{member:?}"
     );
-    let everything = format!("{:?} {:?}", report, watcher.report(&good));
-    let shown = format!("{everything} {:?}", watcher.topology);
+    let reports: Vec<_> = [&bad, &good, &bad_sentinel, &good_sentinel]
+        .iter()
+        .map(|id| watcher.report(id))
+        .collect();
+    let shown = format!("{reports:?} {:?}", watcher.topology);
     for secret in [RIGHT, WRONG] {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }

@@ -29,6 +29,8 @@ use std::time::Duration;
 use redis::Value;
 use tokio::time::Instant;
 
+use crate::sources::redis::sentinel::parse_master;
+use crate::sources::redis::value::text;
 use process::{LabProcess, find_binary, free_ports};
 
 /// The one command that installs what the lab needs.
@@ -85,6 +87,8 @@ pub enum LabError {
     Start { name: String, detail: String },
     #[error("lab not ready after {} ms: {detail}", waited.as_millis())]
     NotReady { waited: Duration, detail: String },
+    #[error("lab member {name} refused a command: {detail}")]
+    Command { name: String, detail: String },
     #[error("no lab member is named {0:?} (try master, replica-1, sentinel-1)")]
     NoSuchMember(String),
 }
@@ -296,7 +300,7 @@ impl RedisLab {
         }
         self.query(process.port, &cmd)
             .await
-            .map_err(|detail| LabError::Start {
+            .map_err(|detail| LabError::Command {
                 name: name.to_string(),
                 detail,
             })
@@ -366,7 +370,7 @@ impl RedisLab {
             let info = self
                 .query(process.port, redis::cmd("INFO").arg("replication"))
                 .await;
-            let info = match info.map(|v| crate_text(&v)) {
+            let info = match info.map(|v| text(&v)) {
                 Ok(Some(text)) => text,
                 Ok(None) => return Some(format!("{}: INFO gave no text", process.name)),
                 Err(e) => return Some(format!("{}: {e}", process.name)),
@@ -391,10 +395,10 @@ impl RedisLab {
                 "master sees {online} of {replicas} replicas online"
             ));
         }
-        self.sentinels_not_ready(master_port).await
+        self.sentinels_not_ready(master_port, replicas).await
     }
 
-    async fn sentinels_not_ready(&self, master_port: u16) -> Option<String> {
+    async fn sentinels_not_ready(&self, master_port: u16, replicas: usize) -> Option<String> {
         let sentinels: Vec<&LabProcess> = self.running(|r| r == LabRole::Sentinel).collect();
         for process in &sentinels {
             let reply = self
@@ -406,7 +410,7 @@ impl RedisLab {
                 )
                 .await;
             let fields = match reply {
-                Ok(v) => crate::sources::redis::sentinel::parse_master(&v),
+                Ok(v) => parse_master(&v),
                 Err(e) => return Some(format!("{}: {e}", process.name)),
             };
             let master = match fields {
@@ -417,6 +421,15 @@ impl RedisLab {
                 return Some(format!(
                     "{} sees master at port {} flags {:?}",
                     process.name, master.entry.port, master.entry.flags
+                ));
+            }
+            // Sentinel learns replicas from the master's INFO every 10 s; it
+            // cannot fail over to one it does not know.
+            let known = master.num_slaves.unwrap_or(0) as usize;
+            if known < replicas {
+                return Some(format!(
+                    "{} knows {known} of {replicas} replicas",
+                    process.name
                 ));
             }
             let others = master.num_other_sentinels.unwrap_or(0) as usize;
@@ -431,14 +444,5 @@ impl RedisLab {
         self.processes
             .iter()
             .filter(move |p| role(p.role) && p.exited().is_none() && p.is_started())
-    }
-}
-
-fn crate_text(value: &Value) -> Option<String> {
-    match value {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
     }
 }

@@ -361,4 +361,69 @@ mod tests {
         let again = poll_replication(&mut connection, Duration::from_secs(1)).await;
         assert_eq!(again.unwrap_err(), ProbeError::Connect(message));
     }
+
+    /// A local server that answers every command with `reply` (or stays
+    /// silent), for the failures a real Redis will not produce on demand.
+    async fn fake_server(reply: Option<&'static [u8]>) -> RedisTarget {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        // One reply per command (each starts with `*` at a line start).
+                        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        let commands =
+                            text.matches("\r\n*").count() + usize::from(text.starts_with('*'));
+                        for _ in 0..commands.max(1) {
+                            if let Some(reply) = reply {
+                                let _ = socket.write_all(reply).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        RedisTarget::parse(&format!("redis://127.0.0.1:{port}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out_within_the_bound() {
+        let mut connection = Connection::new(fake_server(None).await);
+        let timeout = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let result = poll_replication(&mut connection, timeout).await;
+        assert!(started.elapsed() < timeout * 4, "{:?}", started.elapsed());
+        assert!(matches!(result, Err(ProbeError::Timeout(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_server_speaking_http_is_garbage_not_a_panic() {
+        let reply: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        let mut connection = Connection::new(fake_server(Some(reply)).await);
+        let result = poll_replication(&mut connection, Duration::from_secs(1)).await;
+        let error = result.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ProbeError::Garbage(_) | ProbeError::Connect(_) | ProbeError::Lost(_)
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_info_without_a_role_is_garbage() {
+        // A RESP bulk string that is not INFO text: the parser names the problem.
+        let reply: &[u8] = b"$5\r\nhello\r\n";
+        let mut connection = Connection::new(fake_server(Some(reply)).await);
+        let result = poll_replication(&mut connection, Duration::from_secs(1)).await;
+        let error = result.unwrap_err();
+        assert!(matches!(error, ProbeError::Garbage(_)), "{error:?}");
+    }
 }

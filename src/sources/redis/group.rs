@@ -31,7 +31,7 @@ const DISCOVERY_ROUNDS: usize = 4;
 pub enum Probe {
     /// Not polled yet.
     Unknown,
-    Answered(ReplicationInfo),
+    Answered(Box<ReplicationInfo>),
     Failed(ProbeError),
 }
 
@@ -59,7 +59,7 @@ impl InstanceState {
 
     pub fn answer(&self) -> Option<&ReplicationInfo> {
         match &self.probe {
-            Probe::Answered(info) => Some(info),
+            Probe::Answered(info) => Some(info.as_ref()),
             _ => None,
         }
     }
@@ -91,7 +91,7 @@ impl PolledInstance {
         match poll_replication(&mut self.connection, timeout).await {
             Ok(info) => {
                 self.state.last_info = Some(info.clone());
-                self.state.probe = Probe::Answered(info);
+                self.state.probe = Probe::Answered(Box::new(info));
                 self.state.server = self.connection.server_fields().clone();
             }
             Err(e) => self.state.probe = Probe::Failed(e),
@@ -438,7 +438,7 @@ mod tests {
         InstanceState {
             address: address.into(),
             last_info: Some(info.clone()),
-            probe: Probe::Answered(info),
+            probe: Probe::Answered(Box::new(info)),
             server: BTreeMap::new(),
         }
     }
@@ -550,5 +550,37 @@ mod tests {
         assert_eq!(refs, vec![("127.0.0.1".to_string(), 2)]);
         let refs = referenced_addresses(r.answer().unwrap());
         assert_eq!(refs, vec![("127.0.0.1".to_string(), 1)]);
+    }
+
+    #[test]
+    fn unreachable_unmentioned_instances_are_forgotten_but_never_the_seed() {
+        let seed = RedisTarget::parse("redis://127.0.0.1:1").unwrap();
+        let mut group = ReplicationGroup::new(seed.clone());
+        let failed = Probe::Failed(ProbeError::Connect("refused".into()));
+        for port in [2, 3] {
+            let mut instance = PolledInstance::new(seed.with_address("127.0.0.1", port));
+            instance.state.probe = failed.clone();
+            group
+                .instances
+                .insert(format!("127.0.0.1:{port}"), instance);
+        }
+        // The seed answers and still names port 3 as its replica.
+        let named = master("127.0.0.1:1", &[(3, 0, 0)], 0);
+        if let Some(instance) = group.instances.get_mut("127.0.0.1:1") {
+            instance.state.probe = named.probe.clone();
+        }
+        let start = Instant::now();
+        group.forget_stale(start);
+        group.forget_stale(start + FORGET_AFTER);
+        let left: Vec<&String> = group.instances.keys().collect();
+        assert_eq!(left, ["127.0.0.1:1", "127.0.0.1:3"]);
+        // The seed stays even when it is down and nobody names it.
+        if let Some(instance) = group.instances.get_mut("127.0.0.1:1") {
+            instance.state.probe = failed;
+        }
+        group.forget_stale(start + FORGET_AFTER * 3);
+        group.forget_stale(start + FORGET_AFTER * 5);
+        let left: Vec<&String> = group.instances.keys().collect();
+        assert_eq!(left, ["127.0.0.1:1"]);
     }
 }

@@ -14,7 +14,7 @@ pub mod registry;
 pub mod role;
 pub mod sentinel;
 pub mod target;
-mod value;
+pub(crate) mod value;
 pub mod watch_sentinel;
 
 pub use target::{RedisTarget, TargetError};

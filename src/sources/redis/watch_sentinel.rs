@@ -481,7 +481,7 @@ mod tests {
         let target = RedisTarget::parse("redis://127.0.0.1:1").unwrap();
         let mut instance = PolledInstance::new(target);
         let info = parse_info("role:master\nconnected_slaves:0\nmaster_repl_offset:80\n").unwrap();
-        instance.state.probe = Probe::Answered(info);
+        instance.state.probe = Probe::Answered(Box::new(info));
         polled.insert("127.0.0.1:1".to_string(), instance);
         let view = ClusterView::new(&report, &polled);
         assert_eq!(view.leader(), Some("127.0.0.1:1"));
