@@ -371,3 +371,45 @@ async fn registry_key_agrees_or_not_with_the_observed_leader() {
         .await;
     watcher.stop().await;
 }
+
+/// Set in the child process of `lab_processes_die_with_their_parent`.
+const LAB_CHILD: &str = "CLUSTERDECK_TEST_LAB_CHILD";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_processes_die_with_their_parent() {
+    if std::env::var_os(LAB_CHILD).is_some() {
+        // The child: start a lab, say where it is, and wait to be killed.
+        let lab = lab(config(0, 0)).await;
+        println!("LAB-ADDRESS {}", lab.address_of("master").unwrap());
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return;
+    }
+    use std::io::BufRead;
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "lab_processes_die_with_their_parent",
+            "--nocapture",
+        ])
+        .env(LAB_CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let address = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("LAB-ADDRESS ").map(str::to_string));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let address = address.expect("the child started a lab");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(&address).is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "redis-server at {address} outlived its parent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
