@@ -7,21 +7,14 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::audit::AuditLog;
+use super::lab::{LabCommand, LabHandle};
 use super::{Action, ActionOutcome};
-
-/// What can act on the local lab's processes (implemented by the lab runner).
-pub trait LabControl: Send + Sync + 'static {
-    /// Kills the lab process at `address`; returns what was done.
-    fn kill(&self, address: &str) -> Result<String, String>;
-    /// Starts the lab process at `address` again.
-    fn restart(&self, address: &str) -> Result<String, String>;
-}
 
 /// Runs actions; one per console.
 pub struct Executor {
     read_only: bool,
     audit: Arc<AuditLog>,
-    lab: Option<Arc<dyn LabControl>>,
+    lab: Option<LabHandle>,
     outcomes: mpsc::Sender<ActionOutcome>,
 }
 
@@ -29,7 +22,7 @@ impl Executor {
     pub fn new(
         read_only: bool,
         audit: AuditLog,
-        lab: Option<Arc<dyn LabControl>>,
+        lab: Option<LabHandle>,
         outcomes: mpsc::Sender<ActionOutcome>,
     ) -> Executor {
         Executor {
@@ -66,10 +59,7 @@ impl Executor {
                 target = action.member(),
                 "action requested"
             );
-            let task_action = action.clone();
-            let result = tokio::task::spawn_blocking(move || run(&task_action, lab.as_deref()))
-                .await
-                .unwrap_or_else(|e| Err(format!("the action task failed: {e}")));
+            let result = run(&action, lab.as_ref()).await;
             let (ok, message) = match result {
                 Ok(m) => (true, m),
                 Err(m) => (false, m),
@@ -92,10 +82,16 @@ impl Executor {
     }
 }
 
-fn run(action: &Action, lab: Option<&dyn LabControl>) -> Result<String, String> {
+async fn run(action: &Action, lab: Option<&LabHandle>) -> Result<String, String> {
     match action {
-        Action::LabKill { address, .. } => lab.ok_or_else(not_a_lab)?.kill(address),
-        Action::LabRestart { address, .. } => lab.ok_or_else(not_a_lab)?.restart(address),
+        Action::LabKill { address, .. } => {
+            let lab = lab.ok_or_else(not_a_lab)?;
+            lab.request(LabCommand::Kill(address.clone())).await
+        }
+        Action::LabRestart { address, .. } => {
+            let lab = lab.ok_or_else(not_a_lab)?;
+            lab.request(LabCommand::Restart(address.clone())).await
+        }
     }
 }
 

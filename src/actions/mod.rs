@@ -6,9 +6,11 @@
 
 pub mod audit;
 pub mod executor;
+pub mod lab;
 
 pub use audit::AuditLog;
-pub use executor::{Executor, LabControl};
+pub use executor::Executor;
+pub use lab::LabHandle;
 
 use serde::Serialize;
 

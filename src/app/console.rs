@@ -2,7 +2,6 @@
 //! network. It selects over terminal input, source reports, action outcomes,
 //! stop signals and a tick, and redraws only when something changed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use color_eyre::eyre::{Context, Result};
@@ -11,7 +10,7 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use crate::actions::{AuditLog, Executor, LabControl};
+use crate::actions::{AuditLog, Executor, LabHandle};
 use crate::cli::PlannedSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, UiRequest};
@@ -24,7 +23,7 @@ pub struct ConsoleOptions {
     pub header: HeaderInfo,
     pub sources: Vec<PlannedSource>,
     pub request_timeout: Duration,
-    pub lab: Option<Arc<dyn LabControl>>,
+    pub lab: Option<LabHandle>,
     pub theme: ui::Theme,
 }
 

@@ -1,4 +1,144 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: a lab that fails loudly when
+//! Redis is not installed, and a watcher that runs sources the way the app
+//! does (reports over a channel, merged into a topology, diffed into a
+//! timeline) and waits for a condition with a deadline.
+
 #![allow(dead_code)]
 
 pub mod pty;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use clusterdeck::lab::{LabConfig, RedisLab};
+use clusterdeck::model::{Cluster, Event, EventKind, SourceReport, Timeline, Topology};
+use clusterdeck::sources::{SourceContext, SourceSpec};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Poll interval of sources under test: short, so tests are quick.
+pub const INTERVAL: Duration = Duration::from_millis(200);
+
+/// Starts a lab and waits until it is whole; fails the test (never skips)
+/// with the install command if Redis is missing.
+pub async fn lab(config: LabConfig) -> RedisLab {
+    let lab = match RedisLab::start(config).await {
+        Ok(lab) => lab,
+        Err(e) => panic!("cannot start the Redis lab: {e}"),
+    };
+    if let Err(e) = lab.wait_ready(Duration::from_secs(30)).await {
+        panic!("Redis lab not ready: {e} (logs in {})", lab.dir().display());
+    }
+    lab
+}
+
+pub fn config(replicas: usize, sentinels: usize) -> LabConfig {
+    LabConfig {
+        replicas,
+        sentinels,
+        ..LabConfig::default()
+    }
+}
+
+/// Sources running against a lab, and what the app would make of them.
+pub struct Watcher {
+    reports: mpsc::Receiver<SourceReport>,
+    sender: mpsc::Sender<SourceReport>,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    latest: BTreeMap<String, SourceReport>,
+    order: Vec<String>,
+    pub topology: Topology,
+    pub timeline: Timeline,
+}
+
+impl Watcher {
+    pub fn new() -> Self {
+        let (sender, reports) = mpsc::channel(64);
+        Watcher {
+            reports,
+            sender,
+            shutdown: CancellationToken::new(),
+            tasks: Vec::new(),
+            latest: BTreeMap::new(),
+            order: Vec::new(),
+            topology: Topology::default(),
+            timeline: Timeline::default(),
+        }
+    }
+
+    pub fn start(&mut self, spec: SourceSpec) -> String {
+        let id = format!("{}#{}", spec.kind_name(), self.tasks.len());
+        let ctx = SourceContext {
+            id: id.clone(),
+            interval: INTERVAL,
+            timeout: Duration::from_secs(1),
+            reports: self.sender.clone(),
+            shutdown: self.shutdown.clone(),
+        };
+        self.tasks.push(spec.spawn(ctx));
+        self.order.push(id.clone());
+        id
+    }
+
+    /// The latest report of a source.
+    pub fn report(&self, source: &str) -> Option<&SourceReport> {
+        self.latest.get(source)
+    }
+
+    /// Reads reports until `done` holds for the merged topology, or panics
+    /// after `within` showing what was seen last.
+    pub async fn until(&mut self, what: &str, within: Duration, done: impl Fn(&Watcher) -> bool) {
+        let deadline = Instant::now() + within;
+        while !done(self) {
+            let next = tokio::time::timeout_at(deadline, self.reports.recv()).await;
+            match next {
+                Ok(Some(report)) => self.apply(report),
+                Ok(None) => panic!("every source stopped while waiting for {what}"),
+                Err(_) => panic!(
+                    "timed out after {within:?} waiting for {what}\ntopology: {:#?}\nevents: {:#?}",
+                    self.topology,
+                    self.timeline
+                        .events()
+                        .map(Event::summary)
+                        .collect::<Vec<_>>()
+                ),
+            }
+        }
+    }
+
+    fn apply(&mut self, report: SourceReport) {
+        self.latest.insert(report.source.clone(), report);
+        let merged = Topology::merge(self.order.iter().filter_map(|id| self.latest.get(id)));
+        let now = time::OffsetDateTime::now_utc();
+        self.timeline.observe(&self.topology, &merged, now);
+        self.topology = merged;
+    }
+
+    pub fn cluster(&self, id: &str) -> Option<&Cluster> {
+        self.topology.cluster(id)
+    }
+
+    pub fn events(&self, kind: EventKind) -> Vec<&Event> {
+        self.timeline.events().filter(|e| e.kind == kind).collect()
+    }
+
+    /// Cancels the sources and checks they stop promptly.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        for task in self.tasks.drain(..) {
+            let stopped = tokio::time::timeout(Duration::from_secs(2), task).await;
+            assert!(
+                stopped.is_ok(),
+                "a source did not stop within 2 s of shutdown"
+            );
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

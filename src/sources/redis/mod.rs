@@ -1,25 +1,92 @@
-//! The Redis source: polls `INFO replication` and `ROLE` on every instance it
-//! knows, discovers the rest of each replication group from what instances
-//! report, and reads Sentinel's view and registry keys.
+//! The Redis source: polls `INFO replication` on every instance it knows,
+//! discovers the rest of each replication group from what instances report,
+//! and reads Sentinel's view and registry keys.
+//!
+//! - [`info`], [`role`], [`sentinel`]: pure parsers of replies.
+//! - [`connection`]: one cached connection with timeouts and backoff.
+//! - [`group`]: a replication group and the rules for leader, lag and health.
+//! - [`watch_sentinel`], [`registry`]: the Sentinel and registry sources.
 
+pub mod connection;
+pub mod group;
+pub mod info;
+pub mod registry;
+pub mod role;
+pub mod sentinel;
 pub mod target;
+pub(crate) mod value;
+pub mod watch_sentinel;
 
 pub use target::{RedisTarget, TargetError};
 
+use std::time::Duration;
+
 use super::SourceContext;
+use crate::model::SourceReport;
 
 /// Watches one Redis instance and every instance reachable through its
-/// replication links. (Filled in by the Redis source work.)
+/// replication links, as one cluster `redis/<seed address>`.
 pub async fn run_instance(ctx: SourceContext, target: RedisTarget) {
-    let _ = (ctx, target);
+    run_polling(&ctx, group::ReplicationGroup::new(target)).await;
 }
 
 /// Watches one Sentinel and the masters, replicas and sentinels it lists.
 pub async fn run_sentinel(ctx: SourceContext, target: RedisTarget, masters: Vec<String>) {
-    let _ = (ctx, target, masters);
+    run_polling(&ctx, watch_sentinel::SentinelWatch::new(target, masters)).await;
 }
 
 /// Reads a registry key whose value is a leader's `host:port`.
 pub async fn run_registry(ctx: SourceContext, target: RedisTarget, key: String) {
-    let _ = (ctx, target, key);
+    run_polling(&ctx, registry::RegistryKey::new(target, key)).await;
+}
+
+/// Something polled once per interval into a whole report.
+trait Poll {
+    async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport;
+}
+
+impl Poll for group::ReplicationGroup {
+    async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
+        group::ReplicationGroup::poll(self, source, timeout).await
+    }
+}
+
+impl Poll for watch_sentinel::SentinelWatch {
+    async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
+        watch_sentinel::SentinelWatch::poll(self, source, timeout).await
+    }
+}
+
+impl Poll for registry::RegistryKey {
+    async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
+        registry::RegistryKey::poll(self, source, timeout).await
+    }
+}
+
+/// The loop every polled source shares: poll, send, wait for the next tick,
+/// and leave as soon as shutdown is asked or the app is gone.
+async fn run_polling(ctx: &SourceContext, mut poller: impl Poll) {
+    let mut ticker = tokio::time::interval(ctx.interval);
+    // After a slow poll, wait a whole interval rather than firing a burst.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let report = tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => return,
+            report = poller.poll(&ctx.id, ctx.timeout) => report,
+        };
+        let sent = tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => return,
+            sent = ctx.send(report) => sent,
+        };
+        if !sent {
+            return;
+        }
+    }
 }

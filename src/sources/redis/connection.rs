@@ -1,0 +1,429 @@
+//! One cached connection to one Redis or Sentinel instance, with bounded
+//! calls, reconnect backoff and errors that say what failed without ever
+//! showing a password.
+//!
+//! The connection is a `MultiplexedConnection` kept across polls; any failure
+//! drops it, and the next attempt waits for the backoff (0.5 s doubling to
+//! 5 s) so a dead instance is not hammered, yet one that comes back is seen
+//! again within a few seconds.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Value};
+use tokio::time::Instant;
+
+use super::info::parse_info;
+use super::target::{RedisTarget, redact_text};
+use super::value::{describe, text, truncate};
+
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// Why talking to one instance failed. Messages are redacted and name no
+/// address: callers prefix the address or target they belong to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    #[error("authentication refused: {0}")]
+    Auth(String),
+    #[error("connection lost: {0}")]
+    Lost(String),
+    #[error("command refused: {0}")]
+    Command(String),
+    #[error("answer is not what Redis sends: {0}")]
+    Garbage(String),
+}
+
+impl ProbeError {
+    pub fn is_auth(&self) -> bool {
+        matches!(self, ProbeError::Auth(_))
+    }
+}
+
+/// When to try connecting again after a failure.
+#[derive(Debug, Clone)]
+struct Backoff {
+    delay: Duration,
+    not_before: Option<Instant>,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff {
+            delay: FIRST_RETRY,
+            not_before: None,
+        }
+    }
+
+    fn failed(&mut self, now: Instant) {
+        self.not_before = Some(now + self.delay);
+        self.delay = (self.delay * 2).min(MAX_RETRY);
+    }
+
+    fn succeeded(&mut self) {
+        *self = Backoff::new();
+    }
+
+    fn may_try(&self, now: Instant) -> bool {
+        self.not_before.is_none_or(|t| now >= t)
+    }
+}
+
+/// A lazily opened, cached connection to one instance.
+pub struct Connection {
+    target: RedisTarget,
+    connection: Option<MultiplexedConnection>,
+    backoff: Backoff,
+    last_error: Option<ProbeError>,
+    /// A few `INFO server` fields read when the connection opened: they only
+    /// change when the process restarts, which also means a new connection.
+    server: BTreeMap<String, String>,
+}
+
+/// `INFO server` fields worth showing with a member.
+const SERVER_FIELDS: &[&str] = &["run_id", "redis_version", "redis_mode", "tcp_port"];
+
+impl Connection {
+    pub fn new(target: RedisTarget) -> Self {
+        Connection {
+            target,
+            connection: None,
+            backoff: Backoff::new(),
+            last_error: None,
+            server: BTreeMap::new(),
+        }
+    }
+
+    pub fn target(&self) -> &RedisTarget {
+        &self.target
+    }
+
+    /// `run_id`, `redis_version`, ... of the process currently connected.
+    pub fn server_fields(&self) -> &BTreeMap<String, String> {
+        &self.server
+    }
+
+    /// Sends one command, bounded by `timeout`.
+    pub async fn query(
+        &mut self,
+        cmd: &redis::Cmd,
+        timeout: Duration,
+    ) -> Result<Value, ProbeError> {
+        let connection = self.open(timeout).await?;
+        let result = tokio::time::timeout(timeout, cmd.query_async::<Value>(connection)).await;
+        self.settle(result, timeout)
+    }
+
+    /// Sends a pipeline, bounded by `timeout`; one value per command.
+    pub async fn query_pipeline(
+        &mut self,
+        pipe: &redis::Pipeline,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, ProbeError> {
+        let connection = self.open(timeout).await?;
+        let result =
+            tokio::time::timeout(timeout, pipe.query_async::<Vec<Value>>(connection)).await;
+        self.settle(result, timeout)
+    }
+
+    /// The open connection, opening one if the backoff allows.
+    async fn open(&mut self, timeout: Duration) -> Result<&mut MultiplexedConnection, ProbeError> {
+        if self.connection.is_none() {
+            let now = Instant::now();
+            if !self.backoff.may_try(now) {
+                return Err(self
+                    .last_error
+                    .clone()
+                    .unwrap_or(ProbeError::Connect("waiting to retry".into())));
+            }
+            match self.connect(timeout).await {
+                Ok((connection, server)) => {
+                    self.connection = Some(connection);
+                    self.server = server;
+                }
+                Err(e) => {
+                    self.backoff.failed(Instant::now());
+                    self.last_error = Some(e.clone());
+                    return Err(e);
+                }
+            }
+        }
+        self.connection
+            .as_mut()
+            .ok_or_else(|| ProbeError::Connect("no connection".into()))
+    }
+
+    async fn connect(
+        &self,
+        timeout: Duration,
+    ) -> Result<(MultiplexedConnection, BTreeMap<String, String>), ProbeError> {
+        let client = redis::Client::open(self.target.connection_url())
+            .map_err(|e| ProbeError::Connect(self.scrub(&e.to_string())))?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        // The library bounds each step; this bounds the whole (DNS, TCP, TLS, AUTH).
+        let opened = tokio::time::timeout(
+            timeout,
+            client.get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        .map_err(|_| ProbeError::Timeout(timeout))?;
+        let mut connection = opened.map_err(|e| self.classify(&e, true, timeout))?;
+        let info = tokio::time::timeout(
+            timeout,
+            redis::cmd("INFO")
+                .arg("server")
+                .query_async::<Value>(&mut connection),
+        )
+        .await
+        .map_err(|_| ProbeError::Timeout(timeout))?
+        .map_err(|e| self.classify(&e, false, timeout))?;
+        Ok((connection, server_fields(&info)))
+    }
+
+    fn settle<T>(
+        &mut self,
+        result: Result<Result<T, RedisError>, tokio::time::error::Elapsed>,
+        timeout: Duration,
+    ) -> Result<T, ProbeError> {
+        let error = match result {
+            Ok(Ok(value)) => {
+                self.backoff.succeeded();
+                self.last_error = None;
+                return Ok(value);
+            }
+            Ok(Err(e)) => self.classify(&e, false, timeout),
+            Err(_) => ProbeError::Timeout(timeout),
+        };
+        self.fail(error)
+    }
+
+    /// Records a failure found by the caller (an answer it could not read):
+    /// the connection is dropped so the next poll starts clean.
+    pub fn fail<T>(&mut self, error: ProbeError) -> Result<T, ProbeError> {
+        self.connection = None;
+        self.server.clear();
+        self.backoff.failed(Instant::now());
+        self.last_error = Some(error.clone());
+        Err(error)
+    }
+
+    fn classify(&self, error: &RedisError, connecting: bool, timeout: Duration) -> ProbeError {
+        let detail = self.scrub(&error.to_string());
+        let upper = detail.to_ascii_uppercase();
+        let auth_code = matches!(error.code(), Some("WRONGPASS" | "NOAUTH"));
+        if error.kind() == ErrorKind::AuthenticationFailed
+            || auth_code
+            || upper.contains("WRONGPASS")
+            || upper.contains("NOAUTH")
+            || (upper.contains("AUTH") && upper.contains("PASSWORD"))
+        {
+            ProbeError::Auth(detail)
+        } else if error.is_timeout() {
+            ProbeError::Timeout(timeout)
+        } else if matches!(
+            error.kind(),
+            ErrorKind::Parse | ErrorKind::UnexpectedReturnType
+        ) {
+            ProbeError::Garbage(detail)
+        } else if connecting {
+            ProbeError::Connect(detail)
+        } else if error.is_io_error() || error.is_connection_dropped() {
+            ProbeError::Lost(detail)
+        } else {
+            ProbeError::Command(detail)
+        }
+    }
+
+    /// Library messages may echo the URL or, in theory, the password itself.
+    fn scrub(&self, text: &str) -> String {
+        scrub(text, self.target.password())
+    }
+}
+
+/// Redacts URLs with credentials and any occurrence of `password`.
+pub fn scrub(text: &str, password: Option<&str>) -> String {
+    let redacted = redact_text(text);
+    let redacted = match password {
+        Some(p) if !p.is_empty() => redacted.replace(p, "***"),
+        _ => redacted,
+    };
+    truncate(&redacted, 200)
+}
+
+fn server_fields(info: &Value) -> BTreeMap<String, String> {
+    let Some(body) = text(info) else {
+        return BTreeMap::new();
+    };
+    body.lines()
+        .filter_map(|line| line.trim_end_matches('\r').split_once(':'))
+        .filter(|(k, _)| SERVER_FIELDS.contains(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Polls `INFO replication` and `INFO persistence` (for `loading`) in one
+/// round trip and parses them.
+pub async fn poll_replication(
+    connection: &mut Connection,
+    timeout: Duration,
+) -> Result<super::info::ReplicationInfo, ProbeError> {
+    let mut pipe = redis::pipe();
+    pipe.cmd("INFO")
+        .arg("replication")
+        .cmd("INFO")
+        .arg("persistence");
+    let values = connection.query_pipeline(&pipe, timeout).await?;
+    let mut body = String::new();
+    for value in &values {
+        match text(value) {
+            Some(t) => body.push_str(&t),
+            None => {
+                return connection.fail(ProbeError::Garbage(format!(
+                    "INFO gave {}",
+                    describe(value)
+                )));
+            }
+        }
+        body.push('\n');
+    }
+    match parse_info(&body) {
+        Ok(info) => Ok(info),
+        Err(e) => connection.fail(ProbeError::Garbage(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap_and_resets() {
+        let mut backoff = Backoff::new();
+        let start = Instant::now();
+        assert!(backoff.may_try(start));
+        backoff.failed(start);
+        assert!(!backoff.may_try(start));
+        assert!(backoff.may_try(start + FIRST_RETRY));
+        for _ in 0..10 {
+            backoff.failed(start);
+        }
+        assert!(backoff.may_try(start + MAX_RETRY));
+        assert!(!backoff.may_try(start + MAX_RETRY - Duration::from_millis(1)));
+        backoff.succeeded();
+        assert!(backoff.may_try(start));
+    }
+
+    #[test]
+    fn scrub_hides_urls_and_bare_passwords() {
+        let text = "error connecting to redis://app:hunter2@h:1: WRONGPASS hunter2";
+        let clean = scrub(text, Some("hunter2"));
+        assert!(!clean.contains("hunter2"), "{clean}");
+        assert!(clean.contains("WRONGPASS"), "{clean}");
+        assert_eq!(scrub("plain", None), "plain");
+    }
+
+    #[test]
+    fn server_fields_keep_only_the_useful_ones() {
+        let info = Value::BulkString(
+            b"# Server\r\nredis_version:7.0.15\r\nrun_id:abc\r\nexecutable:/x\r\n".to_vec(),
+        );
+        let fields = server_fields(&info);
+        assert_eq!(
+            fields.get("redis_version").map(String::as_str),
+            Some("7.0.15")
+        );
+        assert_eq!(fields.get("run_id").map(String::as_str), Some("abc"));
+        assert!(!fields.contains_key("executable"));
+    }
+
+    #[tokio::test]
+    async fn unreachable_instance_fails_fast_then_waits() {
+        // A port nothing listens on: bind, read the port, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(1);
+        let target = RedisTarget::parse(&format!("redis://:pw@127.0.0.1:{port}")).unwrap();
+        let mut connection = Connection::new(target);
+        let first = poll_replication(&mut connection, Duration::from_secs(1)).await;
+        let Err(ProbeError::Connect(message)) = first else {
+            panic!("expected a connect error, got {first:?}");
+        };
+        assert!(!message.contains("pw@"), "{message}");
+        // Within the backoff the same error comes back without a new attempt.
+        let again = poll_replication(&mut connection, Duration::from_secs(1)).await;
+        assert_eq!(again.unwrap_err(), ProbeError::Connect(message));
+    }
+
+    /// A local server that answers every command with `reply` (or stays
+    /// silent), for the failures a real Redis will not produce on demand.
+    async fn fake_server(reply: Option<&'static [u8]>) -> RedisTarget {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        // One reply per command (each starts with `*` at a line start).
+                        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        let commands =
+                            text.matches("\r\n*").count() + usize::from(text.starts_with('*'));
+                        for _ in 0..commands.max(1) {
+                            if let Some(reply) = reply {
+                                let _ = socket.write_all(reply).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        RedisTarget::parse(&format!("redis://127.0.0.1:{port}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out_within_the_bound() {
+        let mut connection = Connection::new(fake_server(None).await);
+        let timeout = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let result = poll_replication(&mut connection, timeout).await;
+        assert!(started.elapsed() < timeout * 4, "{:?}", started.elapsed());
+        assert!(matches!(result, Err(ProbeError::Timeout(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_server_speaking_http_is_garbage_not_a_panic() {
+        let reply: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        let mut connection = Connection::new(fake_server(Some(reply)).await);
+        let result = poll_replication(&mut connection, Duration::from_secs(1)).await;
+        let error = result.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ProbeError::Garbage(_) | ProbeError::Connect(_) | ProbeError::Lost(_)
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_info_without_a_role_is_garbage() {
+        // A RESP bulk string that is not INFO text: the parser names the problem.
+        let reply: &[u8] = b"$5\r\nhello\r\n";
+        let mut connection = Connection::new(fake_server(Some(reply)).await);
+        let result = poll_replication(&mut connection, Duration::from_secs(1)).await;
+        let error = result.unwrap_err();
+        assert!(matches!(error, ProbeError::Garbage(_)), "{error:?}");
+    }
+}

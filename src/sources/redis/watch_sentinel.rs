@@ -1,0 +1,492 @@
+//! The Sentinel source: what one Sentinel says about the masters it watches,
+//! checked against the instances themselves.
+//!
+//! One cluster per master name (`sentinel/<name>`). The master and replicas
+//! are polled with `INFO replication` exactly as the instance poller does,
+//! so link, offset and lag mean the same with `--sentinel` as with
+//! `--redis`; an instance the console cannot reach is shown as Sentinel sees
+//! it. The sentinels themselves are members too, so a dead sentinel shows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::model::{
+    Authority, ClusterObservation, Health, Link, MemberObservation, SentinelView, SourceKind,
+    SourceReport, SourceStatus, Tier, normalize_address,
+};
+
+use super::connection::{Connection, ProbeError};
+use super::group::{GroupView, InstanceState, PolledInstance, poll_all};
+use super::sentinel::{
+    SentinelEntry, SentinelMaster, SentinelPeer, SentinelReplica, parse_master, parse_masters,
+    parse_replicas, parse_sentinels,
+};
+use super::target::RedisTarget;
+use super::value::describe;
+
+/// Everything Sentinel said about one master in its latest answer.
+#[derive(Debug, Clone)]
+pub struct MasterReport {
+    pub master: SentinelMaster,
+    pub replicas: Vec<SentinelReplica>,
+    pub sentinels: Vec<SentinelPeer>,
+}
+
+/// Another sentinel, checked with `PING`.
+struct Peer {
+    connection: Connection,
+    reached: Result<(), ProbeError>,
+}
+
+/// The state of the Sentinel source between polls.
+pub struct SentinelWatch {
+    target: RedisTarget,
+    names: Vec<String>,
+    sentinel: Connection,
+    /// The latest answer; kept while the sentinel is unreachable so the
+    /// instances it named are still polled and shown.
+    masters: Vec<MasterReport>,
+    instances: BTreeMap<String, PolledInstance>,
+    peers: BTreeMap<String, Peer>,
+}
+
+impl SentinelWatch {
+    /// Watches every master the sentinel knows, or only `names` if not empty.
+    pub fn new(target: RedisTarget, names: Vec<String>) -> Self {
+        SentinelWatch {
+            sentinel: Connection::new(target.clone()),
+            target,
+            names,
+            masters: Vec::new(),
+            instances: BTreeMap::new(),
+            peers: BTreeMap::new(),
+        }
+    }
+
+    /// Asks the sentinel, polls what it names, and builds the report.
+    pub async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
+        let read = self.read_sentinel(timeout).await;
+        if let Ok(masters) = &read {
+            self.masters.clone_from(masters);
+        }
+        self.sync_instances();
+        self.sync_peers();
+        let peers = self.peers.values_mut().map(|peer| async move {
+            peer.reached = peer
+                .connection
+                .query(&redis::cmd("PING"), timeout)
+                .await
+                .map(|_| ());
+        });
+        futures::future::join(
+            poll_all(self.instances.values_mut(), timeout),
+            futures::future::join_all(peers),
+        )
+        .await;
+        self.report(source, read.err())
+    }
+
+    async fn read_sentinel(&mut self, timeout: Duration) -> Result<Vec<MasterReport>, ProbeError> {
+        let masters = self.read_masters(timeout).await?;
+        let mut reports = Vec::with_capacity(masters.len());
+        for master in masters {
+            let name = master.entry.name.clone();
+            let mut pipe = redis::pipe();
+            pipe.cmd("SENTINEL").arg("REPLICAS").arg(&name);
+            pipe.cmd("SENTINEL").arg("SENTINELS").arg(&name);
+            let values = self.sentinel.query_pipeline(&pipe, timeout).await?;
+            let [replicas, sentinels] = values.as_slice() else {
+                return self.garbage(format!("{} replies to 2 commands", values.len()));
+            };
+            let replicas = match parse_replicas(replicas) {
+                Ok(r) => r,
+                Err(e) => return self.garbage(e.to_string()),
+            };
+            let sentinels = match parse_sentinels(sentinels) {
+                Ok(s) => s,
+                Err(e) => return self.garbage(e.to_string()),
+            };
+            reports.push(MasterReport {
+                master,
+                replicas,
+                sentinels,
+            });
+        }
+        reports.sort_by(|a, b| a.master.entry.name.cmp(&b.master.entry.name));
+        Ok(reports)
+    }
+
+    async fn read_masters(&mut self, timeout: Duration) -> Result<Vec<SentinelMaster>, ProbeError> {
+        if self.names.is_empty() {
+            let value = self
+                .sentinel
+                .query(redis::cmd("SENTINEL").arg("MASTERS"), timeout)
+                .await?;
+            return match parse_masters(&value) {
+                Ok(masters) => Ok(masters),
+                Err(e) => self.garbage(e.to_string()),
+            };
+        }
+        let mut masters = Vec::new();
+        for name in self.names.clone() {
+            let value = self
+                .sentinel
+                .query(redis::cmd("SENTINEL").arg("MASTER").arg(&name), timeout)
+                .await
+                .map_err(|e| match e {
+                    ProbeError::Command(detail) => {
+                        ProbeError::Command(format!("master {name:?}: {detail}"))
+                    }
+                    other => other,
+                })?;
+            match parse_master(&value) {
+                Ok(master) => masters.push(master),
+                Err(e) => return self.garbage(format!("{e} (got {})", describe(&value))),
+            }
+        }
+        Ok(masters)
+    }
+
+    fn garbage<T>(&mut self, detail: String) -> Result<T, ProbeError> {
+        self.sentinel.fail(ProbeError::Garbage(detail))
+    }
+
+    /// Polls exactly the instances Sentinel names (it never forgets them
+    /// itself, short of `SENTINEL RESET`).
+    fn sync_instances(&mut self) {
+        let wanted: BTreeMap<String, RedisTarget> = self
+            .masters
+            .iter()
+            .flat_map(|m| {
+                std::iter::once(&m.master.entry).chain(m.replicas.iter().map(|r| &r.entry))
+            })
+            .map(|e| {
+                let target = self.target.with_address(&e.ip, e.port);
+                (target.address().to_string(), target)
+            })
+            .collect();
+        self.instances.retain(|a, _| wanted.contains_key(a));
+        for (address, target) in wanted {
+            self.instances
+                .entry(address)
+                .or_insert_with(|| PolledInstance::new(target));
+        }
+    }
+
+    fn sync_peers(&mut self) {
+        let wanted: BTreeMap<String, RedisTarget> = self
+            .masters
+            .iter()
+            .flat_map(|m| m.sentinels.iter())
+            .map(|s| {
+                let target = self.target.with_address(&s.entry.ip, s.entry.port);
+                (target.address().to_string(), target)
+            })
+            .filter(|(address, _)| address != self.target.address())
+            .collect();
+        self.peers.retain(|a, _| wanted.contains_key(a));
+        for (address, target) in wanted {
+            self.peers.entry(address).or_insert_with(|| Peer {
+                connection: Connection::new(target),
+                reached: Ok(()),
+            });
+        }
+    }
+
+    fn report(&self, source: &str, error: Option<ProbeError>) -> SourceReport {
+        let mut clusters = Vec::new();
+        let mut members = Vec::new();
+        for (index, master) in self.masters.iter().enumerate() {
+            let cluster = ClusterView::new(master, &self.instances);
+            clusters.push(cluster.observation());
+            members.extend(cluster.members());
+            // A sentinel watching several masters is one instance: putting it
+            // in every cluster would join those clusters in the merge.
+            if index == 0 {
+                members.extend(self.sentinel_members(&cluster.id, error.as_ref()));
+            }
+        }
+        SourceReport {
+            source: source.to_string(),
+            kind: SourceKind::Sentinel,
+            target: self.target.redacted().to_string(),
+            status: match &error {
+                Some(e) => SourceStatus::Error(format!("{}: {e}", self.target.redacted())),
+                None => SourceStatus::Ok,
+            },
+            at: time::OffsetDateTime::now_utc(),
+            clusters,
+            members,
+        }
+    }
+
+    fn sentinel_members(
+        &self,
+        cluster: &str,
+        own_error: Option<&ProbeError>,
+    ) -> Vec<MemberObservation> {
+        let flags: BTreeMap<String, &SentinelEntry> = self
+            .masters
+            .iter()
+            .flat_map(|m| m.sentinels.iter())
+            .map(|s| (normalize_address(&s.entry.ip, s.entry.port), &s.entry))
+            .collect();
+        let own = sentinel_member(cluster, self.target.address(), own_error, None);
+        let peers = self.peers.iter().map(|(address, peer)| {
+            sentinel_member(
+                cluster,
+                address,
+                peer.reached.as_ref().err(),
+                flags.get(address).copied(),
+            )
+        });
+        std::iter::once(own).chain(peers).collect()
+    }
+}
+
+fn sentinel_member(
+    cluster: &str,
+    address: &str,
+    error: Option<&ProbeError>,
+    entry: Option<&SentinelEntry>,
+) -> MemberObservation {
+    let mut raw = BTreeMap::new();
+    if let Some(entry) = entry {
+        raw.insert("sentinel-flags".into(), entry.flags.join(","));
+        if let Some(run_id) = &entry.run_id {
+            raw.insert("run_id".into(), run_id.clone());
+        }
+    }
+    MemberObservation {
+        cluster: cluster.to_string(),
+        name: address.to_string(),
+        address: Some(address.to_string()),
+        authority: Authority::Application,
+        tier: Tier::Unknown,
+        native_role: Some("sentinel".into()),
+        health: if error.is_some() {
+            Health::Down
+        } else {
+            Health::Ok
+        },
+        error: error.map(|e| format!("{address}: {e}")),
+        raw,
+        ..MemberObservation::default()
+    }
+}
+
+/// One master's cluster: Sentinel's word plus the instances' own answers.
+struct ClusterView<'a> {
+    id: String,
+    report: &'a MasterReport,
+    master_address: String,
+    /// (address, Sentinel's entry, the instance's state), master first.
+    instances: Vec<(String, &'a SentinelEntry, Option<&'a InstanceState>)>,
+}
+
+impl<'a> ClusterView<'a> {
+    fn new(report: &'a MasterReport, polled: &'a BTreeMap<String, PolledInstance>) -> Self {
+        let entries =
+            std::iter::once(&report.master.entry).chain(report.replicas.iter().map(|r| &r.entry));
+        let mut seen = BTreeSet::new();
+        let instances = entries
+            .map(|e| (normalize_address(&e.ip, e.port), e))
+            .filter(|(address, _)| seen.insert(address.clone()))
+            .map(|(address, e)| {
+                let state = polled.get(&address).map(|p| &p.state);
+                (address, e, state)
+            })
+            .collect();
+        let master = &report.master.entry;
+        ClusterView {
+            id: format!("sentinel/{}", master.name),
+            master_address: normalize_address(&master.ip, master.port),
+            report,
+            instances,
+        }
+    }
+
+    fn observation(&self) -> ClusterObservation {
+        let master = &self.report.master;
+        ClusterObservation {
+            id: self.id.clone(),
+            kind: "redis".into(),
+            name: master.entry.name.clone(),
+            precedence: 5,
+            sentinel: Some(SentinelView {
+                master_name: master.entry.name.clone(),
+                master_address: Some(self.master_address.clone()),
+                flags: master.entry.flags.clone(),
+                failover_state: master.failover_state.clone(),
+                quorum: master.quorum,
+                sentinels: master.num_other_sentinels.map(|n| n + 1),
+            }),
+            ..ClusterObservation::default()
+        }
+    }
+
+    /// The leader is the master Sentinel names, if it answers as a master.
+    fn leader(&self) -> Option<&str> {
+        let (address, _, state) = self.instances.first()?;
+        state
+            .and_then(|s| s.answer())
+            .filter(|info| info.is_master())
+            .map(|_| address.as_str())
+    }
+
+    fn members(&self) -> Vec<MemberObservation> {
+        let states = self.instances.iter().filter_map(|(_, _, s)| *s);
+        let group = GroupView::new(&self.id, states, self.leader());
+        self.instances
+            .iter()
+            .map(|(address, entry, state)| match state {
+                Some(state) if state.answer().is_some() => {
+                    let mut member = group.observe(state);
+                    member
+                        .raw
+                        .insert("sentinel-flags".into(), entry.flags.join(","));
+                    member
+                }
+                _ => self.as_sentinel_sees_it(&group, address, entry, *state),
+            })
+            .collect()
+    }
+
+    /// An instance the console cannot reach, described from Sentinel's entry.
+    fn as_sentinel_sees_it(
+        &self,
+        group: &GroupView<'_>,
+        address: &str,
+        entry: &SentinelEntry,
+        state: Option<&InstanceState>,
+    ) -> MemberObservation {
+        let replica = self.report.replicas.iter().find(|r| &r.entry == entry);
+        let tier = if entry.has_flag("master") {
+            Tier::Master
+        } else if entry.has_flag("slave") {
+            Tier::Copy
+        } else {
+            Tier::Unknown
+        };
+        let why = state
+            .and_then(|s| s.error())
+            .map_or_else(|| "not polled yet".to_string(), |e| e.to_string());
+        let (health, verdict) = if entry.is_down() {
+            (Health::Down, "Sentinel also reports it down")
+        } else {
+            (Health::Degraded, "shown as Sentinel sees it")
+        };
+        let repl_offset = replica.and_then(|r| r.slave_repl_offset);
+        MemberObservation {
+            cluster: self.id.clone(),
+            name: address.to_string(),
+            address: Some(address.to_string()),
+            authority: Authority::Application,
+            tier,
+            native_role: Some(
+                if tier == Tier::Master {
+                    "master"
+                } else {
+                    "slave"
+                }
+                .into(),
+            ),
+            health,
+            link: replica.and_then(|r| match r.master_link_status.as_deref()? {
+                "ok" => Some(Link::Up),
+                _ => Some(Link::Down),
+            }),
+            repl_offset,
+            lag_bytes: group
+                .leader
+                .and_then(|(_, l)| l.master_repl_offset)
+                .zip(repl_offset)
+                .map(|(m, r)| m.saturating_sub(r)),
+            error: Some(format!("{address}: {why}; {verdict}")),
+            raw: entry.fields.clone(),
+            ..MemberObservation::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::redis::group::Probe;
+    use crate::sources::redis::info::parse_info;
+
+    fn entry(port: u16, flags: &str) -> SentinelEntry {
+        SentinelEntry {
+            name: format!("127.0.0.1:{port}"),
+            ip: "127.0.0.1".into(),
+            port,
+            flags: flags.split(',').map(str::to_string).collect(),
+            run_id: None,
+            fields: BTreeMap::new(),
+        }
+    }
+
+    fn report() -> MasterReport {
+        let mut master = entry(1, "master");
+        master.name = "mymaster".into();
+        MasterReport {
+            master: SentinelMaster {
+                entry: master,
+                quorum: Some(2),
+                num_slaves: Some(1),
+                num_other_sentinels: Some(2),
+                failover_state: None,
+            },
+            replicas: vec![SentinelReplica {
+                entry: entry(2, "slave,s_down,disconnected"),
+                master_link_status: Some("err".into()),
+                master_host: Some("127.0.0.1".into()),
+                master_port: Some(1),
+                slave_repl_offset: Some(50),
+            }],
+            sentinels: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn sentinel_view_and_fallback() {
+        let report = report();
+        let polled = BTreeMap::new();
+        let view = ClusterView::new(&report, &polled);
+        let obs = view.observation();
+        assert_eq!(obs.id, "sentinel/mymaster");
+        assert_eq!(obs.precedence, 5);
+        let sentinel = obs.sentinel.unwrap();
+        assert_eq!(sentinel.sentinels, Some(3));
+        assert_eq!(sentinel.master_address.as_deref(), Some("127.0.0.1:1"));
+        // Nothing polled: no leader, both as Sentinel sees them.
+        assert_eq!(view.leader(), None);
+        let members = view.members();
+        assert_eq!(members.len(), 2);
+        assert_eq!(
+            (members[0].tier, members[0].health),
+            (Tier::Master, Health::Degraded)
+        );
+        assert_eq!(
+            (members[1].tier, members[1].health, members[1].link),
+            (Tier::Copy, Health::Down, Some(Link::Down))
+        );
+        assert!(members[1].error.as_deref().unwrap_or("").contains("down"));
+    }
+
+    #[test]
+    fn reachable_master_leads() {
+        let report = report();
+        let mut polled = BTreeMap::new();
+        let target = RedisTarget::parse("redis://127.0.0.1:1").unwrap();
+        let mut instance = PolledInstance::new(target);
+        let info = parse_info("role:master\nconnected_slaves:0\nmaster_repl_offset:80\n").unwrap();
+        instance.state.probe = Probe::Answered(Box::new(info));
+        polled.insert("127.0.0.1:1".to_string(), instance);
+        let view = ClusterView::new(&report, &polled);
+        assert_eq!(view.leader(), Some("127.0.0.1:1"));
+        let members = view.members();
+        assert!(members[0].leader && members[0].health == Health::Ok);
+        assert_eq!(members[1].lag_bytes, Some(30));
+    }
+}
