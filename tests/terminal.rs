@@ -21,13 +21,20 @@ fn start(envs: &[(&str, &str)]) -> (PtyConsole, tempfile::TempDir) {
 fn wait_until_raw(console: &PtyConsole) {
     let end = std::time::Instant::now() + DEADLINE;
     while !(console.on_alternate_screen() && !console.is_cooked()) {
-        assert!(std::time::Instant::now() < end, "the console never entered raw mode and the alternate screen");
+        assert!(
+            std::time::Instant::now() < end,
+            "the console never entered raw mode and the alternate screen"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 fn assert_restored(console: &PtyConsole) {
-    assert!(!console.on_alternate_screen(), "still on the alternate screen:\n{}", console.screen());
+    assert!(
+        !console.on_alternate_screen(),
+        "still on the alternate screen:\n{}",
+        console.screen()
+    );
     assert!(console.is_cooked(), "raw mode was left on");
 }
 
@@ -57,5 +64,8 @@ fn a_panic_restores_the_terminal_and_reports() {
     assert!(!status.success());
     assert_restored(&console);
     let screen = console.screen();
-    assert!(screen.contains("CLUSTERDECK_TEST_PANIC"), "the panic message is shown after restore:\n{screen}");
+    assert!(
+        screen.contains("CLUSTERDECK_TEST_PANIC"),
+        "the panic message is shown after restore:\n{screen}"
+    );
 }

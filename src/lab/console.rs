@@ -1,13 +1,137 @@
-//! `clusterdeck lab`: the console on a real local Redis cluster.
+//! `clusterdeck lab`: the console on a real local Redis cluster, with keys to
+//! kill and restart its processes. Without the Redis binaries it says what to
+//! install and shows a simulated cluster instead, marked SIMULATED.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, bail};
+use color_eyre::eyre::{Context, Result};
+use tokio::sync::mpsc;
 
+use super::{INSTALL_HINT, LabConfig, LabError, RedisLab};
+use crate::actions::lab::{LabCommand, LabHandle, LabRequest};
 use crate::app::HeaderInfo;
+use crate::app::console::{self, ConsoleOptions};
+use crate::cli::{PlannedSource, SourceArgs};
 
-/// Starts the lab, runs the console on it, and stops the lab on every way out.
-pub async fn run(header: HeaderInfo, timeout: Duration, replicas: u8, sentinels: u8) -> Result<()> {
-    let _ = (header, timeout, replicas, sentinels);
-    bail!("the lab is not built yet")
+/// How long the lab may take to have replication and Sentinel agreed.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Members of the simulated stand-in when Redis is not installed.
+const SIMULATED_MEMBERS: u32 = 12;
+
+/// Starts the lab, runs the console on it, and stops the lab on every way out
+/// (its processes also die with this process, whatever kills it).
+pub async fn run(
+    mut header: HeaderInfo,
+    request_timeout: Duration,
+    replicas: u8,
+    sentinels: u8,
+) -> Result<()> {
+    let config = LabConfig {
+        replicas: replicas.into(),
+        sentinels: sentinels.into(),
+        ..LabConfig::default()
+    };
+    let theme = crate::ui::Theme::from_env();
+    let lab = match RedisLab::start(config).await {
+        Ok(lab) => Arc::new(lab),
+        Err(LabError::Missing { binary }) => {
+            tracing::warn!(binary, "lab falls back to a simulation");
+            header.simulated = true;
+            header.notice = Some(format!(
+                "{binary} not found: install it with `{INSTALL_HINT}`. Showing a SIMULATED cluster."
+            ));
+            let sources = simulated_sources()?;
+            return console::run(ConsoleOptions {
+                header,
+                sources,
+                request_timeout,
+                lab: None,
+                theme,
+            })
+            .await;
+        }
+        Err(e) => return Err(e).wrap_err("cannot start the lab"),
+    };
+    lab.wait_ready(READY_TIMEOUT)
+        .await
+        .wrap_err("the lab started but did not come together")?;
+    tracing::info!(dir = %lab.dir().display(), "lab ready");
+
+    header.lab = true;
+    header.notice = Some(format!(
+        "lab in {}: K kills the selected process, R restarts it, :kill-master kills the leader",
+        lab.dir().display()
+    ));
+    let sources = lab_sources(&lab)?;
+    let (handle, requests) = LabHandle::channel();
+    let owner = tokio::spawn(serve(Arc::clone(&lab), requests));
+    let result = console::run(ConsoleOptions {
+        header,
+        sources,
+        request_timeout,
+        lab: Some(handle),
+        theme,
+    })
+    .await;
+    // The executor's handles are gone with the console, so the owner ends.
+    let _ = owner.await;
+    drop(lab);
+    result
+}
+
+/// One source per sentinel, so the view survives killing any one of them.
+fn lab_sources(lab: &RedisLab) -> Result<Vec<PlannedSource>> {
+    let args = SourceArgs {
+        sentinel: lab.sentinel_urls(),
+        redis: if lab.sentinel_urls().is_empty() {
+            vec![lab.redis_url()]
+        } else {
+            Vec::new()
+        },
+        ..SourceArgs::default()
+    };
+    Ok(args.plan()?)
+}
+
+fn simulated_sources() -> Result<Vec<PlannedSource>> {
+    let args = SourceArgs {
+        sim: Some(SIMULATED_MEMBERS),
+        seed: 1,
+        ..SourceArgs::default()
+    };
+    Ok(args.plan()?)
+}
+
+/// Carries out kill and restart requests, by member address.
+async fn serve(lab: Arc<RedisLab>, mut requests: mpsc::Receiver<LabRequest>) {
+    while let Some(request) = requests.recv().await {
+        let answer = match &request.command {
+            LabCommand::Kill(address) => match name_at(&lab, address) {
+                Ok(name) => lab
+                    .kill(&name)
+                    .map(|()| format!("killed lab process {name} ({address}) with SIGKILL"))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
+            LabCommand::Restart(address) => match name_at(&lab, address) {
+                Ok(name) => lab
+                    .restart(&name)
+                    .await
+                    .map(|()| format!("restarted lab process {name} ({address})"))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
+        };
+        let _ = request.reply.send(answer);
+    }
+}
+
+fn name_at(lab: &RedisLab, address: &str) -> Result<String, String> {
+    lab.members()
+        .into_iter()
+        .find(|m| m.address == address)
+        .map(|m| m.name)
+        .ok_or_else(|| format!("{address} is not a process of this lab"))
 }

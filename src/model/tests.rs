@@ -277,3 +277,36 @@ fn lag_history_keeps_recent_samples_of_present_members() {
     history.record(&Topology::merge([&r]));
     assert!(history.samples("10.0.0.2:6379").is_empty());
 }
+
+#[test]
+fn an_observer_in_two_clusters_is_shown_in_both_and_joins_neither() {
+    let mut sentinel = report(
+        "sentinel#0",
+        vec![cluster("sentinel/a", 5), cluster("sentinel/b", 5)],
+        vec![],
+    );
+    sentinel.members.push(redis_member(
+        "sentinel/a",
+        "10.0.0.1:6379",
+        Tier::Master,
+        true,
+    ));
+    sentinel.members.push(redis_member(
+        "sentinel/b",
+        "10.0.1.1:6379",
+        Tier::Master,
+        true,
+    ));
+    for c in ["sentinel/a", "sentinel/b"] {
+        let mut observer = redis_member(c, "10.0.9.9:26379", Tier::Unknown, false);
+        observer.native_role = Some("sentinel".into());
+        observer.link = None;
+        sentinel.members.push(observer);
+    }
+    let topo = Topology::merge([&sentinel]);
+    assert_eq!(topo.clusters.len(), 2, "{topo:#?}");
+    for c in &topo.clusters {
+        assert_eq!(c.members.len(), 2);
+        assert!(c.member("10.0.9.9:26379").is_some());
+    }
+}

@@ -102,12 +102,17 @@ impl Topology {
         let cluster_obs: Vec<&ClusterObservation> =
             reports.iter().flat_map(|r| r.clusters.iter()).collect();
         let mut sets = ClusterSets::default();
-        for (_, candidates) in &members {
-            for pair in candidates.windows(2) {
-                sets.union(&pair[0], &pair[1]);
+        for (member, candidates) in &members {
+            // A data-bearing instance belongs to one replication group, so two
+            // names for its cluster are one cluster. An observer (tier unknown,
+            // like a Sentinel) may watch several clusters and joins none.
+            if member.tier != Tier::Unknown {
+                for pair in candidates.windows(2) {
+                    sets.union(&pair[0], &pair[1]);
+                }
             }
-            if let Some(first) = candidates.first() {
-                sets.find(first);
+            for candidate in candidates {
+                sets.find(candidate);
             }
         }
         // A registry record joins the cluster that has a member at its address.
@@ -132,11 +137,19 @@ impl Topology {
             .map(|(i, (root, _))| (root.clone(), i))
             .collect();
         for (member, candidates) in members.drain(..) {
-            let root = candidates.first().map(|c| sets.find(c));
-            match root.as_ref().and_then(|r| index.get(r)) {
-                Some(&i) => keyed[i].1.members.push(member),
-                // Only a source that names no cluster lands here.
-                None => keyed.push((String::new(), orphan_cluster(member))),
+            let mut roots: Vec<String> = candidates.iter().map(|c| sets.find(c)).collect();
+            if member.tier == Tier::Unknown {
+                roots.sort();
+                roots.dedup();
+            } else {
+                roots.truncate(1);
+            }
+            for root in roots {
+                match index.get(&root) {
+                    Some(&i) => keyed[i].1.members.push(member.clone()),
+                    // Unreachable: every candidate was registered above.
+                    None => keyed.push((root, orphan_cluster(member.clone()))),
+                }
             }
         }
         let mut clusters: Vec<Cluster> = keyed.into_iter().map(|(_, c)| c).collect();

@@ -21,7 +21,12 @@ impl PtyConsole {
     /// Starts `clusterdeck ARGS` in a `cols`x`rows` terminal with its own state dir.
     pub fn spawn(args: &[&str], cols: u16, rows: u16, envs: &[(&str, &str)]) -> PtyConsole {
         let pty = native_pty_system()
-            .openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
             .expect("cannot open a pseudo-terminal");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_clusterdeck"));
         cmd.args(args);
@@ -29,7 +34,10 @@ impl PtyConsole {
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let child = pty.slave.spawn_command(cmd).expect("cannot start clusterdeck");
+        let child = pty
+            .slave
+            .spawn_command(cmd)
+            .expect("cannot start clusterdeck");
         // Without dropping our copy of the slave, the reader never sees EOF.
         drop(pty.slave);
         let parser = Arc::new(Mutex::new(vt100::Parser::new(
@@ -49,7 +57,13 @@ impl PtyConsole {
             }
         });
         let writer = pty.master.take_writer().expect("pty writer");
-        PtyConsole { master: pty.master, writer, child, parser, reader: Some(reader) }
+        PtyConsole {
+            master: pty.master,
+            writer,
+            child,
+            parser,
+            reader: Some(reader),
+        }
     }
 
     /// The screen's text now.
@@ -79,7 +93,9 @@ impl PtyConsole {
 
     /// Types keys (raw bytes: "j", "\r", "\x1b" ...).
     pub fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).expect("write to pty");
+        self.writer
+            .write_all(keys.as_bytes())
+            .expect("write to pty");
         self.writer.flush().expect("flush pty");
     }
 
@@ -106,7 +122,10 @@ impl PtyConsole {
             }
             if Instant::now() > end {
                 let _ = self.child.kill();
-                panic!("clusterdeck did not exit within {deadline:?}; screen:\n{}", self.screen());
+                panic!(
+                    "clusterdeck did not exit within {deadline:?}; screen:\n{}",
+                    self.screen()
+                );
             }
             thread::sleep(Duration::from_millis(20));
         }
@@ -121,7 +140,9 @@ impl PtyConsole {
     pub fn is_cooked(&self) -> bool {
         let termios = self.master.get_termios().expect("termios of the pty");
         use nix::sys::termios::LocalFlags;
-        termios.local_flags.contains(LocalFlags::ICANON | LocalFlags::ECHO)
+        termios
+            .local_flags
+            .contains(LocalFlags::ICANON | LocalFlags::ECHO)
     }
 }
 

@@ -196,15 +196,13 @@ impl SentinelWatch {
     fn report(&self, source: &str, error: Option<ProbeError>) -> SourceReport {
         let mut clusters = Vec::new();
         let mut members = Vec::new();
-        for (index, master) in self.masters.iter().enumerate() {
+        for master in &self.masters {
             let cluster = ClusterView::new(master, &self.instances);
             clusters.push(cluster.observation());
             members.extend(cluster.members());
-            // A sentinel watching several masters is one instance: putting it
-            // in every cluster would join those clusters in the merge.
-            if index == 0 {
-                members.extend(self.sentinel_members(&cluster.id, error.as_ref()));
-            }
+            // Sentinels have tier Unknown, so the merge shows them in every
+            // cluster they watch without joining those clusters.
+            members.extend(self.sentinel_members(&cluster.id, error.as_ref()));
         }
         SourceReport {
             source: source.to_string(),
