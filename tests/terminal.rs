@@ -20,7 +20,7 @@ fn start(envs: &[(&str, &str)]) -> (PtyConsole, tempfile::TempDir) {
 
 fn wait_until_raw(console: &PtyConsole) {
     let end = std::time::Instant::now() + DEADLINE;
-    while !(console.on_alternate_screen() && !console.is_cooked()) {
+    while !console.on_alternate_screen() || console.is_cooked() {
         assert!(
             std::time::Instant::now() < end,
             "the console never entered raw mode and the alternate screen"
