@@ -58,6 +58,15 @@ impl SystemKind {
         SystemKind::Orchestrator,
     ];
 
+    /// Short, because cluster names must fit a narrow list.
+    fn short_name(self) -> &'static str {
+        match self {
+            SystemKind::AllegroGraph => "ag",
+            SystemKind::Orchestrator => "orc",
+            other => other.name(),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             SystemKind::Redis => "redis",
@@ -211,7 +220,7 @@ struct ClusterSpec {
 
 impl ClusterSpec {
     fn build(&self, rng: &mut fastrand::Rng) -> SimCluster {
-        let name = format!("{}-{}", self.kind.name(), self.number);
+        let name = format!("{}-{}", self.kind.short_name(), self.number);
         let members: Vec<SimMember> = (0..self.size).map(|i| self.member(rng, &name, i)).collect();
         let recorded = (self.kind == SystemKind::Dgraph).then_some(0);
         SimCluster {
@@ -236,8 +245,8 @@ impl ClusterSpec {
             SystemKind::Redis => (format!("{cluster}-{i}"), 6379),
             SystemKind::Dgraph if master_tier => (format!("{cluster}-zero-{i}"), 5080),
             SystemKind::Dgraph => (format!("{cluster}-alpha-{}", i - zeros), 7080),
-            SystemKind::AllegroGraph => (format!("ag-{}-{i}", self.number), 10035),
-            SystemKind::Orchestrator => (format!("orc-{}-{i}", self.number), 3000),
+            SystemKind::AllegroGraph => (format!("{cluster}-{i}"), 10035),
+            SystemKind::Orchestrator => (format!("{cluster}-{i}"), 3000),
         };
         let address = format!(
             "10.{}.{}.{}:{port}",

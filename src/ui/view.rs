@@ -1,0 +1,217 @@
+//! What the panes look at: the clusters and members the filter lets through,
+//! the selection resolved against them, and small text formatters.
+//!
+//! The selection is kept by id so that it follows a cluster or member when a
+//! report re-sorts the lists; the index is kept too, so that when the selected
+//! thing disappears the selection stays at the same place instead of jumping
+//! to the top. Both are resolved here, at draw and key time, without mutation.
+
+use crate::app::AppState;
+use crate::model::{Cluster, Member, Timestamp};
+
+/// A selection in one list: the id that was chosen and where it was.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    id: Option<String>,
+    index: usize,
+}
+
+impl Selection {
+    /// The selected position in `ids`: the id's if present, else the old index
+    /// clamped to the list.
+    pub fn resolve<'a>(&self, mut ids: impl ExactSizeIterator<Item = &'a str>) -> Option<usize> {
+        let len = ids.len();
+        if len == 0 {
+            return None;
+        }
+        let by_id = self
+            .id
+            .as_deref()
+            .and_then(|wanted| ids.position(|id| id == wanted));
+        Some(by_id.unwrap_or(self.index.min(len - 1)))
+    }
+
+    pub fn set(&mut self, index: usize, id: &str) {
+        self.index = index;
+        self.id = Some(id.to_string());
+    }
+
+    pub fn reset(&mut self) {
+        *self = Selection::default();
+    }
+}
+
+/// ASCII case-insensitive substring test that allocates nothing, because it
+/// runs for every member on every frame while a filter is set.
+pub fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// The filter matches a member's name, address, native role or placement.
+pub fn member_matches(member: &Member, filter: &str) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    let p = &member.placement;
+    let texts = [
+        Some(member.name.as_str()),
+        member.address.as_deref(),
+        member.native_role.as_deref(),
+        p.platform.as_deref(),
+        p.node.as_deref(),
+        p.namespace.as_deref(),
+        p.pod.as_deref(),
+        p.service.as_deref(),
+        p.task.as_deref(),
+        p.container.as_deref(),
+    ];
+    texts
+        .into_iter()
+        .flatten()
+        .any(|t| contains_ignore_case(t, filter))
+}
+
+/// Clusters to list: all of them, or those with a member the filter matches.
+pub fn visible_clusters(app: &AppState) -> Vec<&Cluster> {
+    let filter = app.ui.filter();
+    app.topology
+        .clusters
+        .iter()
+        .filter(|c| filter.is_empty() || c.members.iter().any(|m| member_matches(m, filter)))
+        .collect()
+}
+
+/// A cluster's members the filter lets through, in the topology's order.
+pub fn visible_members<'a>(app: &AppState, cluster: &'a Cluster) -> Vec<&'a Member> {
+    let filter = app.ui.filter();
+    cluster
+        .members
+        .iter()
+        .filter(|m| member_matches(m, filter))
+        .collect()
+}
+
+/// Index of the selected cluster among `clusters`.
+pub fn cluster_index(app: &AppState, clusters: &[&Cluster]) -> Option<usize> {
+    app.ui
+        .cluster_selection()
+        .resolve(clusters.iter().map(|c| c.id.as_str()))
+}
+
+/// Index of the selected member among `members`.
+pub fn member_index(app: &AppState, members: &[&Member]) -> Option<usize> {
+    app.ui
+        .member_selection()
+        .resolve(members.iter().map(|m| m.id.as_str()))
+}
+
+pub fn selected_cluster(app: &AppState) -> Option<&Cluster> {
+    let clusters = visible_clusters(app);
+    cluster_index(app, &clusters).map(|i| clusters[i])
+}
+
+pub fn selected_member(app: &AppState) -> Option<&Member> {
+    let cluster = selected_cluster(app)?;
+    let members = visible_members(app, cluster);
+    member_index(app, &members).map(|i| members[i])
+}
+
+/// The first row to show so that `selected` sits in the middle of `height`
+/// rows. Centring needs no remembered scroll offset, so drawing stays pure.
+pub fn window_start(len: usize, selected: Option<usize>, height: usize) -> usize {
+    if height == 0 || len <= height {
+        return 0;
+    }
+    let selected = selected.unwrap_or(0);
+    selected.saturating_sub(height / 2).min(len - height)
+}
+
+/// `1.2K`, `34.5M`: byte counts short enough for a table cell.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1}{}", UNITS[unit])
+    } else {
+        format!("{value:.0}{}", UNITS[unit])
+    }
+}
+
+/// `0.4s`, `12s`, `5m03s`, `2h10m`.
+pub fn seconds(s: f64) -> String {
+    if !s.is_finite() || s < 0.0 {
+        return "?".into();
+    }
+    if s < 10.0 {
+        return format!("{s:.1}s");
+    }
+    let whole = s.round() as u64;
+    match whole {
+        0..60 => format!("{whole}s"),
+        60..3600 => format!("{}m{:02}s", whole / 60, whole % 60),
+        _ => format!("{}h{:02}m", whole / 3600, (whole % 3600) / 60),
+    }
+}
+
+/// How long since `since`, as [`seconds`] writes it.
+pub fn elapsed(since: Timestamp, now: Timestamp) -> String {
+    seconds((now - since).as_seconds_f64().max(0.0))
+}
+
+/// `HH:MM:SS` in UTC.
+pub fn clock(at: Timestamp) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_follows_the_id_and_falls_back_to_the_index() {
+        let mut sel = Selection::default();
+        assert_eq!(sel.resolve(["a", "b"].into_iter()), Some(0));
+        sel.set(1, "b");
+        assert_eq!(sel.resolve(["b", "a", "c"].into_iter()), Some(0));
+        assert_eq!(sel.resolve(["a", "c", "d"].into_iter()), Some(1));
+        assert_eq!(sel.resolve(["a"].into_iter()), Some(0));
+        assert_eq!(sel.resolve(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn case_insensitive_substring() {
+        assert!(contains_ignore_case("Redis-1-0", "REDIS-1"));
+        assert!(contains_ignore_case("abc", ""));
+        assert!(!contains_ignore_case("ab", "abc"));
+    }
+
+    #[test]
+    fn window_keeps_the_selection_in_the_middle() {
+        assert_eq!(window_start(5, Some(4), 10), 0);
+        assert_eq!(window_start(100, Some(0), 10), 0);
+        assert_eq!(window_start(100, Some(50), 10), 45);
+        assert_eq!(window_start(100, Some(99), 10), 90);
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(bytes(0), "0B");
+        assert_eq!(bytes(1023), "1023B");
+        assert_eq!(bytes(1536), "1.5K");
+        assert_eq!(bytes(50 * 1024 * 1024), "50M");
+        assert_eq!(seconds(0.44), "0.4s");
+        assert_eq!(seconds(42.0), "42s");
+        assert_eq!(seconds(303.0), "5m03s");
+        assert_eq!(seconds(7800.0), "2h10m");
+    }
+}
