@@ -6,12 +6,13 @@
 //! Only the rows that fit are built, so ten thousand members cost nothing here.
 
 use ratatui::Frame;
+
+use super::view::View;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{HighlightSpacing, Row, Table, TableState};
 
 use super::{Pane, pane_block, view};
-use crate::app::AppState;
 use crate::model::Cluster;
 
 /// Below this inner width the kind column is left out (the members pane
@@ -20,9 +21,9 @@ const KIND_MIN_WIDTH: u16 = 56;
 /// Cluster names are shown whole up to this width.
 const NAME_MAX_WIDTH: usize = 24;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
-    let clusters = view::visible_clusters(app);
-    let selected = view::cluster_index(app, &clusters);
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
+    let clusters = &app.clusters;
+    let selected = app.cluster_index;
     let extra = if app.ui.filter().is_empty() {
         clusters.len().to_string()
     } else {
@@ -69,7 +70,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn row<'a>(app: &AppState, cluster: &'a Cluster, show_kind: bool) -> Row<'a> {
+fn row<'a>(app: &View, cluster: &'a Cluster, show_kind: bool) -> Row<'a> {
     let mut cells = vec![
         Line::from(cluster.name.as_str()),
         Line::from(cluster.members.len().to_string()),
@@ -82,7 +83,7 @@ fn row<'a>(app: &AppState, cluster: &'a Cluster, show_kind: bool) -> Row<'a> {
 }
 
 /// The leader (or how long without one), then every disagreement.
-pub fn leader_cell<'a>(app: &AppState, cluster: &'a Cluster) -> Line<'a> {
+pub fn leader_cell<'a>(app: &View, cluster: &'a Cluster) -> Line<'a> {
     let theme = app.ui.theme();
     let mut spans = match cluster.leader_member() {
         Some(leader) => vec![
@@ -140,8 +141,13 @@ mod tests {
         let buffer = testing::render_buffer(&app, 48, 20, draw);
         let (x, y) = testing::find(&buffer, "NO LEADER").expect("a leaderless cluster");
         assert_eq!(buffer[(x, y)].fg, Color::Red);
+        // The scenario's dgraph-1 lost its leader three seconds ago.
         let row = testing::row_text(&buffer, y);
-        assert!(row.contains("NO LEADER 1.0s") || row.contains('s'), "{row}");
+        assert!(
+            row.contains("dgraph-1") && row.contains("NO LEADER 3.0s"),
+            "{row}"
+        );
+        assert!(row.contains("≠registry"), "{row}");
     }
 
     #[test]

@@ -3,17 +3,18 @@
 //! as the default. Only `y` goes on; see [`super::input`].
 
 use ratatui::Frame;
+
+use super::view::View;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
 
 use super::Mode;
 use super::help::centered;
-use crate::app::AppState;
 
 const WIDTH: u16 = 64;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let Mode::Confirm(action) = app.ui.mode() else {
         return;
     };
@@ -83,6 +84,7 @@ mod tests {
 
     use super::*;
     use crate::actions::Action;
+    use crate::app::AppState;
     use crate::ui::testing::{self, SMALL};
 
     fn asking() -> AppState {

@@ -4,6 +4,9 @@
 //! out, so the operator sees what is not known.
 
 use ratatui::Frame;
+
+use super::view::View;
+use crate::app::AppState;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -11,16 +14,15 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{Pane, members, pane_block, view};
-use crate::app::AppState;
 use crate::model::{Cluster, Member};
 
 /// Width of the field names.
 const LABEL: usize = 13;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let lines = lines(app);
     let scroll = app.ui.details_scroll.min(lines.len().saturating_sub(1));
-    let title = view::selected_member(app).map_or("Details", |m| m.name.as_str());
+    let title = app.member().map_or("Details", |m| m.name.as_str());
     let extra = format!("{}/{}", (scroll + 1).min(lines.len()), lines.len());
     let block = pane_block(app, Pane::Details, title, extra);
     let paragraph = Paragraph::new(lines)
@@ -31,16 +33,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
 
 /// How many lines the pane holds, to bound scrolling.
 pub fn line_count(app: &AppState) -> usize {
-    lines(app).len()
+    lines(&View::new(app)).len()
 }
 
-fn lines(app: &AppState) -> Vec<Line<'static>> {
+fn lines(app: &View) -> Vec<Line<'static>> {
     let theme = app.ui.theme();
-    let Some(cluster) = view::selected_cluster(app) else {
+    let Some(cluster) = app.cluster() else {
         return vec![Line::styled("nothing to show yet", theme.dim())];
     };
     let mut out = Vec::new();
-    match view::selected_member(app) {
+    match app.member() {
         Some(member) => {
             member_lines(theme, member, &mut out);
             raw_lines(theme, member, &mut out);
@@ -179,7 +181,7 @@ fn raw_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
     }
 }
 
-fn cluster_lines(app: &AppState, c: &Cluster, out: &mut Vec<Line<'static>>) {
+fn cluster_lines(app: &View, c: &Cluster, out: &mut Vec<Line<'static>>) {
     let theme = app.ui.theme();
     out.push(section(theme, &format!("cluster {}", c.name)));
     out.push(field(theme, "id", c.id.clone()));
@@ -255,7 +257,10 @@ mod tests {
     #[test]
     fn shows_every_field_and_the_raw_ones() {
         let app = testing::scenario();
-        let text: Vec<String> = lines(&app).iter().map(|l| l.to_string()).collect();
+        let text: Vec<String> = lines(&View::new(&app))
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
         for label in [
             "id",
             "address",

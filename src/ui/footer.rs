@@ -3,14 +3,15 @@
 //! the right so a narrowed view never looks like a missing cluster.
 
 use ratatui::Frame;
+
+use super::view::View;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Mode, keymap};
-use crate::app::AppState;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let theme = app.ui.theme();
     let (left, cursor) = match app.ui.mode() {
         Mode::Filter => input_line("/", app.ui.filter(), "  Enter keeps, Esc clears"),
@@ -47,7 +48,7 @@ fn input_line(prompt: &str, text: &str, hint: &'static str) -> (Line<'static>, O
     (line, Some(cursor))
 }
 
-fn status(app: &AppState) -> Line<'static> {
+fn status(app: &View) -> Line<'static> {
     let theme = app.ui.theme();
     if let Some(message) = app.ui.message() {
         let style = if message.is_error {
@@ -72,6 +73,7 @@ mod tests {
     use crossterm::event::KeyCode;
 
     use super::*;
+    use crate::app::AppState;
     use crate::ui::testing::{self, SMALL};
 
     fn footer(app: &AppState) -> String {

@@ -3,12 +3,14 @@
 //! notice line when there is one.
 
 use ratatui::Frame;
+
+use super::view::View;
+use crate::app::AppState;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::view;
-use crate::app::AppState;
 use crate::model::SourceState;
 
 /// More sources than this are summarised on the last line.
@@ -20,7 +22,7 @@ pub fn height(app: &AppState) -> u16 {
     (1 + sources + usize::from(app.header.notice.is_some())) as u16
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let mut lines = vec![title(app)];
     lines.extend(source_lines(app));
     if let Some(notice) = &app.header.notice {
@@ -29,7 +31,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn title(app: &AppState) -> Line<'static> {
+fn title(app: &View) -> Line<'static> {
     let theme = app.ui.theme();
     let mut spans = vec![Span::styled(
         format!("clusterdeck {}", env!("CARGO_PKG_VERSION")),
@@ -60,7 +62,7 @@ fn title(app: &AppState) -> Line<'static> {
     Line::from(spans)
 }
 
-fn source_lines(app: &AppState) -> Vec<Line<'static>> {
+fn source_lines(app: &View) -> Vec<Line<'static>> {
     let sources = &app.topology.sources;
     if sources.is_empty() {
         return vec![Line::styled("  no sources", app.ui.theme().dim())];
@@ -86,7 +88,7 @@ fn source_lines(app: &AppState) -> Vec<Line<'static>> {
     lines
 }
 
-fn source_line(app: &AppState, source: &SourceState) -> Line<'static> {
+fn source_line(app: &View, source: &SourceState) -> Line<'static> {
     let theme = app.ui.theme();
     let status_style = match source.status {
         "ok" => theme.good(),
@@ -115,7 +117,6 @@ mod tests {
     use ratatui::style::Color;
 
     use super::*;
-    use crate::model::{SourceKind, SourceReport, SourceStatus};
     use crate::ui::testing::{self, SMALL};
 
     #[test]
@@ -130,17 +131,8 @@ mod tests {
         app.header.lab = true;
         app.header.read_only = true;
         app.header.notice = Some("docker not found: the lab is simulated".into());
-        let failing = SourceReport {
-            source: "redis#1".into(),
-            kind: SourceKind::Redis,
-            target: "redis://10.9.9.9:6379".into(),
-            status: SourceStatus::Error("connect 10.9.9.9:6379: connection refused".into()),
-            at: app.now,
-            clusters: Vec::new(),
-            members: Vec::new(),
-        };
         let now = app.now;
-        app.apply_report(failing, now);
+        app.apply_report(testing::failing_source(now), now);
         let text = testing::render_pane(&app, 160, height(&app), draw);
         insta::assert_snapshot!(text);
     }

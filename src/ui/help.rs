@@ -4,17 +4,19 @@
 //! entries appear only in lab mode.
 
 use ratatui::Frame;
+
+use super::view::View;
+use crate::app::AppState;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::keymap::{self, Binding, CommandSpec, Key};
 use super::theme::Theme;
-use crate::app::AppState;
 
 const KEY_WIDTH: usize = 14;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let theme = app.ui.theme();
     let keys = key_lines(app);
     let commands = command_lines(app);

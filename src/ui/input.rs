@@ -8,7 +8,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::keymap::{self, Command, LineCommand, QUIT_ANYWHERE};
-use super::{Mode, Pane, UiRequest, details, help, view};
+use super::view::{self, View};
+use super::{Mode, Pane, UiRequest, details, help};
 use crate::actions::Action;
 use crate::app::AppState;
 use crate::model::Member;
@@ -96,12 +97,12 @@ fn step(from: usize, delta: isize, last: usize) -> usize {
 }
 
 fn move_cluster(app: &mut AppState, delta: isize) {
-    let clusters = view::visible_clusters(app);
-    let Some(current) = view::cluster_index(app, &clusters) else {
+    let view = View::new(app);
+    let Some(current) = view.cluster_index else {
         return;
     };
-    let next = step(current, delta, clusters.len() - 1);
-    let id = clusters[next].id.clone();
+    let next = step(current, delta, view.clusters.len() - 1);
+    let id = view.clusters[next].id.clone();
     app.ui.clusters.set(next, &id);
     if next != current {
         app.ui.members.reset();
@@ -110,15 +111,12 @@ fn move_cluster(app: &mut AppState, delta: isize) {
 }
 
 fn move_member(app: &mut AppState, delta: isize) {
-    let Some(cluster) = view::selected_cluster(app) else {
+    let view = View::new(app);
+    let Some(current) = view.member_index else {
         return;
     };
-    let members = view::visible_members(app, cluster);
-    let Some(current) = view::member_index(app, &members) else {
-        return;
-    };
-    let next = step(current, delta, members.len() - 1);
-    let id = members[next].id.clone();
+    let next = step(current, delta, view.members.len() - 1);
+    let id = view.members[next].id.clone();
     app.ui.members.set(next, &id);
     if next != current {
         app.ui.details_scroll = 0;

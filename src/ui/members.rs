@@ -6,6 +6,8 @@
 //! first, so 80 columns still show tier, leader, name, role, health and lag.
 
 use ratatui::Frame;
+
+use super::view::View;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -13,7 +15,6 @@ use ratatui::widgets::{HighlightSpacing, Row, Table, TableState};
 
 use super::theme::Theme;
 use super::{Pane, pane_block, view};
-use crate::app::AppState;
 use crate::model::{Health, Link, Member, Tier};
 
 /// Sparkline levels, lowest first.
@@ -71,12 +72,10 @@ fn columns_for(width: u16) -> Vec<(Column, &'static str, u16, bool)> {
         .collect()
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
-    let cluster = view::selected_cluster(app);
-    let members = cluster
-        .map(|c| view::visible_members(app, c))
-        .unwrap_or_default();
-    let selected = view::member_index(app, &members);
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
+    let cluster = app.cluster();
+    let members = &app.members;
+    let selected = app.member_index;
     let (title, extra) = match cluster {
         Some(c) => (c.name.as_str(), format!("{} · {}", c.kind, members.len())),
         None => ("Members", String::new()),
@@ -112,7 +111,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn row<'a>(app: &AppState, member: &'a Member, columns: &[(Column, &str, u16, bool)]) -> Row<'a> {
+fn row<'a>(app: &View, member: &'a Member, columns: &[(Column, &str, u16, bool)]) -> Row<'a> {
     let theme = app.ui.theme();
     let cells = columns
         .iter()
@@ -125,13 +124,7 @@ fn row<'a>(app: &AppState, member: &'a Member, columns: &[(Column, &str, u16, bo
     Row::new(cells).style(style)
 }
 
-fn cell<'a>(
-    app: &AppState,
-    theme: Theme,
-    member: &'a Member,
-    column: Column,
-    width: u16,
-) -> Line<'a> {
+fn cell<'a>(app: &View, theme: Theme, member: &'a Member, column: Column, width: u16) -> Line<'a> {
     match column {
         Column::Error => match member.error {
             Some(_) => Line::styled("!", theme.bad()),
@@ -239,12 +232,24 @@ mod tests {
         let leader = cluster.leader_member().expect("first cluster has a leader");
         let (x, y) = testing::find(&buffer, &leader.name).expect("leader listed");
         assert!(buffer[(x, y)].modifier.contains(Modifier::BOLD));
-        let (sx, sy) = testing::find(&buffer, "★").expect("star");
-        // The first star is the column title; the leader's is on its row.
-        let star_x = (sx..buffer.area.width)
-            .find(|&cx| buffer[(cx, y)].symbol() == "★")
-            .unwrap_or(sx);
-        assert!(sy <= y);
-        assert_eq!(buffer[(star_x, y)].fg, Color::Yellow);
+        let star = (0..x).find(|&cx| buffer[(cx, y)].symbol() == "★");
+        let star = star.expect("a star on the leader's row");
+        assert_eq!(buffer[(star, y)].fg, Color::Yellow);
+        let (copy_x, copy_y) = testing::find(&buffer, "COPY").expect("a copy");
+        assert_eq!(buffer[(copy_x, copy_y)].fg, Color::Cyan);
+        assert!(!buffer[(copy_x, copy_y)].modifier.contains(Modifier::BOLD));
+    }
+
+    #[test]
+    fn a_down_member_reads_down_in_red_with_an_error_marker() {
+        let mut app = testing::scenario();
+        // The scenario's second cluster, dgraph-1, has its zero down.
+        testing::type_keys(&mut app, "j");
+        let buffer = testing::render_buffer(&app, LARGE.0 - 48, 20, draw);
+        let (x, y) = testing::find(&buffer, "DOWN").expect("a down member");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        let marker = (0..x).find(|&cx| buffer[(cx, y)].symbol() == "!");
+        let marker = marker.expect("an error marker on the row");
+        assert_eq!(buffer[(marker, y)].fg, Color::Red);
     }
 }

@@ -41,7 +41,7 @@ use crate::actions::{Action, ActionOutcome};
 use crate::app::AppState;
 
 pub use theme::Theme;
-use view::Selection;
+use view::{Selection, View};
 
 /// The panes, in `Tab` order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -244,10 +244,11 @@ impl Areas {
 }
 
 /// The signature every pane's `draw` has.
-pub type PaneDraw = fn(&mut Frame, Rect, &AppState);
+pub type PaneDraw = fn(&mut Frame, Rect, &View);
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &AppState) {
+    let app = &View::new(app);
     let areas = layout(frame.area(), app);
     header::draw(frame, areas.header, app);
     let panes: [(Option<Rect>, PaneDraw); 4] = [

@@ -9,6 +9,7 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
+use super::view::View;
 use super::{Theme, UiRequest, UiState};
 use crate::app::{AppState, HeaderInfo, SourceLabel};
 use crate::model::{SourceKind, SourceReport, SourceStatus, Timestamp};
@@ -79,11 +80,11 @@ pub fn render_buffer(
     app: &AppState,
     width: u16,
     height: u16,
-    draw: impl Fn(&mut ratatui::Frame, Rect, &AppState),
+    draw: impl Fn(&mut ratatui::Frame, Rect, &View),
 ) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
     terminal
-        .draw(|frame| draw(frame, frame.area(), app))
+        .draw(|frame| draw(frame, frame.area(), &View::new(app)))
         .expect("draws");
     terminal.backend().buffer().clone()
 }
@@ -93,13 +94,15 @@ pub fn render_pane(
     app: &AppState,
     width: u16,
     height: u16,
-    draw: impl Fn(&mut ratatui::Frame, Rect, &AppState),
+    draw: impl Fn(&mut ratatui::Frame, Rect, &View),
 ) -> String {
     text(&render_buffer(app, width, height, draw))
 }
 
 pub fn screen_buffer(app: &AppState, (width, height): (u16, u16)) -> Buffer {
-    render_buffer(app, width, height, |frame, _, app| super::draw(frame, app))
+    render_buffer(app, width, height, |frame, _, view| {
+        super::draw(frame, view.app)
+    })
 }
 
 pub fn render_screen(app: &AppState, size: (u16, u16)) -> String {

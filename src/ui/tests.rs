@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 
 use super::testing::{self, LARGE, SMALL, char_key, key, type_keys};
+use super::view::View;
 use super::*;
 use crate::model::Tier;
 
@@ -44,24 +45,22 @@ fn screen_160x48_confirm_in_lab_mode() {
 
 #[test]
 fn monochrome_draws_no_colour_at_all() {
-    let mut app = testing::lab_scenario();
-    app.ui = UiState::new(Theme::MONOCHROME);
-    let now = app.now;
-    app.apply_report(testing::failing_source(now), now);
     for size in [SMALL, LARGE] {
+        // Plain, help open, confirm open, details zoomed.
         for setup in ["", "?", "K", "\t\n"] {
-            let mut app_view = testing::lab_scenario();
-            app_view.ui = UiState::new(Theme::MONOCHROME);
-            app_view.apply_report(testing::failing_source(now), now);
+            let mut app = testing::lab_scenario();
+            app.ui = UiState::new(Theme::MONOCHROME);
+            let now = app.now;
+            app.apply_report(testing::failing_source(now), now);
             for c in setup.chars() {
                 let event = match c {
                     '\t' => key(KeyCode::Tab),
                     '\n' => key(KeyCode::Enter),
                     c => char_key(c),
                 };
-                handle_key(&mut app_view, event);
+                handle_key(&mut app, event);
             }
-            let buffer = testing::screen_buffer(&app_view, size);
+            let buffer = testing::screen_buffer(&app, size);
             for cell in buffer.content() {
                 assert_eq!(
                     cell.fg,
@@ -190,11 +189,10 @@ fn filter_narrows_clusters_and_members_enter_keeps_esc_clears() {
     let mut app = testing::scenario();
     type_keys(&mut app, "/ALPHA");
     assert_eq!(app.ui.filter(), "ALPHA");
-    let clusters = view::visible_clusters(&app);
+    let clusters = View::new(&app).clusters;
     assert!(!clusters.is_empty());
     assert!(clusters.iter().all(|c| c.kind == "dgraph"));
-    let cluster = view::selected_cluster(&app).expect("a dgraph cluster");
-    let members = view::visible_members(&app, cluster);
+    let members = View::new(&app).members;
     assert!(
         members
             .iter()
@@ -307,7 +305,8 @@ fn without_lab_mode_k_does_nothing() {
 fn kill_master_targets_the_selected_clusters_leader() {
     let mut app = testing::lab_scenario();
     // Pick a redis cluster with a leader, wherever it sorts.
-    let (index, cluster) = view::visible_clusters(&app)
+    let (index, cluster) = View::new(&app)
+        .clusters
         .iter()
         .enumerate()
         .find(|(_, c)| c.kind == "redis" && c.leader.is_some())
@@ -334,7 +333,8 @@ fn kill_master_targets_the_selected_clusters_leader() {
 #[test]
 fn kill_master_without_a_leader_says_so() {
     let mut app = testing::lab_scenario();
-    let index = view::visible_clusters(&app)
+    let index = View::new(&app)
+        .clusters
         .iter()
         .position(|c| c.leader.is_none())
         .expect("the scenario has a leaderless cluster");

@@ -5,12 +5,13 @@
 //! Only the visible rows are formatted: the timeline holds up to thousands.
 
 use ratatui::Frame;
+
+use super::view::View;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Pane, pane_block, view};
-use crate::app::AppState;
 use crate::model::Event;
 
 /// Below this inner width the cluster column is left out; summaries name members.
@@ -18,7 +19,7 @@ const CLUSTER_MIN_WIDTH: u16 = 70;
 /// Wide enough for the longest kind, `registry_mismatch`.
 const KIND_WIDTH: usize = 17;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let total = app.timeline.len();
     let scroll = app.ui.timeline_scroll.min(total.saturating_sub(1));
     let extra = if total == 0 {
@@ -43,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &AppState) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-fn line(app: &AppState, event: &Event, show_cluster: bool) -> Line<'static> {
+fn line(app: &View, event: &Event, show_cluster: bool) -> Line<'static> {
     let theme = app.ui.theme();
     let mut spans = vec![
         Span::styled(view::clock(event.at), theme.dim()),
