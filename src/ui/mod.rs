@@ -2,13 +2,16 @@
 //! table that turns keys into requests.
 //!
 //! Where things live:
-//! - one file per pane or dialog, each with the same `draw(frame, area, app)`:
+//! - one file per pane or dialog, each with the same
+//!   `draw(frame, area, &View)` ([`view::View`] is the app state with the
+//!   filter and selection resolved once per frame; it derefs to [`AppState`]):
 //!   [`header`], [`clusters`], [`members`], [`details`], [`timeline`],
 //!   [`footer`], and the overlays [`help`] and [`confirm`];
 //! - [`keymap`]: the key and `:` command tables that drive matching, the help
 //!   screen and the footer hints;
 //! - [`input`]: what a key does to [`UiState`];
-//! - [`view`]: the filter, the selection resolved by id, text formatters;
+//! - [`view`]: the per-frame [`view::View`], the selection kept by id, text
+//!   formatters;
 //! - [`theme`]: colours, or none under `NO_COLOR`.
 //!
 //! Drawing reads the state and nothing else: no locks, no I/O, no env.
