@@ -1,12 +1,184 @@
 //! The terminal UI: a pure function of [`AppState`] to a frame, and the key
-//! table that turns keys into requests. (Filled in by the UI work.)
+//! table that turns keys into requests.
+//!
+//! Where things live:
+//! - one file per pane or dialog, each with the same
+//!   `draw(frame, area, &View)` ([`view::View`] is the app state with the
+//!   filter and selection resolved once per frame; it derefs to [`AppState`]):
+//!   [`header`], [`clusters`], [`members`], [`details`], [`timeline`],
+//!   [`footer`], and the overlays [`help`] and [`confirm`];
+//! - [`keymap`]: the key and `:` command tables that drive matching, the help
+//!   screen and the footer hints;
+//! - [`input`]: what a key does to [`UiState`];
+//! - [`view`]: the per-frame [`view::View`], the selection kept by id, text
+//!   formatters;
+//! - [`theme`]: colours, or none under `NO_COLOR`.
+//!
+//! Drawing reads the state and nothing else: no locks, no I/O, no env.
 
-use crate::actions::Action;
+pub mod clusters;
+pub mod confirm;
+pub mod details;
+pub mod footer;
+pub mod header;
+pub mod help;
+pub mod input;
+pub mod keymap;
+pub mod members;
+pub mod theme;
+pub mod timeline;
+pub mod view;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Block;
+
+use crate::actions::{Action, ActionOutcome};
 use crate::app::AppState;
 
-/// UI-only state: selection, focus, filter, dialogs.
+pub use theme::Theme;
+use view::{Selection, View};
+
+/// The panes, in `Tab` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pane {
+    #[default]
+    Clusters,
+    Members,
+    Details,
+    Timeline,
+}
+
+impl Pane {
+    const ORDER: [Pane; 4] = [Pane::Clusters, Pane::Members, Pane::Details, Pane::Timeline];
+
+    fn cycle(self, forward: bool) -> Pane {
+        let i = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0);
+        let n = Pane::ORDER.len();
+        Pane::ORDER[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
+    }
+}
+
+/// What has the keyboard besides the panes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Normal,
+    /// Typing the `/` filter (the text is [`UiState::filter`]).
+    Filter,
+    /// Typing a `:` command.
+    Command(String),
+    Help,
+    /// Asking y/N before an action.
+    Confirm(Action),
+}
+
+/// A line for the footer: an action's result, a command's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub is_error: bool,
+}
+
+/// UI-only state: selection, focus, filter, dialogs, theme.
 #[derive(Debug, Default)]
-pub struct UiState {}
+pub struct UiState {
+    theme: Theme,
+    focus: Pane,
+    zoom: Option<Pane>,
+    mode: Mode,
+    filter: String,
+    clusters: Selection,
+    members: Selection,
+    details_scroll: usize,
+    timeline_scroll: usize,
+    help_scroll: usize,
+    message: Option<Message>,
+}
+
+impl UiState {
+    /// UI state drawing with `theme`; pick it once with [`Theme::from_env`].
+    pub fn new(theme: Theme) -> Self {
+        UiState {
+            theme,
+            ..UiState::default()
+        }
+    }
+
+    pub fn theme(&self) -> Theme {
+        self.theme
+    }
+
+    pub fn focus(&self) -> Pane {
+        self.focus
+    }
+
+    pub fn zoom(&self) -> Option<Pane> {
+        self.zoom
+    }
+
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    /// The member filter, kept while not being typed.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    pub fn selected_cluster_id<'a>(&self, app: &'a AppState) -> Option<&'a str> {
+        view::selected_cluster(app).map(|c| c.id.as_str())
+    }
+
+    pub(crate) fn cluster_selection(&self) -> &Selection {
+        &self.clusters
+    }
+
+    pub(crate) fn member_selection(&self) -> &Selection {
+        &self.members
+    }
+
+    /// Shows a line in the footer until the next key.
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            is_error: false,
+        });
+    }
+
+    /// Shows an error in the footer until the next key.
+    pub fn notify_error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            is_error: true,
+        });
+    }
+
+    /// The one place an action's outcome becomes something the user reads.
+    pub fn show_outcome(&mut self, outcome: &ActionOutcome) {
+        let text = format!("{}: {}", outcome.action.name(), outcome.message);
+        if outcome.ok {
+            self.notify(text);
+        } else {
+            self.notify_error(text);
+        }
+    }
+}
 
 impl UiState {
     pub fn new(theme: Theme) -> Self {
@@ -38,13 +210,112 @@ pub enum UiRequest {
     Execute(Action),
 }
 
+/// Where each part of the screen goes; `None` for panes hidden by a zoom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub clusters: Option<Rect>,
+    pub members: Option<Rect>,
+    pub details: Option<Rect>,
+    pub timeline: Option<Rect>,
+    pub footer: Rect,
+}
+
+/// Splits the screen: header; clusters beside members; details beside the
+/// timeline; footer. A zoomed pane takes the whole body.
+pub fn layout(area: Rect, app: &AppState) -> Areas {
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(header::height(app)),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let mut areas = Areas {
+        header,
+        clusters: None,
+        members: None,
+        details: None,
+        timeline: None,
+        footer,
+    };
+    if let Some(zoomed) = app.ui.zoom {
+        *areas.slot(zoomed) = Some(body);
+        return areas;
+    }
+    let top_height = (body.height * 45 / 100).max(11).min(body.height);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(top_height), Constraint::Min(0)]).areas(body);
+    let clusters_width = (top.width * 30 / 100).clamp(30, 60).min(top.width);
+    let [clusters, members] =
+        Layout::horizontal([Constraint::Length(clusters_width), Constraint::Min(0)]).areas(top);
+    let [details, timeline] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
+    areas.clusters = Some(clusters);
+    areas.members = Some(members);
+    areas.details = Some(details);
+    areas.timeline = Some(timeline);
+    areas
+}
+
+impl Areas {
+    fn slot(&mut self, pane: Pane) -> &mut Option<Rect> {
+        match pane {
+            Pane::Clusters => &mut self.clusters,
+            Pane::Members => &mut self.members,
+            Pane::Details => &mut self.details,
+            Pane::Timeline => &mut self.timeline,
+        }
+    }
+}
+
+/// The signature every pane's `draw` has.
+pub type PaneDraw = fn(&mut Frame, Rect, &View);
+
 /// Draws the whole screen.
-pub fn draw(frame: &mut ratatui::Frame, app: &AppState) {
-    let _ = (frame, app);
+pub fn draw(frame: &mut Frame, app: &AppState) {
+    let app = &View::new(app);
+    let areas = layout(frame.area(), app);
+    header::draw(frame, areas.header, app);
+    let panes: [(Option<Rect>, PaneDraw); 4] = [
+        (areas.clusters, clusters::draw),
+        (areas.members, members::draw),
+        (areas.details, details::draw),
+        (areas.timeline, timeline::draw),
+    ];
+    for (area, draw_pane) in panes {
+        if let Some(area) = area {
+            draw_pane(frame, area, app);
+        }
+    }
+    footer::draw(frame, areas.footer, app);
+    match app.ui.mode {
+        Mode::Help => help::draw(frame, frame.area(), app),
+        Mode::Confirm(_) => confirm::draw(frame, frame.area(), app),
+        _ => {}
+    }
 }
 
 /// Applies a key to the UI state; returns what the app must do, if anything.
 pub fn handle_key(app: &mut AppState, key: crossterm::event::KeyEvent) -> Option<UiRequest> {
-    let _ = (app, key);
-    None
+    input::handle_key(app, key)
+}
+
+/// A pane's frame: its title, reversed when focused so focus reads without
+/// colour, and extra text after it (counts, position).
+pub(crate) fn pane_block<'a>(
+    app: &AppState,
+    pane: Pane,
+    title: &'a str,
+    extra: String,
+) -> Block<'a> {
+    let theme = app.ui.theme;
+    let focused = app.ui.focus == pane;
+    let mut spans = vec![Span::styled(format!(" {title} "), theme.title(focused))];
+    if !extra.is_empty() {
+        spans.push(Span::styled(format!(" {extra} "), theme.dim()));
+    }
+    Block::bordered()
+        .border_style(theme.border(focused))
+        .title(Line::from(spans))
+        .style(Style::new())
 }

@@ -1,0 +1,163 @@
+//! The clusters list: name, kind, member count, and who leads — or a red
+//! `NO LEADER 3.2s` counting since the leader was lost — followed by what
+//! disagrees: a registry record naming another leader (`≠registry`), the
+//! Sentinel's strongest down flag and whether it is failing over.
+//!
+//! Only the rows that fit are built, so ten thousand members cost nothing here.
+
+use ratatui::Frame;
+
+use super::view::View;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{HighlightSpacing, Row, Table, TableState};
+
+use super::{Pane, pane_block, view};
+use crate::model::Cluster;
+
+/// Below this inner width the kind column is left out (the members pane
+/// names the kind too).
+const KIND_MIN_WIDTH: u16 = 56;
+/// Cluster names are shown whole up to this width.
+const NAME_MAX_WIDTH: usize = 24;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
+    let clusters = &app.clusters;
+    let selected = app.cluster_index;
+    let extra = if app.ui.filter().is_empty() {
+        clusters.len().to_string()
+    } else {
+        format!("{}/{} match", clusters.len(), app.topology.clusters.len())
+    };
+    let block = pane_block(app, Pane::Clusters, "Clusters", extra);
+    let inner = block.inner(area);
+    let height = inner.height.saturating_sub(1) as usize;
+    let start = view::window_start(clusters.len(), selected, height);
+    let show_kind = inner.width >= KIND_MIN_WIDTH;
+    let shown = &clusters[start..(start + height).min(clusters.len())];
+    let rows: Vec<Row> = shown.iter().map(|c| row(app, c, show_kind)).collect();
+    // Names matter most: as wide as the longest shown, the leader gets the rest.
+    let name_width = shown
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, NAME_MAX_WIDTH.min(usize::from(inner.width / 2)).max(4))
+        as u16;
+    let count_width = shown
+        .iter()
+        .map(|c| c.members.len().to_string().len())
+        .max()
+        .unwrap_or(1) as u16;
+    let theme = app.ui.theme();
+    let mut header = vec!["Cluster", "N", "Leader"];
+    let mut widths = vec![
+        Constraint::Length(name_width),
+        Constraint::Length(count_width),
+        Constraint::Fill(1),
+    ];
+    if show_kind {
+        header.insert(1, "Kind");
+        widths.insert(1, Constraint::Length(12));
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.table_header()))
+        .block(block)
+        .row_highlight_style(theme.selection(app.ui.focus() == Pane::Clusters))
+        .highlight_symbol("›")
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut state = TableState::new().with_selected(selected.map(|i| i - start));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn row<'a>(app: &View, cluster: &'a Cluster, show_kind: bool) -> Row<'a> {
+    let mut cells = vec![
+        Line::from(cluster.name.as_str()),
+        Line::from(cluster.members.len().to_string()),
+        leader_cell(app, cluster),
+    ];
+    if show_kind {
+        cells.insert(1, Line::styled(cluster.kind.as_str(), app.ui.theme().dim()));
+    }
+    Row::new(cells)
+}
+
+/// The leader (or how long without one), then every disagreement.
+pub fn leader_cell<'a>(app: &View, cluster: &'a Cluster) -> Line<'a> {
+    let theme = app.ui.theme();
+    let mut spans = match cluster.leader_member() {
+        Some(leader) => vec![
+            Span::styled("★", theme.leader()),
+            Span::raw(leader.name.as_str()),
+        ],
+        None => {
+            let since = app.timeline.leaderless_since(&cluster.id);
+            let text = match since {
+                Some(since) => format!("NO LEADER {}", view::elapsed(since, app.now)),
+                None => "NO LEADER".to_string(),
+            };
+            vec![Span::styled(text, theme.bad())]
+        }
+    };
+    if cluster.recorded_leader_agrees == Some(false) {
+        spans.push(Span::styled(" ≠registry", theme.bad()));
+    }
+    // Only the strongest Sentinel flag fits; details has them all.
+    if let Some(sentinel) = &cluster.sentinel {
+        let has = |flag: &str| sentinel.flags.iter().any(|f| f == flag);
+        let down = ["o_down", "s_down"].into_iter().find(|f| has(f));
+        if let Some(flag) = down {
+            spans.push(Span::styled(format!(" {flag}"), theme.bad()));
+        }
+        if sentinel.failover_state.is_some() {
+            spans.push(Span::styled(" failover", theme.warn()));
+        }
+    }
+    Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::style::Color;
+
+    use super::*;
+    use crate::ui::testing::{self, LARGE, SMALL};
+
+    #[test]
+    fn snapshot_narrow() {
+        let app = testing::scenario();
+        insta::assert_snapshot!(testing::render_pane(&app, 28, 11, draw));
+    }
+
+    #[test]
+    fn snapshot_wide() {
+        let app = testing::scenario();
+        insta::assert_snapshot!(testing::render_pane(&app, 48, 20, draw));
+    }
+
+    #[test]
+    fn a_leaderless_cluster_is_red_with_its_duration() {
+        let app = testing::scenario();
+        let buffer = testing::render_buffer(&app, 48, 20, draw);
+        let (x, y) = testing::find(&buffer, "NO LEADER").expect("a leaderless cluster");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        // The scenario's dgraph-1 lost its leader three seconds ago.
+        let row = testing::row_text(&buffer, y);
+        assert!(
+            row.contains("dgraph-1") && row.contains("NO LEADER 3.0s"),
+            "{row}"
+        );
+        assert!(row.contains("≠registry"), "{row}");
+    }
+
+    #[test]
+    fn the_selected_row_is_highlighted_and_follows_the_id() {
+        let mut app = testing::scenario();
+        testing::type_keys(&mut app, "jj");
+        let id = app.ui.selected_cluster_id(&app).map(str::to_string);
+        let buffer = testing::render_buffer(&app, SMALL.0, LARGE.1, draw);
+        let (_, y) = testing::find(&buffer, "›").expect("selection marker");
+        assert_eq!(buffer[(2, y)].bg, Color::DarkGray);
+        assert_eq!(id.as_deref(), Some(app.topology.clusters[2].id.as_str()));
+    }
+}

@@ -1,0 +1,301 @@
+//! Every field of the selected member, then the raw fields its sources gave,
+//! then its cluster's registry and Sentinel views; scrollable, and zoomed to
+//! the whole screen with Enter. Empty fields are shown as `-` rather than left
+//! out, so the operator sees what is not known.
+
+use ratatui::Frame;
+
+use super::view::View;
+use crate::app::AppState;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::theme::Theme;
+use super::{Pane, members, pane_block, view};
+use crate::model::{Cluster, Member};
+
+/// Width of the field names.
+const LABEL: usize = 13;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
+    let lines = lines(app);
+    let scroll = app.ui.details_scroll.min(lines.len().saturating_sub(1));
+    let title = app.member().map_or("Details", |m| m.name.as_str());
+    let extra = format!("{}/{}", (scroll + 1).min(lines.len()), lines.len());
+    let block = pane_block(app, Pane::Details, title, extra);
+    let paragraph = Paragraph::new(lines)
+        .block(block)
+        .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0));
+    frame.render_widget(paragraph, area);
+}
+
+/// How many lines the pane holds, to bound scrolling.
+pub fn line_count(app: &AppState) -> usize {
+    lines(&View::new(app)).len()
+}
+
+fn lines(app: &View) -> Vec<Line<'static>> {
+    let theme = app.ui.theme();
+    let Some(cluster) = app.cluster() else {
+        return vec![Line::styled("nothing to show yet", theme.dim())];
+    };
+    let mut out = Vec::new();
+    match app.member() {
+        Some(member) => {
+            member_lines(theme, member, &mut out);
+            raw_lines(theme, member, &mut out);
+        }
+        None => out.push(Line::styled("no member matches", theme.dim())),
+    }
+    cluster_lines(app, cluster, &mut out);
+    out
+}
+
+fn field(theme: Theme, label: &str, value: impl Into<String>) -> Line<'static> {
+    styled_field(theme, label, value, Style::new())
+}
+
+fn styled_field(
+    theme: Theme,
+    label: &str,
+    value: impl Into<String>,
+    style: Style,
+) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{label:<LABEL$}"), theme.dim()),
+        Span::styled(value.into(), style),
+    ])
+}
+
+fn line_with(theme: Theme, label: &str, value: Vec<Span<'static>>) -> Line<'static> {
+    let mut spans = vec![Span::styled(format!("{label:<LABEL$}"), theme.dim())];
+    spans.extend(value);
+    Line::from(spans)
+}
+
+fn or_dash<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn section(theme: Theme, title: &str) -> Line<'static> {
+    Line::styled(format!("── {title} ──"), theme.heading())
+}
+
+fn member_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
+    let leader = if m.leader {
+        Span::styled("★ yes, leads now", theme.leader())
+    } else {
+        Span::raw("no")
+    };
+    out.extend([
+        field(theme, "id", m.id.clone()),
+        field(theme, "name", m.name.clone()),
+        field(theme, "address", or_dash(m.address.as_ref())),
+        line_with(theme, "tier", vec![members::tier_badge(theme, m.tier)]),
+        line_with(theme, "leader", vec![leader]),
+        field(theme, "native role", or_dash(m.native_role.as_ref())),
+        line_with(theme, "health", vec![members::health(theme, m.health)]),
+        line_with(theme, "link", vec![members::link(theme, m.link)]),
+        field(theme, "repl offset", or_dash(m.repl_offset)),
+        field(theme, "lag", lag_bytes(m)),
+        field(
+            theme,
+            "lag seconds",
+            or_dash(m.lag_seconds.map(view::seconds)),
+        ),
+        field(theme, "sync", sync(m)),
+    ]);
+    placement_lines(theme, m, out);
+    out.push(field(theme, "sources", list(&m.sources)));
+    let faults_style = if m.faults.is_empty() {
+        Style::new()
+    } else {
+        theme.warn()
+    };
+    out.push(styled_field(theme, "faults", list(&m.faults), faults_style));
+    let error_style = if m.error.is_some() {
+        theme.bad()
+    } else {
+        Style::new()
+    };
+    out.push(styled_field(
+        theme,
+        "error",
+        or_dash(m.error.as_ref()),
+        error_style,
+    ));
+}
+
+fn lag_bytes(m: &Member) -> String {
+    match m.lag_bytes {
+        Some(b) => format!("{} ({b} bytes)", view::bytes(b)),
+        None => "-".into(),
+    }
+}
+
+fn sync(m: &Member) -> String {
+    match m.sync {
+        None => "-".into(),
+        Some(s) => match s.percent() {
+            Some(p) => format!(
+                "{p:.1}% ({} of {} bytes)",
+                s.read_bytes,
+                or_dash(s.total_bytes)
+            ),
+            None => format!("{} bytes read", s.read_bytes),
+        },
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn placement_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
+    let p = &m.placement;
+    out.extend([
+        field(theme, "platform", or_dash(p.platform.as_ref())),
+        field(theme, "node", or_dash(p.node.as_ref())),
+        field(theme, "namespace", or_dash(p.namespace.as_ref())),
+        field(theme, "pod", or_dash(p.pod.as_ref())),
+        field(theme, "service", or_dash(p.service.as_ref())),
+        field(theme, "task", or_dash(p.task.as_ref())),
+        field(theme, "container", or_dash(p.container.as_ref())),
+        field(theme, "networks", list(&p.networks)),
+    ]);
+}
+
+fn raw_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
+    out.push(section(theme, "raw fields"));
+    if m.raw.is_empty() {
+        out.push(Line::styled("(none)", theme.dim()));
+    }
+    for (key, value) in &m.raw {
+        out.push(field(theme, key, value.clone()));
+    }
+}
+
+fn cluster_lines(app: &View, c: &Cluster, out: &mut Vec<Line<'static>>) {
+    let theme = app.ui.theme();
+    out.push(section(theme, &format!("cluster {}", c.name)));
+    out.push(field(theme, "id", c.id.clone()));
+    out.push(field(theme, "kind", c.kind.clone()));
+    let leader = c.leader_member().map(|m| m.name.clone());
+    let leader_style = if leader.is_none() {
+        theme.bad()
+    } else {
+        Style::new()
+    };
+    out.push(styled_field(
+        theme,
+        "leader",
+        leader.unwrap_or_else(|| "NONE".into()),
+        leader_style,
+    ));
+    if let Some(recorded) = &c.recorded_leader {
+        let agrees = match c.recorded_leader_agrees {
+            Some(false) => Span::styled(" ≠ DISAGREES with observed", theme.bad()),
+            _ => Span::styled(" (agrees)", theme.good()),
+        };
+        let value = vec![Span::raw(recorded.address.clone()), agrees];
+        out.push(line_with(theme, "registry", value));
+        out.push(field(theme, "  read from", recorded.from.clone()));
+    }
+    if let Some(s) = &c.sentinel {
+        out.push(field(theme, "sentinel", s.master_name.clone()));
+        out.push(field(theme, "  master", or_dash(s.master_address.as_ref())));
+        let flags_style = if s.is_down() {
+            theme.bad()
+        } else {
+            Style::new()
+        };
+        out.push(styled_field(
+            theme,
+            "  flags",
+            s.flags.join(","),
+            flags_style,
+        ));
+        out.push(field(
+            theme,
+            "  failover",
+            or_dash(s.failover_state.as_ref()),
+        ));
+        let quorum = format!(
+            "{} of {} sentinels",
+            or_dash(s.quorum),
+            or_dash(s.sentinels)
+        );
+        out.push(field(theme, "  quorum", quorum));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::style::Color;
+
+    use super::*;
+    use crate::ui::testing::{self, LARGE, SMALL};
+
+    #[test]
+    fn snapshot_narrow() {
+        let app = testing::scenario();
+        insta::assert_snapshot!(testing::render_pane(&app, SMALL.0 * 4 / 10, 10, draw));
+    }
+
+    #[test]
+    fn snapshot_zoomed_wide() {
+        let app = testing::scenario();
+        insta::assert_snapshot!(testing::render_pane(&app, LARGE.0, LARGE.1 - 3, draw));
+    }
+
+    #[test]
+    fn shows_every_field_and_the_raw_ones() {
+        let app = testing::scenario();
+        let text: Vec<String> = lines(&View::new(&app))
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        for label in [
+            "id",
+            "address",
+            "tier",
+            "leader",
+            "native role",
+            "health",
+            "link",
+            "repl offset",
+            "lag",
+            "lag seconds",
+            "sync",
+            "platform",
+            "node",
+            "pod",
+            "task",
+            "container",
+            "sources",
+            "faults",
+            "error",
+            "── raw fields ──",
+            "sim_step",
+        ] {
+            assert!(text.iter().any(|l| l.starts_with(label)), "{label} missing");
+        }
+    }
+
+    #[test]
+    fn scrolling_moves_the_text() {
+        let mut app = testing::scenario();
+        app.ui.focus = Pane::Details;
+        testing::type_keys(&mut app, "jjj");
+        let buffer = testing::render_buffer(&app, 40, 10, draw);
+        assert!(testing::row_text(&buffer, 1).contains("tier"));
+        let (x, y) = testing::find(&buffer, "MASTER").expect("tier badge");
+        assert_eq!(buffer[(x, y)].fg, Color::Magenta);
+    }
+}

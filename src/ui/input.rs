@@ -1,0 +1,275 @@
+//! What a key does to the UI state. The normal mode goes through the key
+//! table ([`keymap`]); the filter and command lines take text; the help and
+//! confirm dialogs take the few keys they show.
+//!
+//! An [`Action`] leaves here only as [`UiRequest::Execute`], and only after
+//! the user pressed `y` in the confirm dialog.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+use super::keymap::{self, Command, LineCommand, QUIT_ANYWHERE};
+use super::view::{self, View};
+use super::{Mode, Pane, UiRequest, details, help};
+use crate::actions::Action;
+use crate::app::AppState;
+use crate::model::Member;
+
+/// How far PgUp/PgDn move; the key handler does not know pane heights.
+const PAGE: usize = 10;
+
+pub fn handle_key(app: &mut AppState, key: KeyEvent) -> Option<UiRequest> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if QUIT_ANYWHERE.matches(&key) {
+        return Some(UiRequest::Quit);
+    }
+    match app.ui.mode.clone() {
+        Mode::Normal => normal(app, key),
+        Mode::Filter => {
+            filter_line(app, key);
+            None
+        }
+        Mode::Command(line) => command_line(app, key, line),
+        Mode::Help => {
+            help(app, key);
+            None
+        }
+        Mode::Confirm(action) => confirm(app, key, action),
+    }
+}
+
+fn normal(app: &mut AppState, key: KeyEvent) -> Option<UiRequest> {
+    // A message answers the previous key; the next one dismisses it.
+    app.ui.message = None;
+    let command = keymap::lookup(&key, &app.header)?;
+    match command {
+        Command::Quit => return Some(UiRequest::Quit),
+        Command::Help => open_help(app),
+        Command::NextPane | Command::PreviousPane => cycle_focus(app, command == Command::NextPane),
+        Command::Down => move_by(app, 1),
+        Command::Up => move_by(app, -1),
+        Command::PageDown => move_by(app, PAGE as isize),
+        Command::PageUp => move_by(app, -(PAGE as isize)),
+        Command::Top => move_by(app, isize::MIN),
+        Command::Bottom => move_by(app, isize::MAX),
+        Command::Zoom => zoom(app),
+        Command::Back => back(app),
+        Command::Filter => app.ui.mode = Mode::Filter,
+        Command::CommandLine => app.ui.mode = Mode::Command(String::new()),
+        Command::LabKill => ask_about_member(app, kill),
+        Command::LabRestart => ask_about_member(app, restart),
+    }
+    None
+}
+
+fn open_help(app: &mut AppState) {
+    app.ui.help_scroll = 0;
+    app.ui.mode = Mode::Help;
+}
+
+fn cycle_focus(app: &mut AppState, forward: bool) {
+    app.ui.focus = app.ui.focus.cycle(forward);
+    if app.ui.zoom.is_some() {
+        app.ui.zoom = Some(app.ui.focus);
+    }
+}
+
+/// Moves the focused pane's selection or scroll by `delta` rows, clamped;
+/// `isize::MIN`/`MAX` go to the first/last row.
+fn move_by(app: &mut AppState, delta: isize) {
+    match app.ui.focus {
+        Pane::Clusters => move_cluster(app, delta),
+        Pane::Members => move_member(app, delta),
+        Pane::Details => {
+            let last = details::line_count(app).saturating_sub(1);
+            app.ui.details_scroll = step(app.ui.details_scroll, delta, last);
+        }
+        Pane::Timeline => {
+            let last = app.timeline.len().saturating_sub(1);
+            app.ui.timeline_scroll = step(app.ui.timeline_scroll, delta, last);
+        }
+    }
+}
+
+fn step(from: usize, delta: isize, last: usize) -> usize {
+    from.saturating_add_signed(delta).min(last)
+}
+
+fn move_cluster(app: &mut AppState, delta: isize) {
+    let view = View::new(app);
+    let Some(current) = view.cluster_index else {
+        return;
+    };
+    let next = step(current, delta, view.clusters.len() - 1);
+    let id = view.clusters[next].id.clone();
+    app.ui.clusters.set(next, &id);
+    if next != current {
+        app.ui.members.reset();
+        app.ui.details_scroll = 0;
+    }
+}
+
+fn move_member(app: &mut AppState, delta: isize) {
+    let view = View::new(app);
+    let Some(current) = view.member_index else {
+        return;
+    };
+    let next = step(current, delta, view.members.len() - 1);
+    let id = view.members[next].id.clone();
+    app.ui.members.set(next, &id);
+    if next != current {
+        app.ui.details_scroll = 0;
+    }
+}
+
+/// Enter drills from clusters into members, and zooms the other panes.
+fn zoom(app: &mut AppState) {
+    match app.ui.focus {
+        Pane::Clusters => app.ui.focus = Pane::Members,
+        Pane::Members | Pane::Details => {
+            app.ui.focus = Pane::Details;
+            app.ui.zoom = Some(Pane::Details);
+        }
+        Pane::Timeline => app.ui.zoom = Some(Pane::Timeline),
+    }
+}
+
+/// Esc undoes one thing: a zoom, else the focus away from clusters, else the filter.
+fn back(app: &mut AppState) {
+    if app.ui.zoom.take().is_some() {
+        return;
+    }
+    if app.ui.focus != Pane::Clusters {
+        app.ui.focus = Pane::Clusters;
+    } else {
+        app.ui.filter.clear();
+    }
+}
+
+/// Typing the filter applies it at once; Enter keeps it, Esc clears it.
+fn filter_line(app: &mut AppState, key: KeyEvent) {
+    match key.code {
+        KeyCode::Enter => app.ui.mode = Mode::Normal,
+        KeyCode::Esc => {
+            app.ui.filter.clear();
+            app.ui.mode = Mode::Normal;
+        }
+        KeyCode::Backspace => {
+            app.ui.filter.pop();
+        }
+        KeyCode::Char(c) if !c.is_control() => app.ui.filter.push(c),
+        _ => {}
+    }
+}
+
+fn command_line(app: &mut AppState, key: KeyEvent, mut line: String) -> Option<UiRequest> {
+    match key.code {
+        KeyCode::Enter => {
+            app.ui.mode = Mode::Normal;
+            return run_command(app, &line);
+        }
+        KeyCode::Esc => app.ui.mode = Mode::Normal,
+        KeyCode::Backspace if line.is_empty() => app.ui.mode = Mode::Normal,
+        KeyCode::Backspace => {
+            line.pop();
+            app.ui.mode = Mode::Command(line);
+        }
+        KeyCode::Char(c) if !c.is_control() => {
+            line.push(c);
+            app.ui.mode = Mode::Command(line);
+        }
+        _ => {}
+    }
+    None
+}
+
+fn run_command(app: &mut AppState, line: &str) -> Option<UiRequest> {
+    let parsed = match keymap::parse_command(line, &app.header) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => return None,
+        Err(message) => {
+            app.ui.notify_error(message);
+            return None;
+        }
+    };
+    match parsed.command {
+        LineCommand::Quit => return Some(UiRequest::Quit),
+        LineCommand::Help => open_help(app),
+        LineCommand::Context | LineCommand::Namespace => {
+            app.ui.notify_error("no Kubernetes source in this session");
+        }
+        LineCommand::KillMaster => ask_about_leader(app),
+        LineCommand::Kill => ask_about_member(app, kill),
+        LineCommand::Restart => ask_about_member(app, restart),
+    }
+    None
+}
+
+fn kill(member: String, address: String) -> Action {
+    Action::LabKill { member, address }
+}
+
+fn restart(member: String, address: String) -> Action {
+    Action::LabRestart { member, address }
+}
+
+/// Opens the confirm dialog for an action on the selected member.
+fn ask_about_member(app: &mut AppState, build: fn(String, String) -> Action) {
+    let action = match view::selected_member(app) {
+        Some(member) => action_on(member, build),
+        None => Err("no member selected".to_string()),
+    };
+    ask(app, action);
+}
+
+/// Opens the confirm dialog to kill the selected cluster's current leader.
+fn ask_about_leader(app: &mut AppState) {
+    let action = match view::selected_cluster(app) {
+        None => Err("no cluster selected".to_string()),
+        Some(cluster) => match cluster.leader_member() {
+            Some(leader) => action_on(leader, kill),
+            None => Err(format!("{} has no leader to kill", cluster.name)),
+        },
+    };
+    ask(app, action);
+}
+
+fn action_on(member: &Member, build: fn(String, String) -> Action) -> Result<Action, String> {
+    match &member.address {
+        Some(address) => Ok(build(member.id.clone(), address.clone())),
+        None => Err(format!("{} has no address", member.name)),
+    }
+}
+
+fn ask(app: &mut AppState, action: Result<Action, String>) {
+    match action {
+        Ok(action) => app.ui.mode = Mode::Confirm(action),
+        Err(message) => app.ui.notify_error(message),
+    }
+}
+
+/// `y` confirms; everything else, Enter included, keeps the default: No.
+fn confirm(app: &mut AppState, key: KeyEvent, action: Action) -> Option<UiRequest> {
+    app.ui.mode = Mode::Normal;
+    if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+        app.ui.notify(format!("requested: {}", action.describe()));
+        Some(UiRequest::Execute(action))
+    } else {
+        app.ui.notify("cancelled");
+        None
+    }
+}
+
+fn help(app: &mut AppState, key: KeyEvent) {
+    match keymap::lookup(&key, &app.header) {
+        Some(Command::Down) => {
+            let last = help::line_count(app).saturating_sub(1);
+            app.ui.help_scroll = step(app.ui.help_scroll, 1, last);
+        }
+        Some(Command::Up) => app.ui.help_scroll = app.ui.help_scroll.saturating_sub(1),
+        Some(Command::Top) => app.ui.help_scroll = 0,
+        // Any other key closes help, so nobody is stuck in it.
+        _ => app.ui.mode = Mode::Normal,
+    }
+}

@@ -1,0 +1,349 @@
+//! The key table and the `:` command table.
+//!
+//! Both tables drive matching AND the help screen and footer hints, so what
+//! `?` shows is exactly what the keys do. An entry's [`Scope`] decides whether
+//! it exists at all in this session: under `--read-only` every mutating entry
+//! is gone (not matched, not listed), and lab entries exist only in lab mode.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::app::HeaderInfo;
+
+/// What a key does in the normal mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    Help,
+    NextPane,
+    PreviousPane,
+    Down,
+    Up,
+    PageDown,
+    PageUp,
+    Top,
+    Bottom,
+    Zoom,
+    Back,
+    Filter,
+    CommandLine,
+    LabKill,
+    LabRestart,
+}
+
+/// When an entry exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Always,
+    /// Changes something: absent under read-only.
+    Mutating,
+    /// Changes the local lab: only in lab mode, and never under read-only.
+    Lab,
+}
+
+impl Scope {
+    pub fn available(self, header: &HeaderInfo) -> bool {
+        match self {
+            Scope::Always => true,
+            Scope::Mutating => !header.read_only,
+            Scope::Lab => header.lab && !header.read_only,
+        }
+    }
+}
+
+/// One key as the table spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A character typed without Ctrl or Alt (Shift is in the character).
+    Char(char),
+    Ctrl(char),
+    Code(KeyCode),
+}
+
+impl Key {
+    pub fn matches(self, event: &KeyEvent) -> bool {
+        let ctrl_or_alt = event
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match self {
+            Key::Char(c) => event.code == KeyCode::Char(c) && !ctrl_or_alt,
+            Key::Ctrl(c) => {
+                event.code == KeyCode::Char(c) && event.modifiers.contains(KeyModifiers::CONTROL)
+            }
+            Key::Code(code) => event.code == code,
+        }
+    }
+
+    /// How help and the footer write the key.
+    pub fn label(self) -> String {
+        match self {
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
+            Key::Code(code) => code_label(code).to_string(),
+        }
+    }
+}
+
+fn code_label(code: KeyCode) -> &'static str {
+    match code {
+        KeyCode::Tab => "Tab",
+        KeyCode::BackTab => "Shift-Tab",
+        KeyCode::Up => "↑",
+        KeyCode::Down => "↓",
+        KeyCode::PageUp => "PgUp",
+        KeyCode::PageDown => "PgDn",
+        KeyCode::Home => "Home",
+        KeyCode::End => "End",
+        KeyCode::Enter => "Enter",
+        KeyCode::Esc => "Esc",
+        _ => "?",
+    }
+}
+
+/// Quits from every mode, even while typing a filter or in a dialog.
+pub const QUIT_ANYWHERE: Key = Key::Ctrl('c');
+
+/// One row of the key table.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub command: Command,
+    pub help: &'static str,
+    /// Short form for the footer; entries without one are only in help.
+    pub hint: Option<&'static str>,
+    pub scope: Scope,
+}
+
+const fn bind(
+    keys: &'static [Key],
+    command: Command,
+    help: &'static str,
+    hint: Option<&'static str>,
+    scope: Scope,
+) -> Binding {
+    Binding {
+        keys,
+        command,
+        help,
+        hint,
+        scope,
+    }
+}
+
+use Scope::{Always, Lab};
+
+/// The key table, in the order help lists it.
+#[rustfmt::skip]
+pub const BINDINGS: &[Binding] = &[
+    bind(&[Key::Char('?')], Command::Help, "this help", Some("help"), Always),
+    bind(&[Key::Char('q'), QUIT_ANYWHERE], Command::Quit, "quit (Ctrl-C anywhere)", Some("quit"), Always),
+    bind(&[Key::Code(KeyCode::Tab)], Command::NextPane, "next pane", Some("pane"), Always),
+    bind(&[Key::Code(KeyCode::BackTab)], Command::PreviousPane, "previous pane", None, Always),
+    bind(&[Key::Char('j'), Key::Code(KeyCode::Down)], Command::Down, "down / scroll", None, Always),
+    bind(&[Key::Char('k'), Key::Code(KeyCode::Up)], Command::Up, "up / scroll", None, Always),
+    bind(&[Key::Code(KeyCode::PageDown), Key::Ctrl('f')], Command::PageDown, "page down", None, Always),
+    bind(&[Key::Code(KeyCode::PageUp), Key::Ctrl('b')], Command::PageUp, "page up", None, Always),
+    bind(&[Key::Char('g'), Key::Code(KeyCode::Home)], Command::Top, "first", None, Always),
+    bind(&[Key::Char('G'), Key::Code(KeyCode::End)], Command::Bottom, "last", None, Always),
+    bind(&[Key::Code(KeyCode::Enter)], Command::Zoom, "drill in, zoom", Some("zoom"), Always),
+    bind(&[Key::Code(KeyCode::Esc)], Command::Back, "back, unzoom, unfilter", None, Always),
+    bind(&[Key::Char('/')], Command::Filter, "filter members", Some("filter"), Always),
+    bind(&[Key::Char(':')], Command::CommandLine, "command line", Some("cmd"), Always),
+    bind(&[Key::Char('K')], Command::LabKill, "kill selected (y/N)", Some("kill"), Lab),
+    bind(&[Key::Char('R')], Command::LabRestart, "restart selected (y/N)", Some("restart"), Lab),
+];
+
+/// The entries that exist in this session.
+pub fn bindings(header: &HeaderInfo) -> impl Iterator<Item = &'static Binding> + '_ {
+    BINDINGS.iter().filter(|b| b.scope.available(header))
+}
+
+/// The command a key stands for in this session, if any.
+pub fn lookup(event: &KeyEvent, header: &HeaderInfo) -> Option<Command> {
+    if event.kind == KeyEventKind::Release {
+        return None;
+    }
+    bindings(header)
+        .find(|b| b.keys.iter().any(|k| k.matches(event)))
+        .map(|b| b.command)
+}
+
+/// What a `:` command does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineCommand {
+    Quit,
+    Help,
+    KillMaster,
+    Kill,
+    Restart,
+    Context,
+    Namespace,
+}
+
+/// One row of the command table.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// The first name is the one help shows first; all are accepted.
+    pub names: &'static [&'static str],
+    pub argument: Option<&'static str>,
+    pub command: LineCommand,
+    pub help: &'static str,
+    pub scope: Scope,
+}
+
+const fn command(
+    names: &'static [&'static str],
+    argument: Option<&'static str>,
+    command: LineCommand,
+    help: &'static str,
+    scope: Scope,
+) -> CommandSpec {
+    CommandSpec {
+        names,
+        argument,
+        command,
+        help,
+        scope,
+    }
+}
+
+/// The `:` command table, in the order help lists it.
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    command(&["q", "quit"], None, LineCommand::Quit, "quit", Always),
+    command(&["help"], None, LineCommand::Help, "show this help", Always),
+    command(&["ctx"], Some("NAME"), LineCommand::Context, "Kubernetes context", Always),
+    command(&["ns"], Some("NAME"), LineCommand::Namespace, "Kubernetes namespace", Always),
+    command(&["kill-master"], None, LineCommand::KillMaster, "kill leader (y/N)", Lab),
+    command(&["kill"], None, LineCommand::Kill, "kill selected (y/N)", Lab),
+    command(&["restart"], None, LineCommand::Restart, "restart selected (y/N)", Lab),
+];
+
+/// The commands that exist in this session.
+pub fn commands(header: &HeaderInfo) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+    COMMANDS.iter().filter(|c| c.scope.available(header))
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedCommand {
+    pub command: LineCommand,
+    pub argument: Option<String>,
+}
+
+/// Parses what was typed after `:`; the error is the message to show.
+pub fn parse_command(line: &str, header: &HeaderInfo) -> Result<Option<ParsedCommand>, String> {
+    let mut words = line.split_whitespace();
+    let Some(name) = words.next() else {
+        return Ok(None);
+    };
+    let argument = words.next().map(str::to_string);
+    let named = |spec: &&CommandSpec| spec.names.contains(&name);
+    let Some(spec) = commands(header).find(named) else {
+        return Err(unavailable(name, header));
+    };
+    match (spec.argument, &argument) {
+        (Some(wanted), None) => Err(format!("usage: :{name} {wanted}")),
+        (None, Some(_)) => Err(format!("usage: :{name} (takes no argument)")),
+        _ => Ok(Some(ParsedCommand {
+            command: spec.command,
+            argument,
+        })),
+    }
+}
+
+/// Says why a command is not there: unknown, or not in this session.
+fn unavailable(name: &str, header: &HeaderInfo) -> String {
+    let hidden = COMMANDS.iter().find(|spec| spec.names.contains(&name));
+    match hidden.map(|spec| spec.scope) {
+        Some(Scope::Lab | Scope::Mutating) if header.read_only => {
+            format!(":{name} is not available: the console is read-only")
+        }
+        Some(Scope::Lab) => format!(":{name} works only in lab mode (clusterdeck lab)"),
+        _ => format!("unknown command: {name} (? lists the commands)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn header(read_only: bool, lab: bool) -> HeaderInfo {
+        HeaderInfo {
+            interval: Duration::from_secs(1),
+            read_only,
+            simulated: false,
+            lab,
+            notice: None,
+        }
+    }
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn every_entry_has_keys_and_help() {
+        for b in BINDINGS {
+            assert!(!b.keys.is_empty() && !b.help.is_empty(), "{:?}", b.command);
+        }
+        for c in COMMANDS {
+            assert!(!c.names.is_empty() && !c.help.is_empty(), "{:?}", c.command);
+        }
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let keys: Vec<Key> = BINDINGS
+            .iter()
+            .flat_map(|b| b.keys.iter().copied())
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert!(!keys[i + 1..].contains(k), "{k:?} bound twice");
+        }
+    }
+
+    #[test]
+    fn shifted_letters_and_control_keys_match() {
+        let lab = header(false, true);
+        let shift_k = key(KeyCode::Char('K'), KeyModifiers::SHIFT);
+        assert_eq!(lookup(&shift_k, &lab), Some(Command::LabKill));
+        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(lookup(&ctrl_c, &lab), Some(Command::Quit));
+        let ctrl_k = key(KeyCode::Char('k'), KeyModifiers::CONTROL);
+        assert_eq!(lookup(&ctrl_k, &lab), None);
+        let back_tab = key(KeyCode::BackTab, KeyModifiers::SHIFT);
+        assert_eq!(lookup(&back_tab, &lab), Some(Command::PreviousPane));
+    }
+
+    #[test]
+    fn lab_keys_exist_only_in_lab_mode_and_never_read_only() {
+        let k = key(KeyCode::Char('K'), KeyModifiers::SHIFT);
+        assert_eq!(lookup(&k, &header(false, false)), None);
+        assert_eq!(lookup(&k, &header(true, true)), None);
+        assert!(bindings(&header(true, true)).all(|b| b.scope == Scope::Always));
+    }
+
+    #[test]
+    fn commands_parse_with_their_arguments() {
+        let h = header(false, true);
+        let parsed = parse_command("ctx prod", &h)
+            .expect("parses")
+            .expect("a command");
+        assert_eq!(parsed.command, LineCommand::Context);
+        assert_eq!(parsed.argument.as_deref(), Some("prod"));
+        assert_eq!(parse_command("  ", &h), Ok(None));
+        assert_eq!(parse_command("ctx", &h), Err("usage: :ctx NAME".into()));
+        let unknown = parse_command("foo", &h).expect_err("unknown");
+        assert!(unknown.starts_with("unknown command: foo"));
+    }
+
+    #[test]
+    fn lab_commands_explain_why_they_are_missing() {
+        let read_only = parse_command("kill-master", &header(true, true)).expect_err("absent");
+        assert!(read_only.contains("read-only"), "{read_only}");
+        let not_lab = parse_command("kill", &header(false, false)).expect_err("absent");
+        assert!(not_lab.contains("lab mode"), "{not_lab}");
+    }
+}

@@ -1,0 +1,172 @@
+//! Test fixtures shared by the panes' tests: an app state built from the
+//! simulation with a fixed seed, rendering on a `TestBackend`, and key helpers.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use super::view::View;
+use super::{Theme, UiRequest, UiState};
+use crate::app::{AppState, HeaderInfo, SourceLabel};
+use crate::model::{SourceKind, SourceReport, SourceStatus, Timestamp};
+use crate::sources::sim::{SimConfig, Simulation};
+
+pub const SMALL: (u16, u16) = (80, 24);
+pub const LARGE: (u16, u16) = (160, 48);
+
+/// The fleet every snapshot shows; the step count lands in a failover with
+/// a leaderless cluster, a registry that lags, and members down.
+pub const SCENARIO: SimConfig = SimConfig {
+    members: 30,
+    seed: 12,
+};
+pub const SCENARIO_STEPS: usize = 90;
+
+pub fn header() -> HeaderInfo {
+    HeaderInfo {
+        interval: Duration::from_secs(1),
+        read_only: false,
+        simulated: true,
+        lab: false,
+        notice: None,
+    }
+}
+
+/// An app state after `steps` steps of the simulation, drawn in colour.
+pub fn sim_app(config: SimConfig, steps: usize) -> AppState {
+    let mut simulation = Simulation::new(config);
+    let label = SourceLabel {
+        id: "sim#0".into(),
+        kind: SourceKind::Sim,
+        target: format!("sim:{}@seed{}", config.members, config.seed),
+    };
+    let mut app = AppState::new(header(), vec![label], simulation.now());
+    app.ui = UiState::new(Theme::COLOR);
+    for _ in 0..steps {
+        let report = simulation.step();
+        let at = report.at;
+        app.apply_report(report, at);
+    }
+    app
+}
+
+pub fn scenario() -> AppState {
+    sim_app(SCENARIO, SCENARIO_STEPS)
+}
+
+pub fn lab_scenario() -> AppState {
+    let mut app = scenario();
+    app.header.lab = true;
+    app
+}
+
+pub fn failing_source(now: Timestamp) -> SourceReport {
+    SourceReport {
+        source: "redis#1".into(),
+        kind: SourceKind::Redis,
+        target: "redis://10.9.9.9:6379".into(),
+        status: SourceStatus::Error("connect 10.9.9.9:6379: connection refused".into()),
+        at: now,
+        clusters: Vec::new(),
+        members: Vec::new(),
+    }
+}
+
+pub fn render_buffer(
+    app: &AppState,
+    width: u16,
+    height: u16,
+    draw: impl Fn(&mut ratatui::Frame, Rect, &View),
+) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    terminal
+        .draw(|frame| draw(frame, frame.area(), &View::new(app)))
+        .expect("draws");
+    terminal.backend().buffer().clone()
+}
+
+/// One pane alone, as text with the version masked so snapshots survive releases.
+pub fn render_pane(
+    app: &AppState,
+    width: u16,
+    height: u16,
+    draw: impl Fn(&mut ratatui::Frame, Rect, &View),
+) -> String {
+    text(&render_buffer(app, width, height, draw))
+}
+
+pub fn screen_buffer(app: &AppState, (width, height): (u16, u16)) -> Buffer {
+    render_buffer(app, width, height, |frame, _, view| {
+        super::draw(frame, view.app)
+    })
+}
+
+pub fn render_screen(app: &AppState, size: (u16, u16)) -> String {
+    text(&screen_buffer(app, size))
+}
+
+pub fn text(buffer: &Buffer) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let mut backend = TestBackend::new(buffer.area.width, buffer.area.height);
+    let cells = buffer.content().iter().enumerate().map(|(i, cell)| {
+        let (x, y) = buffer.pos_of(i);
+        (x, y, cell)
+    });
+    ratatui::backend::Backend::draw(&mut backend, cells).expect("infallible");
+    backend
+        .to_string()
+        .replace(version, &"#".repeat(version.len()))
+}
+
+/// The position of the first cell where `needle` starts.
+pub fn find(buffer: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let area = buffer.area;
+    (area.top()..area.bottom()).find_map(|y| {
+        let row: Vec<&str> = (area.left()..area.right())
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        let line: String = row.concat();
+        let byte = line.find(needle)?;
+        // Count cells, not bytes, up to the match.
+        let mut seen = 0;
+        let x = row.iter().position(|s| {
+            let here = seen;
+            seen += s.len();
+            here >= byte
+        })?;
+        Some((area.left() + x as u16, y))
+    })
+}
+
+pub fn row_text(buffer: &Buffer, y: u16) -> String {
+    let area = buffer.area;
+    (area.left()..area.right())
+        .map(|x| buffer[(x, y)].symbol())
+        .collect()
+}
+
+pub fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+pub fn char_key(c: char) -> KeyEvent {
+    let modifiers = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    KeyEvent::new(KeyCode::Char(c), modifiers)
+}
+
+/// Presses each character in turn; returns the last request.
+pub fn type_keys(app: &mut AppState, keys: &str) -> Option<UiRequest> {
+    let mut last = None;
+    for c in keys.chars() {
+        last = super::handle_key(app, char_key(c));
+    }
+    last
+}

@@ -1,0 +1,407 @@
+//! Whole-screen snapshots and key handling, from the simulation with a fixed
+//! seed. Per-pane snapshots and style checks live beside each pane.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
+
+use super::testing::{self, LARGE, SMALL, char_key, key, type_keys};
+use super::view::View;
+use super::*;
+use crate::model::Tier;
+
+#[test]
+fn screen_80x24() {
+    insta::assert_snapshot!(testing::render_screen(&testing::scenario(), SMALL));
+}
+
+#[test]
+fn screen_160x48() {
+    insta::assert_snapshot!(testing::render_screen(&testing::scenario(), LARGE));
+}
+
+#[test]
+fn screen_80x24_zoomed_details() {
+    let mut app = testing::scenario();
+    type_keys(&mut app, "j");
+    handle_key(&mut app, key(KeyCode::Enter));
+    handle_key(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.ui.zoom(), Some(Pane::Details));
+    insta::assert_snapshot!(testing::render_screen(&app, SMALL));
+}
+
+#[test]
+fn screen_80x24_help_overlay() {
+    let mut app = testing::lab_scenario();
+    type_keys(&mut app, "?");
+    insta::assert_snapshot!(testing::render_screen(&app, SMALL));
+}
+
+#[test]
+fn screen_160x48_confirm_in_lab_mode() {
+    let mut app = testing::lab_scenario();
+    type_keys(&mut app, "K");
+    insta::assert_snapshot!(testing::render_screen(&app, LARGE));
+}
+
+#[test]
+fn monochrome_draws_no_colour_at_all() {
+    for size in [SMALL, LARGE] {
+        // Plain, help open, confirm open, details zoomed.
+        for setup in ["", "?", "K", "\t\n"] {
+            let mut app = testing::lab_scenario();
+            app.ui = UiState::new(Theme::MONOCHROME);
+            let now = app.now;
+            app.apply_report(testing::failing_source(now), now);
+            for c in setup.chars() {
+                let event = match c {
+                    '\t' => key(KeyCode::Tab),
+                    '\n' => key(KeyCode::Enter),
+                    c => char_key(c),
+                };
+                handle_key(&mut app, event);
+            }
+            let buffer = testing::screen_buffer(&app, size);
+            for cell in buffer.content() {
+                assert_eq!(
+                    cell.fg,
+                    Color::Reset,
+                    "fg on {:?} ({setup:?})",
+                    cell.symbol()
+                );
+                assert_eq!(
+                    cell.bg,
+                    Color::Reset,
+                    "bg on {:?} ({setup:?})",
+                    cell.symbol()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn colour_theme_does_use_colour() {
+    let buffer = testing::screen_buffer(&testing::scenario(), SMALL);
+    assert!(buffer.content().iter().any(|c| c.fg == Color::Red));
+    assert!(buffer.content().iter().any(|c| c.fg == Color::Green));
+}
+
+#[test]
+fn j_and_k_move_the_cluster_selection_and_clamp() {
+    let mut app = testing::scenario();
+    let ids: Vec<String> = app.topology.clusters.iter().map(|c| c.id.clone()).collect();
+    assert_eq!(app.ui.selected_cluster_id(&app), Some(ids[0].as_str()));
+    type_keys(&mut app, "jj");
+    assert_eq!(app.ui.selected_cluster_id(&app), Some(ids[2].as_str()));
+    type_keys(&mut app, "k");
+    assert_eq!(app.ui.selected_cluster_id(&app), Some(ids[1].as_str()));
+    type_keys(&mut app, "G");
+    assert_eq!(
+        app.ui.selected_cluster_id(&app),
+        ids.last().map(String::as_str)
+    );
+    type_keys(&mut app, "jjj");
+    assert_eq!(
+        app.ui.selected_cluster_id(&app),
+        ids.last().map(String::as_str)
+    );
+    type_keys(&mut app, "g");
+    assert_eq!(app.ui.selected_cluster_id(&app), Some(ids[0].as_str()));
+    handle_key(&mut app, key(KeyCode::PageDown));
+    let expected = ids[10.min(ids.len() - 1)].as_str();
+    assert_eq!(app.ui.selected_cluster_id(&app), Some(expected));
+}
+
+#[test]
+fn selection_survives_new_reports_and_clamps_when_the_cluster_goes() {
+    let mut app = testing::scenario();
+    type_keys(&mut app, "jjj");
+    let chosen = app.ui.selected_cluster_id(&app).map(str::to_string);
+    // A new report re-merges the topology; the selection stays on the id.
+    let mut simulation = crate::sources::sim::Simulation::new(testing::SCENARIO);
+    for _ in 0..testing::SCENARIO_STEPS {
+        simulation.step();
+    }
+    let report = simulation.step();
+    let at = report.at;
+    app.apply_report(report, at);
+    assert_eq!(app.ui.selected_cluster_id(&app).map(str::to_string), chosen);
+    // The cluster disappears: the selection stays at the same place.
+    let index = app
+        .topology
+        .clusters
+        .iter()
+        .position(|c| Some(&c.id) == chosen.as_ref())
+        .expect("present");
+    app.topology.clusters.remove(index);
+    let now_at = app.topology.clusters[index].id.clone();
+    assert_eq!(app.ui.selected_cluster_id(&app), Some(now_at.as_str()));
+    app.topology.clusters.clear();
+    assert_eq!(app.ui.selected_cluster_id(&app), None);
+    type_keys(&mut app, "jk");
+    testing::render_screen(&app, SMALL);
+}
+
+#[test]
+fn tab_cycles_focus_and_enter_esc_zoom() {
+    let mut app = testing::scenario();
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(app.ui.focus());
+        handle_key(&mut app, key(KeyCode::Tab));
+    }
+    assert_eq!(seen, Pane::ORDER);
+    assert_eq!(app.ui.focus(), Pane::Clusters);
+    handle_key(
+        &mut app,
+        KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
+    );
+    assert_eq!(app.ui.focus(), Pane::Timeline);
+    handle_key(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.ui.zoom(), Some(Pane::Timeline));
+    handle_key(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.ui.zoom(), None);
+    handle_key(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.ui.focus(), Pane::Clusters);
+    handle_key(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.ui.focus(), Pane::Members);
+}
+
+#[test]
+fn member_movement_stays_in_the_cluster() {
+    let mut app = testing::scenario();
+    handle_key(&mut app, key(KeyCode::Enter));
+    let cluster = view::selected_cluster(&app).expect("cluster").clone();
+    type_keys(&mut app, "j");
+    assert_eq!(
+        view::selected_member(&app).map(|m| m.id.as_str()),
+        Some(cluster.members[1].id.as_str())
+    );
+    type_keys(&mut app, "G");
+    assert_eq!(
+        view::selected_member(&app).map(|m| m.id.as_str()),
+        cluster.members.last().map(|m| m.id.as_str())
+    );
+}
+
+#[test]
+fn filter_narrows_clusters_and_members_enter_keeps_esc_clears() {
+    let mut app = testing::scenario();
+    type_keys(&mut app, "/ALPHA");
+    assert_eq!(app.ui.filter(), "ALPHA");
+    let clusters = View::new(&app).clusters;
+    assert!(!clusters.is_empty());
+    assert!(clusters.iter().all(|c| c.kind == "dgraph"));
+    let members = View::new(&app).members;
+    assert!(
+        members
+            .iter()
+            .all(|m| m.native_role.as_deref() == Some("alpha"))
+    );
+    handle_key(&mut app, key(KeyCode::Backspace));
+    assert_eq!(app.ui.filter(), "ALPH");
+    handle_key(&mut app, key(KeyCode::Enter));
+    assert_eq!(*app.ui.mode(), Mode::Normal);
+    assert_eq!(app.ui.filter(), "ALPH");
+    type_keys(&mut app, "/x");
+    handle_key(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.ui.filter(), "");
+    assert_eq!(*app.ui.mode(), Mode::Normal);
+}
+
+#[test]
+fn help_toggles_and_keys_inside_it_do_nothing_else() {
+    let mut app = testing::scenario();
+    type_keys(&mut app, "?");
+    assert_eq!(*app.ui.mode(), Mode::Help);
+    assert_eq!(type_keys(&mut app, "j"), None);
+    assert_eq!(*app.ui.mode(), Mode::Help);
+    assert_eq!(type_keys(&mut app, "q"), None, "q closes help, not the app");
+    assert_eq!(*app.ui.mode(), Mode::Normal);
+    type_keys(&mut app, ":help");
+    handle_key(&mut app, key(KeyCode::Enter));
+    assert_eq!(*app.ui.mode(), Mode::Help);
+    handle_key(&mut app, key(KeyCode::Esc));
+    assert_eq!(*app.ui.mode(), Mode::Normal);
+}
+
+#[test]
+fn quit_by_q_ctrl_c_and_command() {
+    let mut app = testing::scenario();
+    assert_eq!(type_keys(&mut app, "q"), Some(UiRequest::Quit));
+    type_keys(&mut app, "/abc");
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(handle_key(&mut app, ctrl_c), Some(UiRequest::Quit));
+    let mut app = testing::scenario();
+    type_keys(&mut app, ":quit");
+    assert_eq!(
+        handle_key(&mut app, key(KeyCode::Enter)),
+        Some(UiRequest::Quit)
+    );
+}
+
+fn selected_member_action(app: &AppState) -> (String, String) {
+    let member = view::selected_member(app).expect("a member");
+    (
+        member.id.clone(),
+        member.address.clone().expect("sim members have addresses"),
+    )
+}
+
+#[test]
+fn confirm_y_executes_the_kill() {
+    let mut app = testing::lab_scenario();
+    let (member, address) = selected_member_action(&app);
+    assert_eq!(type_keys(&mut app, "K"), None, "nothing runs before y");
+    let expected = Action::LabKill { member, address };
+    assert_eq!(*app.ui.mode(), Mode::Confirm(expected.clone()));
+    assert_eq!(type_keys(&mut app, "y"), Some(UiRequest::Execute(expected)));
+    assert_eq!(*app.ui.mode(), Mode::Normal);
+}
+
+#[test]
+fn confirm_n_esc_enter_or_anything_else_cancels() {
+    for cancel in [
+        char_key('n'),
+        key(KeyCode::Esc),
+        key(KeyCode::Enter),
+        char_key('x'),
+    ] {
+        let mut app = testing::lab_scenario();
+        type_keys(&mut app, "R");
+        assert!(matches!(
+            app.ui.mode(),
+            Mode::Confirm(Action::LabRestart { .. })
+        ));
+        assert_eq!(handle_key(&mut app, cancel), None);
+        assert_eq!(*app.ui.mode(), Mode::Normal);
+        assert_eq!(app.ui.message().map(|m| m.text.as_str()), Some("cancelled"));
+    }
+}
+
+#[test]
+fn read_only_has_no_lab_keys_or_commands() {
+    let mut app = testing::lab_scenario();
+    app.header.read_only = true;
+    for keys in ["K", "R"] {
+        assert_eq!(type_keys(&mut app, keys), None);
+        assert_eq!(*app.ui.mode(), Mode::Normal);
+    }
+    type_keys(&mut app, ":kill-master");
+    assert_eq!(handle_key(&mut app, key(KeyCode::Enter)), None);
+    assert_eq!(*app.ui.mode(), Mode::Normal);
+    let message = app.ui.message().expect("explains");
+    assert!(message.text.contains("read-only"), "{}", message.text);
+}
+
+#[test]
+fn without_lab_mode_k_does_nothing() {
+    let mut app = testing::scenario();
+    assert_eq!(type_keys(&mut app, "K"), None);
+    assert_eq!(*app.ui.mode(), Mode::Normal);
+}
+
+#[test]
+fn kill_master_targets_the_selected_clusters_leader() {
+    let mut app = testing::lab_scenario();
+    // Pick a redis cluster with a leader, wherever it sorts.
+    let (index, cluster) = View::new(&app)
+        .clusters
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.kind == "redis" && c.leader.is_some())
+        .map(|(i, c)| (i, (*c).clone()))
+        .expect("a redis cluster with a leader");
+    for _ in 0..index {
+        type_keys(&mut app, "j");
+    }
+    // Select a copy, to show the command ignores the member selection.
+    handle_key(&mut app, key(KeyCode::Enter));
+    type_keys(&mut app, "G");
+    let leader = cluster.leader_member().expect("leader");
+    assert_eq!(leader.tier, Tier::Master);
+    type_keys(&mut app, ":kill-master");
+    assert_eq!(handle_key(&mut app, key(KeyCode::Enter)), None);
+    let expected = Action::LabKill {
+        member: leader.id.clone(),
+        address: leader.address.clone().expect("address"),
+    };
+    assert_eq!(*app.ui.mode(), Mode::Confirm(expected.clone()));
+    assert_eq!(type_keys(&mut app, "y"), Some(UiRequest::Execute(expected)));
+}
+
+#[test]
+fn kill_master_without_a_leader_says_so() {
+    let mut app = testing::lab_scenario();
+    let index = View::new(&app)
+        .clusters
+        .iter()
+        .position(|c| c.leader.is_none())
+        .expect("the scenario has a leaderless cluster");
+    for _ in 0..index {
+        type_keys(&mut app, "j");
+    }
+    type_keys(&mut app, ":kill-master");
+    handle_key(&mut app, key(KeyCode::Enter));
+    assert_eq!(*app.ui.mode(), Mode::Normal);
+    let message = app.ui.message().expect("explains");
+    assert!(message.text.contains("has no leader"), "{}", message.text);
+}
+
+#[test]
+fn commands_kill_restart_ctx_ns_and_unknown() {
+    let mut app = testing::lab_scenario();
+    type_keys(&mut app, ":restart");
+    handle_key(&mut app, key(KeyCode::Enter));
+    assert!(matches!(
+        app.ui.mode(),
+        Mode::Confirm(Action::LabRestart { .. })
+    ));
+    type_keys(&mut app, "n");
+    for line in ["ctx prod", "ns default"] {
+        type_keys(&mut app, &format!(":{line}"));
+        handle_key(&mut app, key(KeyCode::Enter));
+        let message = app.ui.message().expect("answers");
+        assert_eq!(message.text, "no Kubernetes source in this session");
+    }
+    type_keys(&mut app, ":foo");
+    handle_key(&mut app, key(KeyCode::Enter));
+    assert!(
+        app.ui
+            .message()
+            .is_some_and(|m| m.text.starts_with("unknown command: foo"))
+    );
+    type_keys(&mut app, ":x");
+    handle_key(&mut app, key(KeyCode::Backspace));
+    handle_key(&mut app, key(KeyCode::Backspace));
+    assert_eq!(*app.ui.mode(), Mode::Normal);
+}
+
+#[test]
+fn an_outcome_becomes_a_footer_message() {
+    let mut app = testing::lab_scenario();
+    let outcome = crate::actions::ActionOutcome {
+        action: Action::LabKill {
+            member: "m".into(),
+            address: "a:1".into(),
+        },
+        ok: false,
+        message: "no such process".into(),
+    };
+    app.ui.show_outcome(&outcome);
+    let text = testing::render_screen(&app, SMALL);
+    assert!(text.contains("lab-kill: no such process"), "{text}");
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut app = testing::lab_scenario();
+    for (w, h) in [(1, 1), (10, 5), (30, 8), (80, 3)] {
+        testing::render_screen(&app, (w, h));
+        type_keys(&mut app, "?");
+        testing::render_screen(&app, (w, h));
+        type_keys(&mut app, "?K");
+        testing::render_screen(&app, (w, h));
+        type_keys(&mut app, "n");
+    }
+}

@@ -1,0 +1,97 @@
+//! The timeline, newest first: UTC time, kind, cluster and a one-line summary,
+//! coloured by kind (failovers and losses red, recoveries green). The kind is
+//! always written out, so the colour only repeats what the text says.
+//!
+//! Only the visible rows are formatted: the timeline holds up to thousands.
+
+use ratatui::Frame;
+
+use super::view::View;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Pane, pane_block, view};
+use crate::model::Event;
+
+/// Below this inner width the cluster column is left out; summaries name members.
+const CLUSTER_MIN_WIDTH: u16 = 70;
+/// Wide enough for the longest kind, `registry_mismatch`.
+const KIND_WIDTH: usize = 17;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
+    let total = app.timeline.len();
+    let scroll = app.ui.timeline_scroll.min(total.saturating_sub(1));
+    let extra = if total == 0 {
+        String::new()
+    } else {
+        format!("{}/{total}", scroll + 1)
+    };
+    let block = pane_block(app, Pane::Timeline, "Timeline", extra);
+    let inner = block.inner(area);
+    let show_cluster = inner.width >= CLUSTER_MIN_WIDTH;
+    let lines: Vec<Line> = if total == 0 {
+        vec![Line::styled("no changes yet", app.ui.theme().dim())]
+    } else {
+        app.timeline
+            .events()
+            .rev()
+            .skip(scroll)
+            .take(inner.height as usize)
+            .map(|e| line(app, e, show_cluster))
+            .collect()
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn line(app: &View, event: &Event, show_cluster: bool) -> Line<'static> {
+    let theme = app.ui.theme();
+    let mut spans = vec![
+        Span::styled(view::clock(event.at), theme.dim()),
+        Span::raw(" "),
+        Span::styled(
+            format!("{:<KIND_WIDTH$}", event.kind.as_str()),
+            theme.event(event.kind),
+        ),
+        Span::raw(" "),
+    ];
+    if show_cluster {
+        let cluster = event.cluster.as_deref().unwrap_or("-");
+        spans.push(Span::styled(format!("{cluster:<20} "), theme.dim()));
+    }
+    spans.push(Span::raw(event.summary()));
+    Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::style::Color;
+
+    use super::*;
+    use crate::ui::testing::{self, LARGE, SMALL};
+
+    #[test]
+    fn snapshot_narrow() {
+        let app = testing::scenario();
+        insta::assert_snapshot!(testing::render_pane(&app, SMALL.0 * 6 / 10, 10, draw));
+    }
+
+    #[test]
+    fn snapshot_wide() {
+        let app = testing::scenario();
+        insta::assert_snapshot!(testing::render_pane(&app, LARGE.0 * 6 / 10, 24, draw));
+    }
+
+    #[test]
+    fn newest_first_and_coloured_by_kind() {
+        let app = testing::scenario();
+        let buffer = testing::render_buffer(&app, LARGE.0, 60, draw);
+        let newest = app.timeline.events().last().expect("events");
+        assert!(testing::row_text(&buffer, 1).contains(&view::clock(newest.at)));
+        let (x, y) = testing::find(&buffer, "leader_changed").expect("a failover");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        if let Some((x, y)) = testing::find(&buffer, "link_up") {
+            assert_eq!(buffer[(x, y)].fg, Color::Green);
+        }
+    }
+}
