@@ -180,28 +180,6 @@ impl UiState {
     }
 }
 
-impl UiState {
-    pub fn new(theme: Theme) -> Self {
-        let _ = theme;
-        UiState {}
-    }
-
-    /// Shows how an action ended in the status line.
-    pub fn show_outcome(&mut self, outcome: &crate::actions::ActionOutcome) {
-        let _ = outcome;
-    }
-}
-
-/// Colours, or none (`NO_COLOR`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Theme;
-
-impl Theme {
-    pub fn from_env() -> Self {
-        Theme
-    }
-}
-
 /// What a key asks of the app loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UiRequest {
