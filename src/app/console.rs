@@ -75,6 +75,7 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
             }
             event = input.next() => match event {
                 Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
+                    tracing::trace!(?key, "key");
                     match ui::handle_key(&mut app, key) {
                         Some(UiRequest::Quit) => break Ok(()),
                         Some(UiRequest::Execute(action)) => {

@@ -79,6 +79,7 @@ impl AppState {
     /// Takes a source's report; returns the timeline events it caused.
     pub fn apply_report(&mut self, report: SourceReport, now: Timestamp) -> Vec<Event> {
         self.now = now;
+        let was_started = self.is_started();
         self.waiting_for.retain(|id| *id != report.source);
         match self.reports.iter_mut().find(|r| r.source == report.source) {
             Some(slot) => *slot = report,
@@ -86,10 +87,12 @@ impl AppState {
         }
         let next = Topology::merge(&self.reports);
         self.lag.record(&next);
-        let events = if self.is_started() {
-            self.timeline.observe(&self.topology, &next, now)
-        } else {
-            Vec::new()
+        let events = match (was_started, self.is_started()) {
+            (true, _) => self.timeline.observe(&self.topology, &next, now),
+            // The first full view is described from nothing: what is there,
+            // not what changed while the sources were starting.
+            (false, true) => self.timeline.observe(&Topology::default(), &next, now),
+            (false, false) => Vec::new(),
         };
         self.topology = next;
         events
@@ -125,5 +128,64 @@ impl AppState {
             .member(outcome.action.member());
         self.timeline.push(event.clone());
         event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Authority, ClusterObservation, Health, MemberObservation, Tier};
+
+    fn report(source: &str, leader: bool) -> SourceReport {
+        SourceReport {
+            source: source.into(),
+            kind: SourceKind::Sentinel,
+            target: source.into(),
+            status: SourceStatus::Ok,
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            clusters: vec![ClusterObservation {
+                id: "c".into(),
+                kind: "redis".into(),
+                name: "c".into(),
+                ..Default::default()
+            }],
+            members: vec![MemberObservation {
+                cluster: "c".into(),
+                name: "m".into(),
+                address: Some("10.0.0.1:1".into()),
+                authority: Authority::Application,
+                tier: Tier::Master,
+                leader,
+                health: Health::Ok,
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn start_up_is_described_once_from_nothing_not_as_changes() {
+        let header = HeaderInfo {
+            interval: Duration::from_secs(1),
+            read_only: false,
+            simulated: false,
+            lab: false,
+            notice: None,
+        };
+        let labels = ["a", "b"]
+            .map(|id| SourceLabel {
+                id: id.into(),
+                kind: SourceKind::Sentinel,
+                target: id.into(),
+            })
+            .to_vec();
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let mut app = AppState::new(header, labels, now);
+        assert!(
+            app.apply_report(report("a", false), now).is_empty(),
+            "waits for every source"
+        );
+        let events = app.apply_report(report("b", true), now);
+        let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, vec![EventKind::MemberAdded], "{events:#?}");
     }
 }

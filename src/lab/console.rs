@@ -60,10 +60,14 @@ pub async fn run(
     tracing::info!(dir = %lab.dir().display(), "lab ready");
 
     header.lab = true;
-    header.notice = Some(format!(
-        "lab in {}: K kills the selected process, R restarts it, :kill-master kills the leader",
-        lab.dir().display()
-    ));
+    header.notice = Some(if header.read_only {
+        format!("lab in {} (read-only)", lab.dir().display())
+    } else {
+        format!(
+            "lab in {}: K kills the selected process, R restarts it, :kill-master kills the leader",
+            lab.dir().display()
+        )
+    });
     let sources = lab_sources(&lab)?;
     let (handle, requests) = LabHandle::channel();
     let owner = tokio::spawn(serve(Arc::clone(&lab), requests));

@@ -1,0 +1,177 @@
+//! End to end: the real binary in a pseudo-terminal against real Redis and
+//! Sentinel. Keys are typed, the screen is read through a terminal emulator.
+
+mod common;
+
+use std::time::Duration;
+
+use common::pty::PtyConsole;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn state_dir() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_string();
+    (dir, path)
+}
+
+/// The members-table line that shows `address`, if any.
+fn row<'a>(screen: &'a str, address: &str) -> Option<&'a str> {
+    screen
+        .lines()
+        .find(|l| l.contains(address) && (l.contains("COPY") || l.contains("MASTER")))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_move_filter_help_and_quit_on_real_redis() {
+    let lab = common::lab(common::config(2, 0)).await;
+    let (_state, state) = state_dir();
+    let master = lab.address_of("master").unwrap();
+    let replica1 = lab.address_of("replica-1").unwrap();
+    let replica2 = lab.address_of("replica-2").unwrap();
+    let url = lab.redis_url();
+    let mut console = PtyConsole::spawn(
+        &["--redis", &url, "--interval", "200ms"],
+        120,
+        36,
+        &[("CLUSTERDECK_STATE_DIR", &state)],
+    );
+    let screen = console.wait_for("three members with the master leading", DEADLINE, |s| {
+        row(s, &master).is_some_and(|r| r.contains("MASTER") && r.contains('★'))
+            && row(s, &replica1).is_some_and(|r| r.contains("COPY") && r.contains("up"))
+            && row(s, &replica2).is_some()
+    });
+    assert!(
+        screen.contains("redis#0"),
+        "the header names the source:\n{screen}"
+    );
+
+    // Tab to the members pane, move down: the details pane follows the selection.
+    console.send("\t");
+    console.send("j");
+    console.wait_for("details of the second member", DEADLINE, |s| {
+        // The details pane is the left box of its line.
+        s.lines()
+            .filter_map(|l| l.split('│').nth(1))
+            .any(|d| d.starts_with("address") && (d.contains(&replica1) || d.contains(&replica2)))
+    });
+
+    // Filter on one replica's port: the other members leave the table.
+    let port2 = replica2.rsplit(':').next().unwrap();
+    console.send("/");
+    console.send(port2);
+    console.send("\r");
+    console.wait_for("only replica-2 in the table", DEADLINE, |s| {
+        row(s, &replica2).is_some() && row(s, &replica1).is_none()
+    });
+    // Esc in the filter line clears it.
+    console.send("/");
+    console.wait_for_text("/", DEADLINE);
+    console.send("\x1b");
+    console.wait_for("the filter cleared", DEADLINE, |s| {
+        row(s, &replica1).is_some()
+    });
+
+    console.send("?");
+    let help = console.wait_for_text("Help (", DEADLINE);
+    assert!(
+        help.contains("filter") && help.contains("quit"),
+        "help lists the keys:\n{help}"
+    );
+    assert!(
+        !help.contains("kill"),
+        "no lab keys outside the lab:\n{help}"
+    );
+    console.send("\x1b");
+    console.wait_for("help closed", DEADLINE, |s| !s.contains("Help ("));
+
+    console.send("q");
+    let status = console.wait_exit(DEADLINE);
+    assert!(status.success(), "{status:?}");
+    assert!(!console.on_alternate_screen());
+    assert!(console.is_cooked());
+}
+
+#[test]
+fn the_lab_demo_kills_the_master_and_shows_the_failover() {
+    let (_state, state) = state_dir();
+    let mut console = PtyConsole::spawn(&["lab"], 140, 40, &[("CLUSTERDECK_STATE_DIR", &state)]);
+    let screen = console.wait_for(
+        "the lab's master and two copies",
+        Duration::from_secs(60),
+        |s| {
+            s.matches(" COPY ").count() >= 2
+                && s.contains("MASTER")
+                && s.matches(" OK ").count() >= 3
+        },
+    );
+    let lab_dir = screen
+        .split_whitespace()
+        .skip_while(|w| *w != "in")
+        .nth(1)
+        .map(|d| d.trim_end_matches(':').to_string())
+        .expect("the notice names the lab directory");
+    assert!(std::path::Path::new(&lab_dir).exists(), "{lab_dir}");
+
+    console.send(":kill-master\r");
+    console.wait_for_text("y/N", DEADLINE);
+    console.send("y");
+    let screen = console.wait_for(
+        "a new leader after Sentinel's failover",
+        Duration::from_secs(60),
+        |s| s.contains("leader_changed"),
+    );
+    assert!(screen.contains("leader_lost"), "{screen}");
+
+    console.send("q");
+    assert!(console.wait_exit(DEADLINE).success());
+    assert!(
+        !std::path::Path::new(&lab_dir).exists(),
+        "the lab's files are removed on exit"
+    );
+    let audit = std::fs::read_to_string(std::path::Path::new(&state).join("audit.jsonl")).unwrap();
+    let phases: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(phases[0]["phase"], "requested");
+    assert_eq!(phases[0]["action"], "lab_kill");
+    assert_eq!(phases[1]["phase"], "succeeded");
+}
+
+#[test]
+fn a_read_only_lab_has_no_mutating_keys() {
+    let (_state, state) = state_dir();
+    let mut console = PtyConsole::spawn(
+        &["lab", "--read-only", "--sentinels", "1"],
+        120,
+        36,
+        &[("CLUSTERDECK_STATE_DIR", &state)],
+    );
+    console.wait_for("the lab", Duration::from_secs(60), |s| {
+        s.contains("MASTER") && s.contains("READ-ONLY")
+    });
+    console.send("\tK");
+    console.send(":kill-master\r");
+    let screen = console.wait_for("the status line to explain", DEADLINE, |s| {
+        s.trim_end()
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains("read-only"))
+    });
+    assert!(
+        !screen.contains("y/N"),
+        "no confirm dialog in read-only:\n{screen}"
+    );
+    console.send("?");
+    let help = console.wait_for_text("Help (", DEADLINE);
+    assert!(!help.contains("kill"), "{help}");
+    console.send("\x1b");
+    console.wait_for("help closed", DEADLINE, |s| !s.contains("Help ("));
+    console.send("q");
+    assert!(console.wait_exit(DEADLINE).success());
+    assert!(
+        !std::path::Path::new(&state).join("audit.jsonl").exists(),
+        "nothing was asked of the executor"
+    );
+}
