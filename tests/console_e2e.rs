@@ -175,3 +175,23 @@ fn a_read_only_lab_has_no_mutating_keys() {
         "nothing was asked of the executor"
     );
 }
+
+#[test]
+fn without_redis_the_lab_says_what_to_install_and_shows_a_simulation() {
+    let (_state, state) = state_dir();
+    // A PATH with nothing on it: the lab cannot find redis-server.
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().to_str().unwrap().to_string();
+    let mut console = PtyConsole::spawn(
+        &["lab"],
+        140,
+        40,
+        &[("CLUSTERDECK_STATE_DIR", &state), ("PATH", &path)],
+    );
+    let screen = console.wait_for("the simulated stand-in", DEADLINE, |s| {
+        s.contains("SIMULATED") && s.contains("apt-get install -y redis-server redis-sentinel")
+    });
+    assert!(!screen.contains(" LAB "), "no lab keys on a simulation:\n{screen}");
+    console.send("q");
+    assert!(console.wait_exit(DEADLINE).success());
+}
