@@ -191,7 +191,10 @@ fn without_redis_the_lab_says_what_to_install_and_shows_a_simulation() {
     let screen = console.wait_for("the simulated stand-in", DEADLINE, |s| {
         s.contains("SIMULATED") && s.contains("apt-get install -y redis-server redis-sentinel")
     });
-    assert!(!screen.contains(" LAB "), "no lab keys on a simulation:\n{screen}");
+    assert!(
+        !screen.contains(" LAB "),
+        "no lab keys on a simulation:\n{screen}"
+    );
     console.send("q");
     assert!(console.wait_exit(DEADLINE).success());
 }

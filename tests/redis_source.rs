@@ -38,7 +38,7 @@ async fn master_and_two_replicas_form_one_cluster() {
             })
         })
         .await;
-    assert_eq!(watcher.topology.clusters.len(), 1);
+    assert_eq!(watcher.app.topology.clusters.len(), 1);
     let cluster = watcher.cluster(&cluster_id).unwrap();
     assert_eq!(cluster.members.len(), 3);
     let leader = cluster.leader_member().unwrap();
@@ -108,7 +108,11 @@ async fn manual_promotion_changes_the_leader_in_the_same_cluster() {
                 && e.details["from"] == master.as_str()),
         "{changes:#?}"
     );
-    assert_eq!(watcher.topology.clusters.len(), 1, "the group never splits");
+    assert_eq!(
+        watcher.app.topology.clusters.len(),
+        1,
+        "the group never splits"
+    );
     let cluster = watcher.cluster(&cluster_id).unwrap();
     let old = cluster.member(&master).unwrap();
     assert_eq!((old.tier, old.leader), (Tier::Master, false));
@@ -177,7 +181,7 @@ async fn sentinel_failover_is_a_leader_change_with_a_leaderless_time() {
     let leaderless = change.details["leaderless_ms"].as_u64().unwrap_or(0);
     assert!(leaderless > 0, "{change:?}");
     assert_eq!(change.details["from"], master.as_str());
-    assert_eq!(watcher.topology.clusters.len(), 1);
+    assert_eq!(watcher.app.topology.clusters.len(), 1);
 
     // The old master comes back and Sentinel makes it a replica of the new one.
     lab.restart("master").await.unwrap();
@@ -311,7 +315,7 @@ async fn wrong_password_is_an_auth_error_that_never_shows_a_password() {
         .iter()
         .map(|id| watcher.report(id))
         .collect();
-    let shown = format!("{reports:?} {:?}", watcher.topology);
+    let shown = format!("{reports:?} {:?}", watcher.app.topology);
     for secret in [RIGHT, WRONG] {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }

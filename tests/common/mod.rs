@@ -7,11 +7,11 @@
 
 pub mod pty;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use clusterdeck::app::{AppState, HeaderInfo};
 use clusterdeck::lab::{LabConfig, RedisLab};
-use clusterdeck::model::{Cluster, Event, EventKind, SourceReport, Timeline, Topology};
+use clusterdeck::model::{Cluster, Event, EventKind, SourceReport};
 use clusterdeck::sources::{SourceContext, SourceSpec};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -41,16 +41,24 @@ pub fn config(replicas: usize, sentinels: usize) -> LabConfig {
     }
 }
 
+fn header() -> HeaderInfo {
+    HeaderInfo {
+        interval: INTERVAL,
+        read_only: true,
+        simulated: false,
+        lab: false,
+        notice: None,
+    }
+}
+
 /// Sources running against a lab, and what the app would make of them.
 pub struct Watcher {
     reports: mpsc::Receiver<SourceReport>,
     sender: mpsc::Sender<SourceReport>,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    latest: BTreeMap<String, SourceReport>,
-    order: Vec<String>,
-    pub topology: Topology,
-    pub timeline: Timeline,
+    /// The app's own state: reports merged and diffed exactly as the console does.
+    pub app: AppState,
 }
 
 impl Watcher {
@@ -61,10 +69,7 @@ impl Watcher {
             sender,
             shutdown: CancellationToken::new(),
             tasks: Vec::new(),
-            latest: BTreeMap::new(),
-            order: Vec::new(),
-            topology: Topology::default(),
-            timeline: Timeline::default(),
+            app: AppState::new(header(), Vec::new(), time::OffsetDateTime::now_utc()),
         }
     }
 
@@ -78,13 +83,12 @@ impl Watcher {
             shutdown: self.shutdown.clone(),
         };
         self.tasks.push(spec.spawn(ctx));
-        self.order.push(id.clone());
         id
     }
 
     /// The latest report of a source.
     pub fn report(&self, source: &str) -> Option<&SourceReport> {
-        self.latest.get(source)
+        self.app.reports.iter().find(|r| r.source == source)
     }
 
     /// Reads reports until `done` holds for the merged topology, or panics
@@ -98,8 +102,9 @@ impl Watcher {
                 Ok(None) => panic!("every source stopped while waiting for {what}"),
                 Err(_) => panic!(
                     "timed out after {within:?} waiting for {what}\ntopology: {:#?}\nevents: {:#?}",
-                    self.topology,
-                    self.timeline
+                    self.app.topology,
+                    self.app
+                        .timeline
                         .events()
                         .map(Event::summary)
                         .collect::<Vec<_>>()
@@ -109,19 +114,20 @@ impl Watcher {
     }
 
     fn apply(&mut self, report: SourceReport) {
-        self.latest.insert(report.source.clone(), report);
-        let merged = Topology::merge(self.order.iter().filter_map(|id| self.latest.get(id)));
-        let now = time::OffsetDateTime::now_utc();
-        self.timeline.observe(&self.topology, &merged, now);
-        self.topology = merged;
+        self.app
+            .apply_report(report, time::OffsetDateTime::now_utc());
     }
 
     pub fn cluster(&self, id: &str) -> Option<&Cluster> {
-        self.topology.cluster(id)
+        self.app.topology.cluster(id)
     }
 
     pub fn events(&self, kind: EventKind) -> Vec<&Event> {
-        self.timeline.events().filter(|e| e.kind == kind).collect()
+        self.app
+            .timeline
+            .events()
+            .filter(|e| e.kind == kind)
+            .collect()
     }
 
     /// Cancels the sources and checks they stop promptly.
