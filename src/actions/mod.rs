@@ -37,10 +37,16 @@ impl Action {
     pub fn describe(&self) -> String {
         match self {
             Action::LabKill { member, address } => {
-                format!("Kill lab process {member} ({address}) with SIGKILL")
+                format!(
+                    "Kill the lab process at {} with SIGKILL, as a crash would",
+                    named(member, address)
+                )
             }
             Action::LabRestart { member, address } => {
-                format!("Start lab process {member} ({address}) again with its original config")
+                format!(
+                    "Start the lab process at {} again with its original config",
+                    named(member, address)
+                )
             }
         }
     }
@@ -50,6 +56,15 @@ impl Action {
         match self {
             Action::LabKill { member, .. } | Action::LabRestart { member, .. } => member,
         }
+    }
+}
+
+/// `address`, or `name (address)` when the member has a name of its own.
+fn named(member: &str, address: &str) -> String {
+    if member == address {
+        address.to_string()
+    } else {
+        format!("{member} ({address})")
     }
 }
 
