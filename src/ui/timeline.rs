@@ -14,7 +14,8 @@ use ratatui::widgets::Paragraph;
 use super::{Pane, pane_block, view};
 use crate::model::Event;
 
-/// Below this inner width the cluster column is left out; summaries name members.
+/// Below this inner width, or with a single cluster, the cluster column is
+/// left out: the summary (who leads now, how long without) matters more.
 const CLUSTER_MIN_WIDTH: u16 = 70;
 /// Wide enough for the longest kind, `registry_mismatch`.
 const KIND_WIDTH: usize = 17;
@@ -29,7 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     };
     let block = pane_block(app, Pane::Timeline, "Timeline", extra);
     let inner = block.inner(area);
-    let show_cluster = inner.width >= CLUSTER_MIN_WIDTH;
+    let show_cluster = inner.width >= CLUSTER_MIN_WIDTH && app.topology.clusters.len() > 1;
     let lines: Vec<Line> = if total == 0 {
         vec![Line::styled("no changes yet", app.ui.theme().dim())]
     } else {
