@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Timestamp;
-use super::member::{Link, Member};
+use super::member::{Link, Member, Tier};
 use super::topology::{Cluster, Topology};
 
 /// Kinds of timeline events; the names are part of the `watch --events` contract.
@@ -278,7 +278,14 @@ impl Timeline {
                     );
                     state.last = Some(previous);
                 }
-                state.leaderless_since.get_or_insert(now);
+                // A cluster that never had a leader and has no master tier
+                // (a StatefulSet whose roles nobody knows) is not leaderless:
+                // who leads is unknown there, not missing.
+                let expects_leader =
+                    state.last.is_some() || cluster.members.iter().any(|m| m.tier == Tier::Master);
+                if expects_leader {
+                    state.leaderless_since.get_or_insert(now);
+                }
             }
             Some(leader) => {
                 let leaderless_ms = state
