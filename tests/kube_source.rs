@@ -520,3 +520,49 @@ async fn redis_in_pods_is_joined_to_the_pods_and_a_failover_shows_pod_names() {
     assert!(summary.contains("redis-0 -> redis-1"), "{summary}");
     watcher.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctx_and_ns_switch_the_console_live() {
+    use common::pty::PtyConsole;
+    let one = emulator().await;
+    one.create_statefulset("db", "apple", 1, &[("app", "apple")], 7000);
+    one.create_statefulset("other", "cherry", 1, &[("app", "cherry")], 7000);
+    let two = emulator().await;
+    two.create_statefulset("db", "berry", 1, &[("app", "berry")], 7000);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        k8s_emulator::kubeconfig(&[("one", &one, "db"), ("two", &two, "db")]),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let mut console = PtyConsole::spawn(
+        &["--kube"],
+        120,
+        36,
+        &[
+            ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+            ("CLUSTERDECK_STATE_DIR", state.to_str().unwrap()),
+        ],
+    );
+    let deadline = Duration::from_secs(30);
+    console.wait_for_text("apple-0", deadline);
+    console.send(":ctx two\r");
+    console.wait_for("the other context's pods only", deadline, |s| {
+        s.contains("berry-0") && s.contains("kube:two/db") && s.contains("1 clusters, 1 members")
+    });
+    console.send(":ctx one\r");
+    console.wait_for("the first context again", deadline, |s| {
+        s.contains("kube:one/db") && s.contains("1 clusters, 1 members")
+    });
+    console.send(":ns other\r");
+    console.wait_for("the other namespace's pods", deadline, |s| {
+        s.contains("cherry-0")
+            && s.contains("kube:one/other")
+            && s.contains("1 clusters, 1 members")
+    });
+    console.send("q");
+    console.wait_exit(deadline);
+    assert_eq!(one.mutating_requests() + two.mutating_requests(), 0);
+}
