@@ -16,7 +16,7 @@
 //! readiness on the emulator to the `health_changed` line naming that pod.
 
 #[path = "../tests/k8s_emulator/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod k8s_emulator;
 
 use std::process::Stdio;
