@@ -302,6 +302,9 @@ impl Store {
     /// Drops the whole history and makes every open watch end with 410 Gone,
     /// as an etcd compaction does: clients must re-list.
     pub fn expire_watches(&mut self) {
+        // A fresh version past every one handed out so far: any watch or
+        // continue token from before now is too old, a new list is not.
+        self.bump();
         self.compacted = self.rv;
         self.history.clear();
         self.expiry_epoch += 1;
