@@ -86,9 +86,14 @@ pub fn kubeconfig_paths() -> Vec<PathBuf> {
     }
 }
 
+/// How long the server keeps one watch request open (`timeoutSeconds`);
+/// the watcher then watches again from the last version, without a re-list.
+pub const WATCH_SECONDS: u32 = 55;
+
 /// Reads the kubeconfig and builds a client. `timeout` bounds connecting
-/// and writing; reads stay unbounded because watches are long reads (the
-/// watcher's own idle timeout and the server's `timeoutSeconds` end them).
+/// and writing. Reads are bounded too, but longer: a watch is one long read
+/// that the server ends after [`WATCH_SECONDS`], and a large list can take
+/// a while on a busy server.
 pub async fn connect(target: &KubeTarget, timeout: Duration) -> Result<Connected, ConnectError> {
     let kubeconfig = match &target.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
@@ -109,6 +114,10 @@ pub async fn connect(target: &KubeTarget, timeout: Duration) -> Result<Connected
         .map_err(|e| ConnectError::Context(format!("{context}: {e}")))?;
     config.connect_timeout = Some(timeout);
     config.write_timeout = Some(timeout);
+    config.read_timeout = Some(Duration::from_secs(u64::from(WATCH_SECONDS) + 15));
+    // Count the read timeout from the request, not from when a pooled
+    // connection went idle.
+    config.reset_reader_on_write = true;
     let namespace = match &target.namespaces {
         Namespaces::FromContext => Some(config.default_namespace.clone()),
         Namespaces::Named(ns) => Some(ns.clone()),

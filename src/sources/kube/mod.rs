@@ -157,32 +157,33 @@ fn streams(connected: &Connected) -> SelectAll<BoxStream<'static, Update>> {
     }
     let (client, ns) = (&connected.client, &connected.namespace);
     let ours = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
+    let config = || watcher::Config::default().timeout(client::WATCH_SECONDS);
     futures::stream::select_all([
         watch_one(
             api::<Pod>(client, ns),
             // Every pod a StatefulSet makes carries this label; others are not ours to show.
-            watcher::Config::default().labels(POD_NAME_LABEL),
+            config().labels(POD_NAME_LABEL),
             Resource::Pods,
             PodFacts::from_pod,
             Update::Pods,
         ),
         watch_one(
             api::<StatefulSet>(client, ns),
-            watcher::Config::default(),
+            config(),
             Resource::StatefulSets,
             StatefulSetFacts::from_statefulset,
             Update::StatefulSets,
         ),
         watch_one(
             Api::<Node>::all(client.clone()),
-            watcher::Config::default(),
+            config(),
             Resource::Nodes,
             NodeFacts::from_node,
             Update::Nodes,
         ),
         watch_one(
             api::<NetworkPolicy>(client, ns),
-            watcher::Config::default().labels(&ours),
+            config().labels(&ours),
             Resource::NetworkPolicies,
             PolicyFacts::from_policy,
             Update::Policies,
