@@ -577,12 +577,19 @@ impl Store {
 
     /// Pods owned by a StatefulSet, with their ordinals, by ordinal.
     fn owned_pods(&self, namespace: &str, sts: &str) -> Vec<(String, u64)> {
+        // Only names `<sts>-...` can be its pods: a range of the sorted keys,
+        // so a controller pass does not walk all 5,000 pods of a namespace.
+        let prefix = format!("{sts}-");
+        let start = (Kind::Pod, namespace.to_string(), prefix.clone());
         let mut out: Vec<(String, u64)> = self
-            .list(Kind::Pod, Some(namespace), &LabelSelector::default())
-            .into_iter()
+            .objects
+            .range(start..)
+            .take_while(|((k, ns, name), _)| {
+                *k == Kind::Pod && ns == namespace && name.starts_with(&prefix)
+            })
             .filter(|(_, p)| owner_statefulset(p).as_deref() == Some(sts))
             .filter_map(|((_, _, pod), _)| {
-                let ordinal = pod.strip_prefix(sts)?.strip_prefix('-')?.parse().ok()?;
+                let ordinal = pod.strip_prefix(&prefix)?.parse().ok()?;
                 Some((pod.clone(), ordinal))
             })
             .collect();
