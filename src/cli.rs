@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::model::SourceKind;
 use crate::sources::SourceSpec;
+use crate::sources::kube::{KubeTarget, Namespaces};
 use crate::sources::redis::{RedisTarget, TargetError};
 use crate::sources::sim::SimConfig;
 
@@ -116,6 +117,50 @@ pub struct SourceArgs {
     /// Seed of the simulation, so that runs are repeatable.
     #[arg(long, default_value_t = 1, global = true)]
     pub seed: u64,
+
+    /// Watch Kubernetes through the kubeconfig (KUBECONFIG, else
+    /// ~/.kube/config). On by itself when no source is named and a
+    /// kubeconfig exists.
+    #[arg(long, global = true)]
+    pub kube: bool,
+
+    /// Kubeconfig file (implies --kube); KUBECONFIG, else ~/.kube/config, by default.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubernetes context (implies --kube); the current context by default.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub context: Option<String>,
+
+    /// Kubernetes namespace (implies --kube); the context's by default.
+    #[arg(
+        long,
+        short = 'n',
+        value_name = "NAME",
+        global = true,
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Option<String>,
+
+    /// Every Kubernetes namespace (implies --kube).
+    #[arg(long = "all-namespaces", short = 'A', global = true)]
+    pub all_namespaces: bool,
+}
+
+/// What the machine offers that a source could start on without being named.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovered {
+    /// A kubeconfig exists (KUBECONFIG's files, or ~/.kube/config).
+    pub kubeconfig: bool,
+}
+
+impl Discovered {
+    /// Looks at the environment and the home directory.
+    pub fn from_environment() -> Discovered {
+        Discovered {
+            kubeconfig: !crate::sources::kube::client::kubeconfig_paths().is_empty(),
+        }
+    }
 }
 
 /// Options of every mode.
@@ -151,7 +196,7 @@ pub enum UsageError {
     #[error("--registry-key needs a Redis to read it from: add --registry URL or --redis URL")]
     RegistryWithoutRedis,
     #[error(
-        "nothing to watch: give --redis URL, --sentinel URL or --sim N \
+        "nothing to watch: give --redis URL, --sentinel URL, --kube or --sim N \
          (or run `clusterdeck lab` for a local demo cluster)"
     )]
     NoSources,
@@ -167,8 +212,37 @@ pub struct PlannedSource {
 }
 
 impl SourceArgs {
-    /// Checks every URL and turns the flags into the sources to start.
+    /// Checks every URL and turns the flags into the sources to start,
+    /// adding what the environment offers when no source is named.
     pub fn plan(&self) -> Result<Vec<PlannedSource>, UsageError> {
+        self.plan_with(&Discovered::from_environment())
+    }
+
+    /// The Kubernetes target the flags ask for, if any.
+    pub fn kube_target(&self) -> Option<KubeTarget> {
+        let named = self.kube
+            || self.kubeconfig.is_some()
+            || self.context.is_some()
+            || self.namespace.is_some()
+            || self.all_namespaces;
+        named.then(|| self.kube_target_always())
+    }
+
+    fn kube_target_always(&self) -> KubeTarget {
+        let namespaces = match (&self.namespace, self.all_namespaces) {
+            (_, true) => Namespaces::All,
+            (Some(ns), false) => Namespaces::Named(ns.clone()),
+            (None, false) => Namespaces::FromContext,
+        };
+        KubeTarget {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespaces,
+        }
+    }
+
+    /// [`SourceArgs::plan`] with the environment given, for tests.
+    pub fn plan_with(&self, found: &Discovered) -> Result<Vec<PlannedSource>, UsageError> {
         let mut planned = Vec::new();
         let mut push = |kind: SourceKind, target: String, spec: SourceSpec| {
             let n = planned
@@ -227,6 +301,19 @@ impl SourceArgs {
                 format!("sim:{members}@seed{}", self.seed),
                 SourceSpec::Sim(config),
             );
+        }
+        let named_any = !self.redis.iter().all(|u| u.trim().is_empty())
+            || !self.sentinel.is_empty()
+            || self.registry_key.is_some()
+            || self.sim.is_some();
+        let kube = match self.kube_target() {
+            Some(target) => Some(target),
+            // Only when nothing at all is named: naming sources means only those.
+            None if !named_any && found.kubeconfig => Some(self.kube_target_always()),
+            None => None,
+        };
+        if let Some(target) = kube {
+            push(SourceKind::Kube, target.label(), SourceSpec::Kube(target));
         }
         if planned.is_empty() {
             return Err(UsageError::NoSources);
@@ -309,7 +396,8 @@ mod tests {
         let cli = parse(&["--redis", "http://x:1"]).unwrap();
         let e = cli.sources.plan().unwrap_err().to_string();
         assert!(e.starts_with("--redis") && e.contains("http"), "{e}");
-        let e = parse(&[]).unwrap().sources.plan().unwrap_err();
+        let none = Discovered::default();
+        let e = parse(&[]).unwrap().sources.plan_with(&none).unwrap_err();
         assert!(matches!(e, UsageError::NoSources));
         assert!(parse(&["--interval", "1ms"]).is_err());
         assert!(parse(&["--interval", "soon"]).is_err());
@@ -320,5 +408,48 @@ mod tests {
             .plan()
             .unwrap_err();
         assert!(matches!(e, UsageError::RegistryWithoutRedis));
+    }
+
+    #[test]
+    fn kube_flags_plan_one_kube_source() {
+        let none = Discovered::default();
+        let plan = parse(&["--context", "prod", "-n", "db"])
+            .unwrap()
+            .sources
+            .plan_with(&none)
+            .unwrap();
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0].id, "kube#0");
+        let SourceSpec::Kube(target) = &plan[0].spec else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(target.context.as_deref(), Some("prod"));
+        assert_eq!(target.namespaces, Namespaces::Named("db".into()));
+        let plan = parse(&["snapshot", "-A"])
+            .unwrap()
+            .sources
+            .plan_with(&none)
+            .unwrap();
+        assert!(matches!(&plan[0].spec, SourceSpec::Kube(t) if t.namespaces == Namespaces::All));
+        assert!(parse(&["-A", "-n", "db"]).is_err(), "-A and -n conflict");
+    }
+
+    #[test]
+    fn a_kubeconfig_turns_kube_on_only_when_nothing_is_named() {
+        let found = Discovered { kubeconfig: true };
+        let plan = parse(&[]).unwrap().sources.plan_with(&found).unwrap();
+        assert!(matches!(&plan[..], [p] if p.kind == SourceKind::Kube));
+        let plan = parse(&["--sim", "3"])
+            .unwrap()
+            .sources
+            .plan_with(&found)
+            .unwrap();
+        assert!(plan.iter().all(|p| p.kind != SourceKind::Kube), "{plan:?}");
+        let plan = parse(&["--sim", "3", "--kube"])
+            .unwrap()
+            .sources
+            .plan_with(&found)
+            .unwrap();
+        assert_eq!(plan.len(), 2);
     }
 }

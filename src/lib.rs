@@ -3,7 +3,7 @@
 //! Where things live:
 //! - [`model`]: pure data: members, the merge of source reports into a
 //!   topology, the timeline of changes. No tokio, no clients.
-//! - [`sources`]: tokio tasks that watch something (Redis, Sentinel, a
+//! - [`sources`]: tokio tasks that watch something (Redis, Sentinel, Kubernetes, a
 //!   simulation) and send whole [`model::SourceReport`]s over a channel.
 //! - [`actions`]: what the console does to a cluster, as data, and the tasks
 //!   that carry it out.

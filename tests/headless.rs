@@ -20,6 +20,8 @@ async fn run(args: &[&str]) -> (i32, String, String) {
         .args(args)
         .env("CLUSTERDECK_STATE_DIR", state.path())
         .env_remove("REDIS_URL")
+        // No kubeconfig, whatever the machine has: Kubernetes would start by itself.
+        .env("KUBECONFIG", state.path().join("no-kubeconfig"))
         .output()
         .await
         .expect("run clusterdeck");

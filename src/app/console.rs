@@ -82,6 +82,12 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
                             app.record_request(&action, OffsetDateTime::now_utc());
                             executor.execute(action);
                         }
+                        Some(UiRequest::SwitchKube { context, namespace }) => {
+                            if let Some(replaced) = sources.switch_kube(context, namespace) {
+                                tracing::info!(old = %replaced.old, new = %replaced.new.target, "switching the Kubernetes source");
+                                app.replace_source(&replaced.old, replaced.new, OffsetDateTime::now_utc());
+                            }
+                        }
                         None => {}
                     }
                     true

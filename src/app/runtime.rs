@@ -8,8 +8,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::PlannedSource;
-use crate::model::SourceReport;
-use crate::sources::SourceContext;
+use crate::model::{SourceKind, SourceReport};
+use crate::sources::kube::Namespaces;
+use crate::sources::{SourceContext, SourceSpec};
 
 use super::SourceLabel;
 
@@ -17,8 +18,28 @@ use super::SourceLabel;
 pub struct RunningSources {
     pub labels: Vec<SourceLabel>,
     pub reports: mpsc::Receiver<SourceReport>,
+    sender: mpsc::Sender<SourceReport>,
+    interval: Duration,
+    timeout: Duration,
     shutdown: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
+    running: Vec<RunningSource>,
+    /// Sources started so far, so a restarted source gets a fresh id.
+    started: usize,
+}
+
+/// One source task, with what it needs to be restarted differently.
+struct RunningSource {
+    id: String,
+    spec: SourceSpec,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// A source replaced by [`RunningSources::switch_kube`]: reports from the
+/// old id still in the channel must be ignored.
+pub struct Replaced {
+    pub old: String,
+    pub new: SourceLabel,
 }
 
 impl RunningSources {
@@ -30,38 +51,90 @@ impl RunningSources {
     ) -> RunningSources {
         // Deep enough that a burst of reports never blocks a source for long;
         // a slow consumer still applies back-pressure instead of growing memory.
-        let (tx, reports) = mpsc::channel(64);
-        let shutdown = CancellationToken::new();
-        let mut labels = Vec::new();
-        let mut tasks = Vec::new();
+        let (sender, reports) = mpsc::channel(64);
+        let mut sources = RunningSources {
+            labels: Vec::new(),
+            reports,
+            sender,
+            interval,
+            timeout,
+            shutdown: CancellationToken::new(),
+            running: Vec::new(),
+            started: 0,
+        };
         for source in planned {
-            labels.push(SourceLabel {
+            sources.labels.push(SourceLabel {
                 id: source.id.clone(),
                 kind: source.kind,
                 target: source.target.clone(),
             });
-            let ctx = SourceContext {
-                id: source.id,
-                interval,
-                timeout,
-                reports: tx.clone(),
-                shutdown: shutdown.child_token(),
+            sources.spawn(source.id, source.spec);
+        }
+        sources
+    }
+
+    fn spawn(&mut self, id: String, spec: SourceSpec) {
+        let stop = self.shutdown.child_token();
+        let ctx = SourceContext {
+            id: id.clone(),
+            interval: self.interval,
+            timeout: self.timeout,
+            reports: self.sender.clone(),
+            shutdown: stop.clone(),
+        };
+        let task = spec.clone().spawn(ctx);
+        self.started += 1;
+        self.running.push(RunningSource {
+            id,
+            spec,
+            stop,
+            task,
+        });
+    }
+
+    /// Restarts the Kubernetes source on another context and/or namespace
+    /// (`:ctx`, `:ns`; `:ns *` for all). None when there is no such source.
+    pub fn switch_kube(
+        &mut self,
+        context: Option<String>,
+        namespace: Option<String>,
+    ) -> Option<Replaced> {
+        let i = self
+            .running
+            .iter()
+            .position(|r| matches!(r.spec, SourceSpec::Kube(_)))?;
+        let old = self.running.remove(i);
+        // Cancelled, not awaited: the loop never waits; its last reports are
+        // told apart by the new id.
+        old.stop.cancel();
+        let SourceSpec::Kube(mut target) = old.spec else {
+            unreachable!("found as a Kube source above")
+        };
+        if let Some(context) = context {
+            target.context = Some(context);
+        }
+        if let Some(namespace) = namespace {
+            target.namespaces = match namespace.as_str() {
+                "*" => Namespaces::All,
+                _ => Namespaces::Named(namespace),
             };
-            tasks.push(source.spec.spawn(ctx));
         }
-        RunningSources {
-            labels,
-            reports,
-            shutdown,
-            tasks,
-        }
+        let new = SourceLabel {
+            id: format!("kube#{}", self.started),
+            kind: SourceKind::Kube,
+            target: target.label(),
+        };
+        self.labels.retain(|l| l.id != old.id);
+        self.labels.push(new.clone());
+        self.spawn(new.id.clone(), SourceSpec::Kube(target));
+        Some(Replaced { old: old.id, new })
     }
 
     /// Cancels every source and waits for them, at most `budget`.
     pub async fn stop(self, budget: Duration) {
         self.shutdown.cancel();
         drop(self.reports);
-        let all = futures::future::join_all(self.tasks);
+        let all = futures::future::join_all(self.running.into_iter().map(|r| r.task));
         if tokio::time::timeout(budget, all).await.is_err() {
             tracing::warn!(?budget, "sources did not stop in time");
         }

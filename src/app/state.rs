@@ -47,6 +47,8 @@ pub struct AppState {
     /// Sources that have not sent a real report yet; the timeline starts
     /// once this is empty so that start-up is not reported as changes.
     waiting_for: Vec<String>,
+    /// Sources replaced by another (`:ctx`, `:ns`): their late reports are dropped.
+    retired: Vec<String>,
 }
 
 impl AppState {
@@ -73,12 +75,41 @@ impl AppState {
             ui: crate::ui::UiState::default(),
             now,
             waiting_for,
+            retired: Vec::new(),
         }
+    }
+
+    /// Replaces a source by another (a Kubernetes source switched to another
+    /// context or namespace): what the old one said goes, the new one starts
+    /// as connecting, and reports still on their way from the old one are
+    /// ignored.
+    pub fn replace_source(&mut self, old: &str, new: SourceLabel, now: Timestamp) -> Vec<Event> {
+        self.retired.push(old.to_string());
+        let fresh = SourceReport {
+            source: new.id,
+            kind: new.kind,
+            target: new.target,
+            status: SourceStatus::Connecting,
+            at: now,
+            clusters: Vec::new(),
+            members: Vec::new(),
+        };
+        match self.reports.iter_mut().find(|r| r.source == old) {
+            Some(slot) => *slot = fresh,
+            None => self.reports.push(fresh),
+        }
+        let next = Topology::merge(&self.reports);
+        let events = self.timeline.observe(&self.topology, &next, now);
+        self.topology = next;
+        events
     }
 
     /// Takes a source's report; returns the timeline events it caused.
     pub fn apply_report(&mut self, report: SourceReport, now: Timestamp) -> Vec<Event> {
         self.now = now;
+        if self.retired.contains(&report.source) {
+            return Vec::new();
+        }
         let was_started = self.is_started();
         self.waiting_for.retain(|id| *id != report.source);
         match self.reports.iter_mut().find(|r| r.source == report.source) {

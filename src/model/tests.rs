@@ -310,3 +310,52 @@ fn an_observer_in_two_clusters_is_shown_in_both_and_joins_neither() {
         assert!(c.member("10.0.9.9:26379").is_some());
     }
 }
+
+#[test]
+fn events_name_members_as_the_platform_does() {
+    let mut pods = report("kube#0", vec![], Vec::new());
+    pods.kind = SourceKind::Kube;
+    for (i, address) in ["10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"]
+        .iter()
+        .enumerate()
+    {
+        pods.members.push(MemberObservation {
+            cluster: "k8s/cache/redis".into(),
+            name: format!("redis-{i}"),
+            address: Some((*address).into()),
+            authority: Authority::Platform,
+            ..Default::default()
+        });
+    }
+    let before = Topology::merge([&three("10.0.0.1:6379"), &pods]);
+    let after = Topology::merge([&three("10.0.0.2:6379"), &pods]);
+    let mut timeline = Timeline::default();
+    timeline.observe(&Topology::default(), &before, t(0));
+    let events = timeline.observe(&before, &after, t(1));
+    let change = events
+        .iter()
+        .find(|e| e.kind == EventKind::LeaderChanged)
+        .expect("a leader change");
+    assert_eq!(change.details["from_name"], "redis-0");
+    assert_eq!(change.details["to_name"], "redis-1");
+    assert_eq!(
+        change.member.as_deref(),
+        Some("10.0.0.2:6379"),
+        "ids stay addresses"
+    );
+    assert!(
+        change.summary().starts_with("leader redis-0 -> redis-1"),
+        "{}",
+        change.summary()
+    );
+}
+
+#[test]
+fn a_cluster_without_master_tier_is_not_leaderless() {
+    let mut member = redis_member("c", "10.0.0.1:1", Tier::Unknown, false);
+    member.authority = Authority::Platform;
+    let topology = Topology::merge([&report("kube#0", vec![cluster("c", 0)], vec![member])]);
+    let mut timeline = Timeline::default();
+    timeline.observe(&Topology::default(), &topology, t(0));
+    assert_eq!(timeline.leaderless_since("c"), None);
+}

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Timestamp;
-use super::member::{Link, Member};
+use super::member::{Link, Member, Tier};
 use super::topology::{Cluster, Topology};
 
 /// Kinds of timeline events; the names are part of the `watch --events` contract.
@@ -111,18 +111,32 @@ impl Event {
             Some(Value::Null) | None => "-".to_string(),
             Some(v) => v.to_string(),
         };
-        let member = self.member.as_deref().unwrap_or("-");
+        // Members are named as people know them (a pod name) when a source
+        // gave a name; the id (the address) otherwise.
+        let named = |name_key: &str, id_key: &str| match self.details.get(name_key) {
+            Some(Value::String(s)) => s.clone(),
+            _ => d(id_key),
+        };
+        let member = match self.details.get("name") {
+            Some(Value::String(name)) => name.as_str(),
+            _ => self.member.as_deref().unwrap_or("-"),
+        };
         match self.kind {
             EventKind::LeaderChanged => format!(
                 "leader {} -> {} ({} without leader)",
-                d("from"),
-                d("to"),
+                named("from_name", "from"),
+                named("to_name", "to"),
                 format_ms(self.details.get("leaderless_ms"))
             ),
-            EventKind::LeaderLost => format!("no healthy leader (was {})", d("previous")),
+            EventKind::LeaderLost => {
+                format!(
+                    "no healthy leader (was {})",
+                    named("previous_name", "previous")
+                )
+            }
             EventKind::LeaderRestored => format!(
                 "leader {} back ({} without leader)",
-                d("to"),
+                named("to_name", "to"),
                 format_ms(self.details.get("leaderless_ms"))
             ),
             EventKind::LinkDown => format!("{member} link down"),
@@ -218,6 +232,7 @@ impl Timeline {
     /// Records what changed from `old` to `new` and returns the new events.
     pub fn observe(&mut self, old: &Topology, new: &Topology, now: Timestamp) -> Vec<Event> {
         let mut out = Vec::new();
+        let names = member_names(old, new);
         source_events(old, new, now, &mut out);
         for cluster in &new.clusters {
             let before = old.cluster(&cluster.id);
@@ -230,6 +245,9 @@ impl Timeline {
                 out.push(removed(gone, member, now));
             }
             self.leaders.remove(&gone.id);
+        }
+        for event in &mut out {
+            name_members(event, &names);
         }
         for event in &out {
             self.push(event.clone());
@@ -260,7 +278,14 @@ impl Timeline {
                     );
                     state.last = Some(previous);
                 }
-                state.leaderless_since.get_or_insert(now);
+                // A cluster that never had a leader and has no master tier
+                // (a StatefulSet whose roles nobody knows) is not leaderless:
+                // who leads is unknown there, not missing.
+                let expects_leader =
+                    state.last.is_some() || cluster.members.iter().any(|m| m.tier == Tier::Master);
+                if expects_leader {
+                    state.leaderless_since.get_or_insert(now);
+                }
             }
             Some(leader) => {
                 let leaderless_ms = state
@@ -286,6 +311,39 @@ impl Timeline {
                 state.current = Some(leader.clone());
                 state.last = Some(leader);
             }
+        }
+    }
+}
+
+/// Member names that differ from their ids (a pod name for an address), as
+/// known before or after the change.
+fn member_names<'a>(old: &'a Topology, new: &'a Topology) -> HashMap<&'a str, &'a str> {
+    old.clusters
+        .iter()
+        .chain(&new.clusters)
+        .flat_map(|c| &c.members)
+        .filter(|m| m.name != m.id && !m.name.is_empty())
+        .map(|m| (m.id.as_str(), m.name.as_str()))
+        .collect()
+}
+
+/// Adds `name` (the member's), and `from_name`, `to_name`, `previous_name`
+/// beside the ids a leader event carries, for people and the summary.
+fn name_members(event: &mut Event, names: &HashMap<&str, &str>) {
+    if let Some(name) = event.member.as_deref().and_then(|id| names.get(id)) {
+        event.details.insert("name".into(), Value::from(*name));
+    }
+    for (id_key, name_key) in [
+        ("from", "from_name"),
+        ("to", "to_name"),
+        ("previous", "previous_name"),
+    ] {
+        let name = match event.details.get(id_key) {
+            Some(Value::String(id)) => names.get(id.as_str()).copied(),
+            _ => None,
+        };
+        if let Some(name) = name {
+            event.details.insert(name_key.into(), Value::from(name));
         }
     }
 }

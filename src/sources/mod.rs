@@ -3,6 +3,7 @@
 //! reports errors in its report (redacted), retries with backoff and keeps
 //! going until the shutdown token is cancelled.
 
+pub mod kube;
 pub mod redis;
 pub mod sim;
 
@@ -50,6 +51,8 @@ pub enum SourceSpec {
     },
     /// A deterministic simulated fleet.
     Sim(sim::SimConfig),
+    /// StatefulSets, pods and nodes of a Kubernetes context, watched.
+    Kube(kube::KubeTarget),
 }
 
 impl SourceSpec {
@@ -60,6 +63,7 @@ impl SourceSpec {
             SourceSpec::Sentinel { .. } => "sentinel",
             SourceSpec::Registry { .. } => "registry",
             SourceSpec::Sim(_) => "sim",
+            SourceSpec::Kube(_) => "kube",
         }
     }
 
@@ -74,6 +78,7 @@ impl SourceSpec {
                 tokio::spawn(redis::run_registry(ctx, target, key))
             }
             SourceSpec::Sim(config) => tokio::spawn(sim::run(ctx, config)),
+            SourceSpec::Kube(target) => tokio::spawn(kube::run(ctx, target)),
         }
     }
 }

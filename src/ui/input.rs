@@ -196,14 +196,33 @@ fn run_command(app: &mut AppState, line: &str) -> Option<UiRequest> {
     match parsed.command {
         LineCommand::Quit => return Some(UiRequest::Quit),
         LineCommand::Help => open_help(app),
-        LineCommand::Context | LineCommand::Namespace => {
-            app.ui.notify_error("no Kubernetes source in this session");
-        }
+        LineCommand::Context | LineCommand::Namespace => return switch_kube(app, parsed),
         LineCommand::KillMaster => ask_about_leader(app),
         LineCommand::Kill => ask_about_member(app, kill),
         LineCommand::Restart => ask_about_member(app, restart),
     }
     None
+}
+
+/// `:ctx NAME` / `:ns NAME`: the app loop restarts the Kubernetes source.
+fn switch_kube(app: &mut AppState, parsed: keymap::ParsedCommand) -> Option<UiRequest> {
+    use crate::model::SourceKind;
+    if !app.reports.iter().any(|r| r.kind == SourceKind::Kube) {
+        app.ui.notify_error("no Kubernetes source in this session");
+        return None;
+    }
+    let name = parsed.argument?;
+    app.ui.notify(format!("switching to {name}"));
+    Some(match parsed.command {
+        LineCommand::Context => UiRequest::SwitchKube {
+            context: Some(name),
+            namespace: None,
+        },
+        _ => UiRequest::SwitchKube {
+            context: None,
+            namespace: Some(name),
+        },
+    })
 }
 
 fn kill(member: String, address: String) -> Action {

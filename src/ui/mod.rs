@@ -186,6 +186,11 @@ pub enum UiRequest {
     Quit,
     /// A confirmed action.
     Execute(Action),
+    /// `:ctx` / `:ns`: watch another Kubernetes context or namespace.
+    SwitchKube {
+        context: Option<String>,
+        namespace: Option<String>,
+    },
 }
 
 /// Where each part of the screen goes; `None` for panes hidden by a zoom.

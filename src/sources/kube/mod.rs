@@ -1,0 +1,346 @@
+//! The Kubernetes source: watches (never polls) StatefulSets, their pods,
+//! nodes, and the NetworkPolicies the console labelled as its own, through
+//! kube-runtime watchers merged into one stream with backoff, and sends a
+//! whole report shortly after each change.
+//!
+//! - [`client`]: kubeconfig, context and namespace to a client.
+//! - [`inventory`]: the objects seen, trimmed to facts; re-lists replace.
+//! - [`tiers`]: tier and cluster rules from names and labels (pure).
+//! - [`report`]: the inventory as cluster and member observations (pure).
+//!
+//! A member's address is `<pod IP>:<first container port>`, so a Redis
+//! source watching the same instance joins it to the pod; its name is the
+//! pod's name, which the timeline then shows.
+
+pub mod client;
+pub mod inventory;
+pub mod report;
+pub mod tiers;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::stream::{BoxStream, SelectAll};
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use tokio::time::Instant;
+
+pub use client::{KubeTarget, Namespaces};
+
+use super::SourceContext;
+use crate::model::{SourceKind, SourceReport, SourceStatus};
+use inventory::{
+    Inventory, NodeFacts, POD_NAME_LABEL, PodFacts, PolicyFacts, StatefulSetFacts, reduce,
+};
+
+/// The label on everything the console creates (NetworkPolicies today).
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "clusterdeck";
+
+/// How long changes are gathered before a report goes out: short enough for
+/// the 250 ms budget from event to screen, long enough that a burst (a
+/// StatefulSet of 50 scaling at once) is one report, not fifty.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// The watched resources, for errors and readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Resource {
+    Pods,
+    StatefulSets,
+    Nodes,
+    NetworkPolicies,
+}
+
+impl Resource {
+    fn name(self) -> &'static str {
+        match self {
+            Resource::Pods => "pods",
+            Resource::StatefulSets => "statefulsets",
+            Resource::Nodes => "nodes",
+            Resource::NetworkPolicies => "networkpolicies",
+        }
+    }
+
+    /// Without pods or StatefulSets there is nothing to show; nodes and
+    /// policies only add detail (and are often forbidden to read).
+    fn essential(self) -> bool {
+        matches!(self, Resource::Pods | Resource::StatefulSets)
+    }
+}
+
+/// One item of the merged watch stream.
+enum Update {
+    Pods(Event<PodFacts>),
+    StatefulSets(Event<StatefulSetFacts>),
+    Nodes(Event<NodeFacts>),
+    Policies(Event<PolicyFacts>),
+    Failed(Resource, watcher::Error),
+}
+
+/// Runs the source until shutdown: connects (retrying with backoff while
+/// the kubeconfig or context is wrong), then watches.
+pub async fn run(ctx: SourceContext, target: KubeTarget) {
+    let mut retry = Duration::from_millis(500);
+    loop {
+        let connected = tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => return,
+            c = client::connect(&target, ctx.timeout) => c,
+        };
+        match connected {
+            Ok(connected) => return watch(&ctx, connected).await,
+            Err(e) => {
+                tracing::warn!(source = %ctx.id, error = %e, "kubernetes source cannot connect");
+                let report = base_report(&ctx, target.label(), SourceStatus::Error(e.to_string()));
+                if !ctx.send(report).await {
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(retry) => {}
+        }
+        retry = (retry * 2).min(Duration::from_secs(30));
+    }
+}
+
+fn base_report(ctx: &SourceContext, target: String, status: SourceStatus) -> SourceReport {
+    SourceReport {
+        source: ctx.id.clone(),
+        kind: SourceKind::Kube,
+        target,
+        status,
+        at: time::OffsetDateTime::now_utc(),
+        clusters: Vec::new(),
+        members: Vec::new(),
+    }
+}
+
+/// One watcher with the default backoff, its events reduced to facts.
+fn watch_one<K, F>(
+    api: Api<K>,
+    config: watcher::Config,
+    resource: Resource,
+    facts: fn(&K) -> F,
+    wrap: fn(Event<F>) -> Update,
+) -> BoxStream<'static, Update>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    F: Send + 'static,
+{
+    watcher::watcher(api, config)
+        .default_backoff()
+        .map(move |item| match item {
+            Ok(event) => wrap(reduce(event, facts)),
+            Err(e) => Update::Failed(resource, e),
+        })
+        .boxed()
+}
+
+fn streams(connected: &Connected) -> SelectAll<BoxStream<'static, Update>> {
+    fn api<K>(client: &kube::Client, namespace: &Option<String>) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let (client, ns) = (&connected.client, &connected.namespace);
+    let ours = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
+    let config = || watcher::Config::default().timeout(client::WATCH_SECONDS);
+    futures::stream::select_all([
+        watch_one(
+            api::<Pod>(client, ns),
+            // Every pod a StatefulSet makes carries this label; others are not ours to show.
+            config().labels(POD_NAME_LABEL),
+            Resource::Pods,
+            PodFacts::from_pod,
+            Update::Pods,
+        ),
+        watch_one(
+            api::<StatefulSet>(client, ns),
+            config(),
+            Resource::StatefulSets,
+            StatefulSetFacts::from_statefulset,
+            Update::StatefulSets,
+        ),
+        watch_one(
+            Api::<Node>::all(client.clone()),
+            config(),
+            Resource::Nodes,
+            NodeFacts::from_node,
+            Update::Nodes,
+        ),
+        watch_one(
+            api::<NetworkPolicy>(client, ns),
+            config().labels(&ours),
+            Resource::NetworkPolicies,
+            PolicyFacts::from_policy,
+            Update::Policies,
+        ),
+    ])
+}
+
+use client::Connected;
+
+/// The state of the watch loop between reports.
+struct Watching {
+    inventory: Inventory,
+    /// The latest error of each resource, cleared by its next good event.
+    errors: BTreeMap<Resource, String>,
+    /// Resources that failed before their first list (they do not hold up
+    /// the first report).
+    failed_early: Vec<Resource>,
+}
+
+impl Watching {
+    /// Applies one update; true when the report would change.
+    fn apply(&mut self, update: Update) -> bool {
+        let (resource, changed) = match update {
+            Update::Pods(e) => (Resource::Pods, self.inventory.pods.apply(e)),
+            Update::StatefulSets(e) => {
+                (Resource::StatefulSets, self.inventory.statefulsets.apply(e))
+            }
+            Update::Nodes(e) => (Resource::Nodes, self.inventory.nodes.apply(e)),
+            Update::Policies(e) => (Resource::NetworkPolicies, self.inventory.policies.apply(e)),
+            Update::Failed(resource, e) => return self.failed(resource, &e),
+        };
+        changed | self.errors.remove(&resource).is_some()
+    }
+
+    fn failed(&mut self, resource: Resource, error: &watcher::Error) -> bool {
+        // 410 Gone is the normal end of a watch: the watcher re-lists.
+        if let watcher::Error::WatchError(status) = error
+            && status.code == 410
+        {
+            tracing::debug!(resource = resource.name(), "watch expired; re-listing");
+            return false;
+        }
+        tracing::warn!(resource = resource.name(), %error, "kubernetes watch failed");
+        if !self.failed_early.contains(&resource) && !self.synced(resource) {
+            self.failed_early.push(resource);
+        }
+        let message = format!("{}: {error}", resource.name());
+        self.errors.insert(resource, message.clone()) != Some(message)
+    }
+
+    fn synced(&self, resource: Resource) -> bool {
+        match resource {
+            Resource::Pods => self.inventory.pods.synced,
+            Resource::StatefulSets => self.inventory.statefulsets.synced,
+            Resource::Nodes => self.inventory.nodes.synced,
+            Resource::NetworkPolicies => self.inventory.policies.synced,
+        }
+    }
+
+    /// Every watcher has listed once or failed trying: a first report now is whole.
+    fn settled(&self) -> bool {
+        [
+            Resource::Pods,
+            Resource::StatefulSets,
+            Resource::Nodes,
+            Resource::NetworkPolicies,
+        ]
+        .into_iter()
+        .all(|r| self.synced(r) || self.failed_early.contains(&r))
+    }
+
+    fn status(&self) -> SourceStatus {
+        let essential: Vec<&str> = self
+            .errors
+            .iter()
+            .filter(|(r, _)| r.essential())
+            .map(|(_, e)| e.as_str())
+            .collect();
+        if essential.is_empty() {
+            SourceStatus::Ok
+        } else {
+            SourceStatus::Error(essential.join("; "))
+        }
+    }
+}
+
+/// Watches until shutdown, sending a report [`DEBOUNCE`] after a change.
+async fn watch(ctx: &SourceContext, connected: Connected) {
+    let label = connected.label();
+    let all_namespaces = connected.namespace.is_none();
+    tracing::info!(source = %ctx.id, target = %label, "watching kubernetes");
+    let mut updates = streams(&connected);
+    let mut state = Watching {
+        inventory: Inventory::default(),
+        errors: BTreeMap::new(),
+        failed_early: Vec::new(),
+    };
+    let mut due: Option<Instant> = None;
+    let mut first = true;
+    loop {
+        let ready = due.filter(|_| state.settled());
+        tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => return,
+            _ = sleep_until(ready), if ready.is_some() => {
+                due = None;
+                let report = report(ctx, &label, &state, all_namespaces);
+                // `snapshot` waits for a second answer from every source,
+                // because a polled source's first look only starts
+                // discovery. A watched source's first report is already
+                // whole, so it is confirmed at once rather than after the
+                // next change, which may never come.
+                let copies = if std::mem::take(&mut first) { 2 } else { 1 };
+                for _ in 0..copies {
+                    let sent = tokio::select! {
+                        biased;
+                        _ = ctx.shutdown.cancelled() => return,
+                        sent = ctx.send(report.clone()) => sent,
+                    };
+                    if !sent {
+                        return;
+                    }
+                }
+            }
+            update = next(&mut updates) => {
+                if state.apply(update) {
+                    due.get_or_insert_with(|| Instant::now() + DEBOUNCE);
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// The next update; the merged watchers never end, so neither does this.
+async fn next(updates: &mut (impl Stream<Item = Update> + Unpin)) -> Update {
+    match updates.next().await {
+        Some(update) => update,
+        None => std::future::pending().await,
+    }
+}
+
+fn report(
+    ctx: &SourceContext,
+    label: &str,
+    state: &Watching,
+    all_namespaces: bool,
+) -> SourceReport {
+    let (clusters, members) = report::observations(&state.inventory, all_namespaces);
+    SourceReport {
+        clusters,
+        members,
+        ..base_report(ctx, label.to_string(), state.status())
+    }
+}

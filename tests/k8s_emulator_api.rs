@@ -1,0 +1,260 @@
+//! The emulated API server itself, through the same client library the
+//! console uses (kube), so the semantics the later actions rely on are
+//! pinned down: pagination, selectors, patches, the scale subresource,
+//! grace periods, NetworkPolicies, and the error codes.
+
+mod k8s_emulator;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_emulator::{Emulator, Kind, Verb};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{
+    DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
+use kube::{Api, Client, Config};
+use serde_json::json;
+
+async fn client(emulator: &Emulator) -> Client {
+    let mut config = Config::new(emulator.url().parse().unwrap());
+    config.auth_info = Default::default();
+    config.default_namespace = "db".into();
+    Client::try_from(config).unwrap()
+}
+
+fn status_code(e: kube::Error) -> u16 {
+    match e {
+        kube::Error::Api(status) => status.code,
+        other => panic!("not an API error: {other}"),
+    }
+}
+
+async fn setup() -> (Emulator, Client) {
+    let emulator = Emulator::start().await;
+    emulator.add_nodes(&["node-1", "node-2"]);
+    let client = client(&emulator).await;
+    (emulator, client)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_page_and_select_by_label() {
+    let (emu, client) = setup().await;
+    emu.create_statefulset("db", "a", 5, &[("app", "a")], 1);
+    emu.create_statefulset("db", "b", 2, &[("app", "b")], 1);
+    let pods: Api<Pod> = Api::namespaced(client, "db");
+    let mut names = Vec::new();
+    let mut params = ListParams::default().limit(3);
+    loop {
+        let page = pods.list(&params).await.unwrap();
+        assert!(page.items.len() <= 3);
+        names.extend(page.items.iter().map(|p| p.metadata.name.clone().unwrap()));
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    assert_eq!(names, ["a-0", "a-1", "a-2", "a-3", "a-4", "b-0", "b-1"]);
+    assert_eq!(emu.requests(Verb::List, Kind::Pod), 3);
+    let b = pods
+        .list(&ListParams::default().labels("app=b"))
+        .await
+        .unwrap();
+    assert_eq!(b.items.len(), 2);
+    let none = pods
+        .list(&ListParams::default().labels("app in (c),statefulset.kubernetes.io/pod-name"))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scale_subresource_drives_the_controller() {
+    let (emu, client) = setup().await;
+    emu.create_statefulset("db", "copy", 1, &[("app", "copy")], 1);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "db");
+    let scale = sets.get_scale("copy").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(1));
+    let patch = Patch::Merge(json!({"spec": {"replicas": 3}}));
+    let scale = sets
+        .patch_scale("copy", &PatchParams::default(), &patch)
+        .await
+        .unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(3));
+    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=copy"));
+    let pods: Api<Pod> = Api::namespaced(client, "db");
+    let listed = pods.list(&ListParams::default()).await.unwrap();
+    let names: Vec<_> = listed
+        .items
+        .iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["copy-0", "copy-1", "copy-2"]);
+    let pod = &listed.items[2];
+    let labels = pod.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["statefulset.kubernetes.io/pod-name"], "copy-2");
+    assert_eq!(labels["app"], "copy");
+    assert!(pod.spec.as_ref().unwrap().node_name.is_some());
+    let sts = sets.get("copy").await.unwrap();
+    assert_eq!(sts.status.unwrap().ready_replicas, Some(3));
+    let bad = Patch::Merge(json!({"spec": {"replicas": -1}}));
+    let e = sets
+        .patch_scale("copy", &PatchParams::default(), &bad)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), 422);
+    assert_eq!(emu.requests(Verb::Patch, Kind::StatefulSet), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn patches_merge_and_strategic_and_conflicts_are_409() {
+    let (_emu, client) = setup().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let cordon = Patch::Strategic(json!({"spec": {"unschedulable": true}}));
+    let node = nodes
+        .patch("node-1", &PatchParams::default(), &cordon)
+        .await
+        .unwrap();
+    assert_eq!(node.spec.unwrap().unschedulable, Some(true));
+    let uncordon = Patch::Merge(json!({"spec": {"unschedulable": null}}));
+    let node = nodes
+        .patch("node-1", &PatchParams::default(), &uncordon)
+        .await
+        .unwrap();
+    assert_eq!(node.spec.unwrap().unschedulable, None);
+    let stale = Patch::Merge(
+        json!({"metadata": {"resourceVersion": "1"}, "spec": {"unschedulable": true}}),
+    );
+    let e = nodes
+        .patch("node-1", &PatchParams::default(), &stale)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), 409);
+    let e = nodes
+        .patch("nowhere", &PatchParams::default(), &cordon)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn network_policies_are_created_once_and_deleted() {
+    let (emu, client) = setup().await;
+    let policies: Api<NetworkPolicy> = Api::namespaced(client, "db");
+    let policy: NetworkPolicy = serde_json::from_value(json!({
+        "metadata": {"name": "clusterdeck-isolate-copy-1",
+                     "labels": {"app.kubernetes.io/managed-by": "clusterdeck"}},
+        "spec": {"podSelector": {"matchLabels": {"statefulset.kubernetes.io/pod-name": "copy-1"}},
+                 "policyTypes": ["Ingress", "Egress"]},
+    }))
+    .unwrap();
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .unwrap();
+    let e = policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), 409);
+    let mut nameless = policy.clone();
+    nameless.metadata.name = Some("Not A Name".into());
+    let e = policies
+        .create(&PostParams::default(), &nameless)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), 422);
+    let ours = policies
+        .list(&ListParams::default().labels("app.kubernetes.io/managed-by=clusterdeck"))
+        .await
+        .unwrap();
+    assert_eq!(ours.items.len(), 1);
+    policies
+        .delete("clusterdeck-isolate-copy-1", &DeleteParams::default())
+        .await
+        .unwrap();
+    let e = policies
+        .delete("clusterdeck-isolate-copy-1", &DeleteParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), 404);
+    assert_eq!(emu.requests(Verb::Delete, Kind::NetworkPolicy), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_pod_terminates_for_its_grace_period_then_comes_back() {
+    let (emu, client) = setup().await;
+    emu.create_statefulset("db", "copy", 2, &[("app", "copy")], 1);
+    let pods: Api<Pod> = Api::namespaced(client, "db");
+    let listed = pods.list(&ListParams::default()).await.unwrap();
+    let version = listed.metadata.resource_version.unwrap();
+    let old_uid = pods.get("copy-1").await.unwrap().metadata.uid;
+    let mut events = pods
+        .watch(&WatchParams::default().timeout(10), &version)
+        .await
+        .unwrap()
+        .boxed();
+    pods.delete("copy-1", &DeleteParams::default().grace_period(1))
+        .await
+        .unwrap();
+    let terminating = pods.get("copy-1").await.unwrap();
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    // Seen through the watch: terminating, gone, and created again by the controller.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("a watch event")
+            .expect("the watch goes on")
+            .unwrap();
+        match event {
+            WatchEvent::Modified(p) if p.metadata.deletion_timestamp.is_some() => {
+                seen.push("terminating")
+            }
+            WatchEvent::Deleted(p) if p.metadata.name.as_deref() == Some("copy-1") => {
+                seen.push("deleted")
+            }
+            WatchEvent::Added(p) if p.metadata.name.as_deref() == Some("copy-1") => {
+                seen.push("added")
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, ["terminating", "deleted", "added"]);
+    assert_ne!(pods.get("copy-1").await.unwrap().metadata.uid, old_uid);
+    let e = pods
+        .delete("nowhere", &DeleteParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn old_versions_are_gone_and_failures_can_be_injected() {
+    let (emu, client) = setup().await;
+    emu.create_statefulset("db", "a", 1, &[("app", "a")], 1);
+    let pods: Api<Pod> = Api::namespaced(client, "db");
+    let version = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    emu.edit(|s| s.expire_watches());
+    let mut events = pods
+        .watch(&WatchParams::default(), &version)
+        .await
+        .unwrap()
+        .boxed();
+    match events.next().await.unwrap().unwrap() {
+        WatchEvent::Error(status) => assert_eq!(status.code, 410),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+    emu.inject_failure(Some(Verb::Get), Some(Kind::Pod), 500, 1);
+    let e = pods.get("a-0").await.unwrap_err();
+    assert_eq!(status_code(e), 500);
+    pods.get("a-0").await.expect("only the next request fails");
+}
