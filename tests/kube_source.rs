@@ -102,7 +102,7 @@ async fn an_expired_watch_is_recovered_by_a_relist_without_lost_or_duplicated_me
         cluster.member(&old_address).is_none(),
         "the old pod is gone"
     );
-    assert_eq!(watcher.topology.member_count(), 4);
+    assert_eq!(watcher.app.topology.member_count(), 4);
     assert!(
         emu.requests(Verb::List, Kind::Pod) > lists,
         "recovered by a re-list"
@@ -478,7 +478,11 @@ async fn redis_in_pods_is_joined_to_the_pods_and_a_failover_shows_pod_names() {
         .until("Redis joined to the pods", WAIT, joined)
         .await;
     let cluster = watcher.cluster(&redis_cluster).unwrap();
-    assert_eq!(watcher.topology.clusters.len(), 1, "one cluster, not two");
+    assert_eq!(
+        watcher.app.topology.clusters.len(),
+        1,
+        "one cluster, not two"
+    );
     let leader = cluster.leader_member().unwrap();
     assert_eq!(leader.name, "redis-0");
     assert_eq!(leader.native_role.as_deref(), Some("master"));
