@@ -43,8 +43,9 @@ pub enum Outcome {
     SourceFailed,
 }
 
-/// Looks until every source has answered twice (the second look includes
-/// what the first discovered) or `timeout` passes, then prints.
+/// Looks until every source has answered once (a source's first report is
+/// complete: pollers look at what they discover in the same round, watchers
+/// report after their first full list) or `timeout` passes, then prints.
 pub async fn snapshot(
     planned: Vec<PlannedSource>,
     header: HeaderInfo,
@@ -54,12 +55,12 @@ pub async fn snapshot(
 ) -> Result<Outcome> {
     let mut sources = RunningSources::start(planned, header.interval, request_timeout);
     let mut app = AppState::new(header, sources.labels.clone(), OffsetDateTime::now_utc());
-    let mut answers: std::collections::HashMap<String, u32> = Default::default();
+    let mut answered: std::collections::HashSet<String> = Default::default();
     let deadline = Instant::now() + timeout;
-    while answers.len() < app.reports.len() || answers.values().any(|n| *n < 2) {
+    while answered.len() < app.reports.len() {
         match tokio::time::timeout_at(deadline, sources.reports.recv()).await {
             Ok(Some(report)) => {
-                *answers.entry(report.source.clone()).or_default() += 1;
+                answered.insert(report.source.clone());
                 app.apply_report(report, OffsetDateTime::now_utc());
             }
             Ok(None) | Err(_) => break,
