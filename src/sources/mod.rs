@@ -1,8 +1,9 @@
-//! Sources: tokio tasks that each watch one thing and send whole
+//! Sources (Redis, Sentinel, registry keys, Docker, a simulation): tokio tasks that each watch one thing and send whole
 //! [`SourceReport`]s to the app loop. A source never touches app state; it
 //! reports errors in its report (redacted), retries with backoff and keeps
 //! going until the shutdown token is cancelled.
 
+pub mod docker;
 pub mod redis;
 pub mod sim;
 
@@ -50,6 +51,8 @@ pub enum SourceSpec {
     },
     /// A deterministic simulated fleet.
     Sim(sim::SimConfig),
+    /// A Docker Engine: containers, and Swarm services, tasks and nodes.
+    Docker(docker::DockerSpec),
 }
 
 impl SourceSpec {
@@ -60,6 +63,7 @@ impl SourceSpec {
             SourceSpec::Sentinel { .. } => "sentinel",
             SourceSpec::Registry { .. } => "registry",
             SourceSpec::Sim(_) => "sim",
+            SourceSpec::Docker(_) => "docker",
         }
     }
 
@@ -74,6 +78,7 @@ impl SourceSpec {
                 tokio::spawn(redis::run_registry(ctx, target, key))
             }
             SourceSpec::Sim(config) => tokio::spawn(sim::run(ctx, config)),
+            SourceSpec::Docker(spec) => tokio::spawn(docker::run(ctx, spec)),
         }
     }
 }
