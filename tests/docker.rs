@@ -171,7 +171,10 @@ async fn three_redis_containers_are_one_cluster_with_placement_and_roles() {
         master.placement.container.as_deref(),
         Some(trio.master.as_str())
     );
-    assert_eq!(master.placement.networks, [trio.network.clone()]);
+    assert_eq!(
+        master.placement.networks,
+        std::slice::from_ref(&trio.network)
+    );
     assert_eq!(
         master.name, trio.master,
         "the container's name is the member's name"

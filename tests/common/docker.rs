@@ -146,7 +146,7 @@ fn build_image(tag: &str, files: &[PathBuf]) {
         std::os::unix::fs::symlink("busybox", r.join("bin").join(applet)).unwrap();
     }
     std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").unwrap();
-    let tar = Command::new("tar")
+    let mut tar = Command::new("tar")
         .args(["-C"])
         .arg(r)
         .args(["-cf", "-", "."])
@@ -167,9 +167,13 @@ fn build_image(tag: &str, files: &[PathBuf]) {
             "-",
             tag,
         ])
-        .stdin(tar.stdout.unwrap())
+        .stdin(tar.stdout.take().unwrap())
         .output()
         .expect("docker import");
+    assert!(
+        tar.wait().is_ok_and(|s| s.success()),
+        "tar of the image root failed"
+    );
     assert!(
         import.status.success(),
         "docker import failed: {}",

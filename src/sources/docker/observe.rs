@@ -317,7 +317,10 @@ fn fill_container(
         .filter(|n| !member.placement.networks.contains(n))
         .collect();
     if !lost.is_empty() && is_running(container) {
-        member.raw.insert(raw::CUT_OFF_FROM.into(), lost.join(", "));
+        let lost_text = lost.join(", ");
+        member.error = Some(format!("cut off: not attached to {lost_text} any more"));
+        member.health = Health::Degraded;
+        member.raw.insert(raw::CUT_OFF_FROM.into(), lost_text);
         // Keep saying it until it is back: the memory keeps the old list.
         let mut remembered = member.placement.networks.clone();
         remembered.extend(lost);
