@@ -297,3 +297,64 @@ async fn read_only_sends_no_mutating_request_to_the_engine() {
     );
     assert_eq!(test.networks_of(&container), [network]);
 }
+
+/// Removes a Docker lab's resources when the test ends, however it ends.
+struct LabSweep(Option<String>);
+
+impl Drop for LabSweep {
+    fn drop(&mut self) {
+        if let Some(id) = &self.0 {
+            common::docker::remove_labelled(&format!("clusterdeck.lab={id}"));
+        }
+    }
+}
+
+#[test]
+fn the_lab_on_docker_runs_redis_in_containers_and_removes_them_on_exit() {
+    let image = common::docker::test_image();
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path().to_str().unwrap().to_string();
+    let mut sweep = LabSweep(None);
+    let mut c = PtyConsole::spawn(
+        &["lab", "--docker", "--image", image, "--interval", "200ms"],
+        160,
+        50,
+        &[("CLUSTERDECK_STATE_DIR", &state)],
+    );
+    let notice = c.wait_for_text("Docker lab", DEADLINE);
+    let id = notice
+        .split_whitespace()
+        .skip_while(|w| *w != "lab")
+        .nth(1)
+        .expect("the notice names the lab")
+        .to_string();
+    sweep.0 = Some(id.clone());
+    let master = format!("clusterdeck-lab-{id}-master");
+    let screen = c.wait_for(
+        "a master and two copies, joined with their containers",
+        DEADLINE,
+        |s| {
+            s.lines()
+                .any(|l| l.contains("│name") && l.contains(&master))
+                && s.lines()
+                    .any(|l| l.contains("MASTER") && l.contains("clusterdeck-lab-"))
+                && s.lines()
+                    .filter(|l| l.contains(" COPY ") && l.contains("clusterdeck-lab-"))
+                    .count()
+                    == 2
+        },
+    );
+    let filter = format!("label=clusterdeck.lab={id}");
+    let running = common::docker::docker(&["ps", "-q", "--filter", &filter]);
+    assert_eq!(running.lines().count(), 3, "{screen}");
+    c.send("q");
+    assert!(c.wait_exit(DEADLINE).success());
+    assert!(
+        common::docker::docker(&["ps", "-aq", "--filter", &filter]).is_empty(),
+        "containers removed"
+    );
+    assert!(
+        common::docker::docker(&["network", "ls", "-q", "--filter", &filter]).is_empty(),
+        "network removed"
+    );
+}
