@@ -76,11 +76,12 @@ fn which(binary: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A statically linked busybox: the image has no libc of its own for it.
 fn busybox() -> PathBuf {
     ["/bin/busybox", "/usr/bin/busybox"]
         .map(PathBuf::from)
         .into_iter()
-        .find(|p| p.is_file())
+        .find(|p| p.is_file() && shared_libraries(p).is_empty())
         .unwrap_or_else(|| panic!("no static busybox found; install it: {INSTALL_HINT}"))
 }
 
