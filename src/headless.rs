@@ -54,6 +54,7 @@ pub async fn snapshot(
 ) -> Result<Outcome> {
     let mut sources = RunningSources::start(planned, header.interval, request_timeout);
     let mut app = AppState::new(header, sources.labels.clone(), OffsetDateTime::now_utc());
+    load_faults(&mut app);
     let mut answers: std::collections::HashMap<String, u32> = Default::default();
     let deadline = Instant::now() + timeout;
     while answers.len() < app.reports.len() || answers.values().any(|n| *n < 2) {
@@ -75,6 +76,15 @@ pub async fn snapshot(
     };
     write_stdout(text.as_bytes())?;
     Ok(outcome(&app.topology))
+}
+
+/// Members show the faults the ledger holds on them (read once: headless
+/// modes inject nothing).
+fn load_faults(app: &mut AppState) {
+    match crate::actions::FaultLedger::default_location().records() {
+        Ok(faults) => app.set_faults(faults),
+        Err(e) => tracing::warn!(error = %e, "cannot read the fault ledger"),
+    }
 }
 
 /// A source that never answered is a failed source, not a silent one.
@@ -109,6 +119,7 @@ pub async fn watch(
     let mut signals = StopSignals::install().wrap_err("cannot install signal handlers")?;
     let mut sources = RunningSources::start(planned, header.interval, request_timeout);
     let mut app = AppState::new(header, sources.labels.clone(), OffsetDateTime::now_utc());
+    load_faults(&mut app);
     let stop_at = duration.map(|d| Instant::now() + d);
     let result = loop {
         let report = tokio::select! {
