@@ -3,12 +3,16 @@
 //! error; nothing here opens a connection.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::actions::Platforms;
+use crate::config::{Config, ConfigError};
 use crate::model::SourceKind;
 use crate::sources::SourceSpec;
+use crate::sources::docker::{DockerHost, DockerSpec};
 use crate::sources::kube::{KubeTarget, Namespaces};
 use crate::sources::redis::{RedisTarget, TargetError};
 use crate::sources::sim::SimConfig;
@@ -54,9 +58,20 @@ pub enum Command {
         #[arg(long = "for", value_parser = parse_duration)]
         duration: Option<Duration>,
     },
+    /// Undo every fault in the ledger (left by a console that died, or still
+    /// held): exit 0 when all are healed, 1 otherwise.
+    Heal,
     /// Start a real local Redis cluster (1 master, 2 copies, 3 sentinels) and
-    /// open the console on it; everything is stopped on exit.
+    /// open the console on it; everything is stopped on exit. With --docker,
+    /// the Redis instances run as containers on a private network.
     Lab {
+        /// The Redis image for `--docker` (pulled if not present).
+        #[arg(long, default_value = crate::lab::docker::DEFAULT_IMAGE)]
+        image: String,
+        /// With --docker: run the Redis instances as a Swarm service (the
+        /// engine must be a Swarm manager), so that scale and cordon act on it.
+        #[arg(long)]
+        swarm: bool,
         /// Number of replicas.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=8))]
         replicas: u8,
@@ -145,6 +160,23 @@ pub struct SourceArgs {
     /// Every Kubernetes namespace (implies --kube).
     #[arg(long = "all-namespaces", short = 'A', global = true)]
     pub all_namespaces: bool,
+    /// A Docker Engine: containers, Swarm services, tasks and nodes.
+    /// `--docker` alone uses DOCKER_HOST or the local socket;
+    /// `--docker=unix:///path` or `--docker=tcp://host:port` names one.
+    /// With no source named at all, a reachable local engine is used anyway.
+    #[arg(
+        long,
+        value_name = "HOST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        global = true
+    )]
+    pub docker: Option<String>,
+
+    /// The cluster config the platform sources use (set from --config).
+    #[arg(skip)]
+    pub config: Arc<Config>,
 }
 
 /// What the machine offers that a source could start on without being named.
@@ -152,6 +184,8 @@ pub struct SourceArgs {
 pub struct Discovered {
     /// A kubeconfig exists (KUBECONFIG's files, or ~/.kube/config).
     pub kubeconfig: bool,
+    /// A Docker Engine answers at DOCKER_HOST or the local socket.
+    pub docker: bool,
 }
 
 impl Discovered {
@@ -159,6 +193,7 @@ impl Discovered {
     pub fn from_environment() -> Discovered {
         Discovered {
             kubeconfig: !crate::sources::kube::client::kubeconfig_paths().is_empty(),
+            docker: DockerHost::resolve(None).is_reachable(),
         }
     }
 }
@@ -182,6 +217,26 @@ pub struct CommonArgs {
     /// go to the terminal.
     #[arg(long, value_name = "PATH", global = true)]
     pub log_file: Option<PathBuf>,
+
+    /// Cluster config (YAML): names and labels to clusters and tiers, app
+    /// ports, remove commands. See assets/clusterdeck.yaml.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// On quit, leave the faults this run injected in place (they stay in the
+    /// ledger; `clusterdeck heal` undoes them).
+    #[arg(long, global = true)]
+    pub keep_faults: bool,
+}
+
+impl CommonArgs {
+    /// The config file, or an empty config when none is given.
+    pub fn load_config(&self) -> Result<Config, UsageError> {
+        match &self.config {
+            Some(path) => Config::load(path).map_err(UsageError::Config),
+            None => Ok(Config::default()),
+        }
+    }
 }
 
 /// A flag combination or value that cannot work, said plainly (exit 2).
@@ -196,10 +251,12 @@ pub enum UsageError {
     #[error("--registry-key needs a Redis to read it from: add --registry URL or --redis URL")]
     RegistryWithoutRedis,
     #[error(
-        "nothing to watch: give --redis URL, --sentinel URL, --kube or --sim N \
+        "nothing to watch: give --redis URL, --sentinel URL, --docker, --kube or --sim N \
          (or run `clusterdeck lab` for a local demo cluster)"
     )]
     NoSources,
+    #[error("{0}")]
+    Config(ConfigError),
 }
 
 /// A source to start and how the header names it before it reports.
@@ -305,21 +362,44 @@ impl SourceArgs {
         let named_any = !self.redis.iter().all(|u| u.trim().is_empty())
             || !self.sentinel.is_empty()
             || self.registry_key.is_some()
-            || self.sim.is_some();
+            || self.sim.is_some()
+            || self.docker.is_some()
+            || self.kube_target().is_some();
+        // Only when nothing at all is named: naming sources means only those.
         let kube = match self.kube_target() {
             Some(target) => Some(target),
-            // Only when nothing at all is named: naming sources means only those.
             None if !named_any && found.kubeconfig => Some(self.kube_target_always()),
             None => None,
         };
         if let Some(target) = kube {
             push(SourceKind::Kube, target.label(), SourceSpec::Kube(target));
         }
+        if self.docker.is_some() || (!named_any && found.docker) {
+            let host = DockerHost::resolve(self.docker.as_deref());
+            let spec = DockerSpec {
+                host: host.clone(),
+                config: Arc::clone(&self.config),
+            };
+            push(
+                SourceKind::Docker,
+                host.as_str().to_string(),
+                SourceSpec::Docker(spec),
+            );
+        }
         if planned.is_empty() {
             return Err(UsageError::NoSources);
         }
         Ok(planned)
     }
+}
+
+/// The platforms the planned sources reach, for the actions.
+pub fn platforms(planned: &[PlannedSource]) -> Platforms {
+    let docker = planned.iter().find_map(|p| match &p.spec {
+        SourceSpec::Docker(spec) => Some(spec.host.clone()),
+        _ => None,
+    });
+    Platforms { docker }
 }
 
 /// Parses `1s`, `500ms`, `2m` (humantime).
@@ -392,6 +472,30 @@ mod tests {
     }
 
     #[test]
+    fn docker_is_added_when_named_and_its_host_is_kept() {
+        let cli = parse(&["--docker=unix:///run/x.sock", "snapshot"]).unwrap();
+        let plan = cli.sources.plan().unwrap();
+        assert_eq!(plan[0].id, "docker#0");
+        assert_eq!(plan[0].target, "unix:///run/x.sock");
+        let cli = parse(&["--redis", "h:1", "--docker"]).unwrap();
+        let ids: Vec<_> = cli
+            .sources
+            .plan()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids, ["redis#0", "docker#0"]);
+        // Named sources only: no Docker unless asked for.
+        let args = parse(&["--redis", "h:1"]).unwrap().sources;
+        let everything = Discovered {
+            kubeconfig: true,
+            docker: true,
+        };
+        assert_eq!(args.plan_with(&everything).unwrap().len(), 1);
+    }
+
+    #[test]
     fn bad_input_is_a_clear_usage_error() {
         let cli = parse(&["--redis", "http://x:1"]).unwrap();
         let e = cli.sources.plan().unwrap_err().to_string();
@@ -399,6 +503,8 @@ mod tests {
         let none = Discovered::default();
         let e = parse(&[]).unwrap().sources.plan_with(&none).unwrap_err();
         assert!(matches!(e, UsageError::NoSources));
+        let e = parse(&["--docker", "unix:///x"]);
+        assert!(e.is_err(), "a host needs --docker=HOST");
         assert!(parse(&["--interval", "1ms"]).is_err());
         assert!(parse(&["--interval", "soon"]).is_err());
         assert!(parse(&["--sim", "0"]).is_err());
@@ -436,7 +542,10 @@ mod tests {
 
     #[test]
     fn a_kubeconfig_turns_kube_on_only_when_nothing_is_named() {
-        let found = Discovered { kubeconfig: true };
+        let found = Discovered {
+            kubeconfig: true,
+            docker: false,
+        };
         let plan = parse(&[]).unwrap().sources.plan_with(&found).unwrap();
         assert!(matches!(&plan[..], [p] if p.kind == SourceKind::Kube));
         let plan = parse(&["--sim", "3"])

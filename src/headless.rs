@@ -55,6 +55,7 @@ pub async fn snapshot(
 ) -> Result<Outcome> {
     let mut sources = RunningSources::start(planned, header.interval, request_timeout);
     let mut app = AppState::new(header, sources.labels.clone(), OffsetDateTime::now_utc());
+    load_faults(&mut app);
     let mut answered: std::collections::HashSet<String> = Default::default();
     let deadline = Instant::now() + timeout;
     while answered.len() < app.reports.len() {
@@ -76,6 +77,15 @@ pub async fn snapshot(
     };
     write_stdout(text.as_bytes())?;
     Ok(outcome(&app.topology))
+}
+
+/// Members show the faults the ledger holds on them (read once: headless
+/// modes inject nothing).
+fn load_faults(app: &mut AppState) {
+    match crate::actions::FaultLedger::default_location().records() {
+        Ok(faults) => app.set_faults(faults),
+        Err(e) => tracing::warn!(error = %e, "cannot read the fault ledger"),
+    }
 }
 
 /// A source that never answered is a failed source, not a silent one.
@@ -110,6 +120,7 @@ pub async fn watch(
     let mut signals = StopSignals::install().wrap_err("cannot install signal handlers")?;
     let mut sources = RunningSources::start(planned, header.interval, request_timeout);
     let mut app = AppState::new(header, sources.labels.clone(), OffsetDateTime::now_utc());
+    load_faults(&mut app);
     let stop_at = duration.map(|d| Instant::now() + d);
     let result = loop {
         let report = tokio::select! {

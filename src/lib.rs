@@ -3,8 +3,9 @@
 //! Where things live:
 //! - [`model`]: pure data: members, the merge of source reports into a
 //!   topology, the timeline of changes. No tokio, no clients.
-//! - [`sources`]: tokio tasks that watch something (Redis, Sentinel, Kubernetes, a
-//!   simulation) and send whole [`model::SourceReport`]s over a channel.
+//! - [`sources`]: tokio tasks that watch something (Redis, Sentinel, Docker
+//!   and Swarm, Kubernetes, a simulation) and send whole
+//!   [`model::SourceReport`]s over a channel.
 //! - [`actions`]: what the console does to a cluster, as data, and the tasks
 //!   that carry it out.
 //! - [`app`]: the single owner of state; the loop over input, reports,
@@ -12,11 +13,13 @@
 //! - [`ui`]: rendering, a pure function of the app state, and the key table.
 //! - [`headless`]: `snapshot` and `watch` for scripts.
 //! - [`lab`]: a real local Redis cluster for demos and tests.
+//! - [`config`]: the cluster config file (names and labels to clusters and tiers).
 //! - [`cli`]: the command line.
 
 pub mod actions;
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod headless;
 pub mod lab;
 pub mod logging;

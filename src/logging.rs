@@ -22,8 +22,16 @@ pub fn init(path: Option<&Path>) -> Result<PathBuf> {
         .append(true)
         .open(&path)
         .wrap_err_with(|| format!("cannot open log file {}", path.display()))?;
+    let wanted = std::env::var("CLUSTERDECK_LOG").unwrap_or_else(|_| "info".into());
+    // bollard logs whole engine responses at debug, container environments
+    // (and so passwords) included: kept at warn unless asked for by name.
+    let directives = if wanted.contains("bollard") {
+        wanted
+    } else {
+        format!("{wanted},bollard=warn")
+    };
     let filter =
-        EnvFilter::try_from_env("CLUSTERDECK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+        EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,bollard=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)

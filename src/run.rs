@@ -4,9 +4,14 @@ use std::process::ExitCode;
 
 use color_eyre::eyre::Result;
 
+use std::sync::Arc;
+
+use crate::actions::executor::{ExecContext, Executor};
+use crate::actions::plan::heal_action;
+use crate::actions::{AuditLog, FaultLedger, HealReason, Platforms};
 use crate::app::HeaderInfo;
 use crate::app::console::{self, ConsoleOptions};
-use crate::cli::{Cli, Command, UsageError};
+use crate::cli::{Cli, Command, UsageError, platforms};
 use crate::headless::{self, Outcome, WatchOutput};
 
 /// Exit code for bad usage or configuration.
@@ -42,7 +47,8 @@ fn try_run(cli: Cli) -> Result<ExitCode> {
     runtime.block_on(dispatch(cli))
 }
 
-async fn dispatch(cli: Cli) -> Result<ExitCode> {
+async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
+    cli.sources.config = Arc::new(cli.common.load_config()?);
     let header = HeaderInfo {
         interval: cli.common.interval,
         read_only: cli.common.read_only,
@@ -52,11 +58,27 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     };
     let timeout = cli.common.request_timeout;
     match cli.command {
+        Some(Command::Heal) => heal(timeout, cli.common.read_only).await,
         Some(Command::Lab {
             replicas,
             sentinels,
+            image,
+            swarm,
         }) => {
-            crate::lab::console::run(header, timeout, replicas, sentinels).await?;
+            let options = crate::lab::console::LabOptions {
+                replicas,
+                sentinels,
+                docker: cli
+                    .sources
+                    .docker
+                    .as_deref()
+                    .map(|h| crate::sources::docker::DockerHost::resolve(Some(h))),
+                image,
+                swarm,
+                config: Arc::clone(&cli.sources.config),
+                keep_faults: cli.common.keep_faults,
+            };
+            crate::lab::console::run(header, timeout, options).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Snapshot {
@@ -85,10 +107,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let planned = cli.sources.plan()?;
             console::run(ConsoleOptions {
                 header,
+                platforms: platforms(&planned),
                 sources: planned,
                 request_timeout: timeout,
                 lab: None,
                 theme: crate::ui::Theme::from_env(),
+                config: Arc::clone(&cli.sources.config),
+                keep_faults: cli.common.keep_faults,
             })
             .await?;
             Ok(ExitCode::SUCCESS)
@@ -101,4 +126,44 @@ fn exit_code(outcome: Outcome) -> ExitCode {
         Outcome::Ok => ExitCode::SUCCESS,
         Outcome::SourceFailed => ExitCode::from(EXIT_SOURCE_FAILED),
     }
+}
+
+/// `clusterdeck heal`: undoes every fault in the ledger and says what it did;
+/// exit 0 when all are healed (or there were none), 1 otherwise.
+async fn heal(timeout: std::time::Duration, read_only: bool) -> Result<ExitCode> {
+    let ledger = FaultLedger::default_location();
+    let faults = ledger.records()?;
+    if faults.is_empty() {
+        println!("no faults in {}", ledger.path().display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let executor = Executor::new(
+        read_only,
+        AuditLog::default_location(),
+        ExecContext {
+            platforms: Platforms::default(),
+            ledger: ledger.clone(),
+            run: String::new(),
+            timeout,
+            lab: None,
+        },
+        tx,
+    );
+    let mut all_healed = true;
+    for fault in &faults {
+        let action = heal_action(Some(fault.member.clone()), &[fault], HealReason::Asked);
+        let outcome = executor.execute_now(action).await;
+        all_healed &= outcome.ok;
+        let word = if outcome.ok { "healed" } else { "NOT healed" };
+        println!(
+            "{word} {} on {} ({}): {}",
+            fault.id, fault.target, fault.summary, outcome.message
+        );
+    }
+    Ok(if all_healed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_SOURCE_FAILED)
+    })
 }

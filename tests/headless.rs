@@ -14,11 +14,18 @@ use tokio::time::Instant;
 const BIN: &str = env!("CARGO_BIN_EXE_clusterdeck");
 
 /// Runs `clusterdeck ARGS` to completion with its own state directory.
+/// Runs the binary where no Docker Engine answers, so that only the
+/// sources named on the command line start.
 async fn run(args: &[&str]) -> (i32, String, String) {
+    run_with_docker(args, "unix:///nonexistent/docker.sock").await
+}
+
+async fn run_with_docker(args: &[&str], docker_host: &str) -> (i32, String, String) {
     let state = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args(args)
         .env("CLUSTERDECK_STATE_DIR", state.path())
+        .env("DOCKER_HOST", docker_host)
         .env_remove("REDIS_URL")
         // No kubeconfig, whatever the machine has: Kubernetes would start by itself.
         .env("KUBECONFIG", state.path().join("no-kubeconfig"))
@@ -192,6 +199,19 @@ async fn bad_usage_exits_2_with_a_message_naming_the_flag() {
     let (code, _, stderr) = run(&["snapshot"]).await;
     assert_eq!(code, 2);
     assert!(stderr.contains("nothing to watch"), "{stderr}");
+    let (code, _, stderr) = run(&[
+        "--config",
+        "/nonexistent/deck.yaml",
+        "snapshot",
+        "--sim",
+        "3",
+    ])
+    .await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--config /nonexistent/deck.yaml"),
+        "{stderr}"
+    );
     let (code, _, stderr) = run(&["--interval", "often", "snapshot", "--sim", "3"]).await;
     assert_eq!(code, 2);
     assert!(stderr.contains("often"), "{stderr}");
@@ -288,4 +308,18 @@ async fn watch_events_reports_a_manual_promotion_as_leader_changed() {
         .expect("watch stops on SIGTERM")
         .unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_source_named_a_reachable_docker_engine_is_used() {
+    common::docker::require_engine();
+    let (code, stdout, stderr) = run_with_docker(
+        &["snapshot", "--timeout", "10s"],
+        "unix:///var/run/docker.sock",
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let doc = json(&stdout);
+    assert_eq!(doc["sources"][0]["kind"], "docker", "{doc:#}");
+    assert_eq!(doc["sources"][0]["status"], "ok", "{doc:#}");
 }

@@ -200,6 +200,11 @@ async fn run_binary(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .env("CLUSTERDECK_STATE_DIR", state.path())
+        // No engine here: only the kubeconfig is on offer, so Docker stays off.
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/no-docker.sock", state.path().display()),
+        )
         .env_remove("REDIS_URL")
         .output()
         .await

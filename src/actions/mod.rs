@@ -1,27 +1,157 @@
-//! Actions: what the console does to a cluster, as data. A key builds an
-//! [`Action`]; the UI shows [`Action::describe`] and asks y/N; only a confirmed
-//! action reaches an executor, which runs it in its own task and answers with
-//! an [`ActionOutcome`]. A read-only console refuses every action here too,
-//! not only at the keymap.
+//! Actions: what the console does to a cluster, as data. A key on the
+//! selected member asks the [`plan`] module for a [`plan::Draft`]; the UI asks
+//! the draft's questions one by one, then shows [`Action::describe`] and asks
+//! y/N; only a confirmed action reaches the [`Executor`], which runs it in its
+//! own task (each platform call with a timeout) and answers with an
+//! [`ActionOutcome`]. A read-only console refuses every action here too, not
+//! only at the keymap.
+//!
+//! - [`plan`]: from an intent (scale, cordon, disconnect, ...) and a member to
+//!   a draft, whatever the platform;
+//! - [`ledger`]: the fault ledger: every fault written down, with its undo,
+//!   before it is injected;
+//! - [`docker`]: the Docker Engine and Swarm calls;
+//! - [`executor`], [`audit`], [`lab`]: running, logging, the local lab.
 
 pub mod audit;
+pub mod docker;
 pub mod executor;
 pub mod lab;
+pub mod ledger;
+pub mod plan;
 
 pub use audit::AuditLog;
-pub use executor::Executor;
+pub use executor::{Executor, Platforms};
 pub use lab::LabHandle;
+pub use ledger::{FaultLedger, FaultRecord, RunId, Undo};
+pub use plan::{Draft, Intent, PlanContext, Question};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// A set of replicas an orchestrator keeps running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Workload {
+    SwarmService { id: String, name: String },
+}
+
+/// A machine the orchestrator schedules on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeRef {
+    SwarmNode { id: String, hostname: String },
+}
+
+/// How an instance is cut off from the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Isolation {
+    /// `network disconnect` of one container from one network.
+    DockerNetwork {
+        container_id: String,
+        container: String,
+        network: String,
+    },
+}
+
+/// One running instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Instance {
+    DockerContainer { id: String, name: String },
+}
+
+/// How an instance is removed: never SIGKILL first, since a remove-instance
+/// handler cannot trap SIGKILL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RemoveMethod {
+    /// SIGTERM, then wait up to the grace period before the engine kills it.
+    Terminate { grace_secs: u64 },
+    /// Run a command inside the instance (a remove script), at most `timeout_secs`.
+    Exec {
+        command: Vec<String>,
+        timeout_secs: u64,
+    },
+}
+
+/// Cordon strength: stop new work, or also move the running work away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CordonMode {
+    /// Swarm availability `pause`: no new tasks, running ones stay.
+    Pause,
+    /// Swarm availability `drain`: running tasks are moved elsewhere.
+    Drain,
+}
+
+impl CordonMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CordonMode::Pause => "pause",
+            CordonMode::Drain => "drain",
+        }
+    }
+}
+
+/// Why faults are being healed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealReason {
+    /// Asked for (`N`, `C`, `H`, `clusterdeck heal`).
+    Asked,
+    /// Its time to live ran out.
+    Expired,
+    /// The console is quitting.
+    Quitting,
+    /// Left behind by a console that is not running any more.
+    LeftBehind,
+}
 
 /// One mutating request, complete enough to describe and to execute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Kill one process of the local lab (SIGKILL), as a crash would.
     LabKill { member: String, address: String },
     /// Start a killed lab process again with its original configuration.
     LabRestart { member: String, address: String },
+    /// Set the number of replicas of a workload.
+    Scale {
+        member: String,
+        workload: Workload,
+        current: Option<u64>,
+        replicas: u64,
+    },
+    /// Stop scheduling on a node (a fault: healed by making it active again).
+    Cordon {
+        member: String,
+        node: NodeRef,
+        mode: CordonMode,
+        ttl_secs: u64,
+    },
+    /// Make a node schedulable again.
+    Uncordon { member: String, node: NodeRef },
+    /// Cut an instance off the network (a fault: healed by reconnecting it).
+    Disconnect {
+        member: String,
+        isolation: Isolation,
+        ttl_secs: u64,
+    },
+    /// Undo faults from the ledger, by id.
+    Heal {
+        member: Option<String>,
+        faults: Vec<String>,
+        /// What each undo does, for the confirm dialog and the audit log.
+        summaries: Vec<String>,
+        reason: HealReason,
+    },
+    /// Remove an instance gracefully.
+    RemoveInstance {
+        member: String,
+        instance: Instance,
+        method: RemoveMethod,
+    },
 }
 
 impl Action {
@@ -30,6 +160,12 @@ impl Action {
         match self {
             Action::LabKill { .. } => "lab-kill",
             Action::LabRestart { .. } => "lab-restart",
+            Action::Scale { .. } => "scale",
+            Action::Cordon { .. } => "cordon",
+            Action::Uncordon { .. } => "uncordon",
+            Action::Disconnect { .. } => "disconnect",
+            Action::Heal { .. } => "heal",
+            Action::RemoveInstance { .. } => "remove-instance",
         }
     }
 
@@ -48,15 +184,126 @@ impl Action {
                     named(member, address)
                 )
             }
+            Action::Scale {
+                workload: Workload::SwarmService { id, name },
+                current,
+                replicas,
+                ..
+            } => {
+                let from = current.map_or_else(|| "?".into(), |c| c.to_string());
+                format!(
+                    "Scale Swarm service {name} ({}) from {from} to {replicas} replicas: \
+                     GET /services/{id}, then POST /services/{id}/update?version=<its version> \
+                     with the full inspected spec",
+                    short(id)
+                )
+            }
+            Action::Cordon {
+                node: NodeRef::SwarmNode { id, hostname },
+                mode,
+                ttl_secs,
+                ..
+            } => format!(
+                "Set Swarm node {hostname} ({}) availability to {}: POST /nodes/{id}/update \
+                 with its inspected spec; heals (back to its current availability) after {}",
+                short(id),
+                mode.as_str(),
+                secs(*ttl_secs)
+            ),
+            Action::Uncordon {
+                node: NodeRef::SwarmNode { id, hostname },
+                ..
+            } => format!(
+                "Set Swarm node {hostname} ({}) availability to active: POST /nodes/{id}/update",
+                short(id)
+            ),
+            Action::Disconnect {
+                isolation:
+                    Isolation::DockerNetwork {
+                        container_id,
+                        container,
+                        network,
+                    },
+                ttl_secs,
+                ..
+            } => format!(
+                "Disconnect container {container} ({}) from network {network}: \
+                 POST /networks/{network}/disconnect; its endpoint settings are saved to the \
+                 fault ledger first, and it is reconnected with them after {}",
+                short(container_id),
+                secs(*ttl_secs)
+            ),
+            Action::Heal {
+                summaries, reason, ..
+            } => {
+                let why = match reason {
+                    HealReason::Asked => "",
+                    HealReason::Expired => " (time to live ran out)",
+                    HealReason::Quitting => " (quitting)",
+                    HealReason::LeftBehind => " left behind by a console that is not running",
+                };
+                format!(
+                    "Heal {} fault(s){why}: {}",
+                    summaries.len(),
+                    summaries.join("; ")
+                )
+            }
+            Action::RemoveInstance {
+                instance: Instance::DockerContainer { id, name },
+                method,
+                ..
+            } => match method {
+                RemoveMethod::Terminate { grace_secs } => format!(
+                    "Remove container {name} ({}): POST /containers/{id}/kill?signal=SIGTERM, \
+                     wait up to {} for it to exit, then POST /containers/{id}/stop",
+                    short(id),
+                    secs(*grace_secs)
+                ),
+                RemoveMethod::Exec {
+                    command,
+                    timeout_secs,
+                } => format!(
+                    "Run {command:?} in container {name} ({}): POST /containers/{id}/exec, \
+                     show its output and exit code (at most {})",
+                    short(id),
+                    secs(*timeout_secs)
+                ),
+            },
         }
     }
 
     /// The member the action is about.
     pub fn member(&self) -> &str {
         match self {
-            Action::LabKill { member, .. } | Action::LabRestart { member, .. } => member,
+            Action::LabKill { member, .. }
+            | Action::LabRestart { member, .. }
+            | Action::Scale { member, .. }
+            | Action::Cordon { member, .. }
+            | Action::Uncordon { member, .. }
+            | Action::Disconnect { member, .. }
+            | Action::RemoveInstance { member, .. } => member,
+            Action::Heal { member, .. } => member.as_deref().unwrap_or("-"),
         }
     }
+
+    /// True for actions that inject a fault (written to the ledger first).
+    pub fn injects_fault(&self) -> bool {
+        matches!(self, Action::Disconnect { .. } | Action::Cordon { .. })
+    }
+
+    /// True for actions that undo faults.
+    pub fn heals(&self) -> bool {
+        matches!(self, Action::Heal { .. })
+    }
+}
+
+/// An id as people read it: the first 12 characters.
+pub fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+fn secs(s: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(s)).to_string()
 }
 
 /// `address`, or `name (address)` when the member has a name of its own.
@@ -75,4 +322,44 @@ pub struct ActionOutcome {
     pub ok: bool,
     /// What happened, already redacted.
     pub message: String,
+    /// The ledger as it is after the action, when the action touched it.
+    #[serde(skip)]
+    pub faults: Option<Vec<FaultRecord>>,
+}
+
+impl ActionOutcome {
+    pub fn new(action: Action, ok: bool, message: impl Into<String>) -> Self {
+        ActionOutcome {
+            action,
+            ok,
+            message: message.into(),
+            faults: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_name_the_target_and_the_call() {
+        let action = Action::Disconnect {
+            member: "10.1.0.2:6379".into(),
+            isolation: Isolation::DockerNetwork {
+                container_id: "0123456789abcdef".into(),
+                container: "redis-1".into(),
+                network: "net".into(),
+            },
+            ttl_secs: 60,
+        };
+        let text = action.describe();
+        assert!(text.contains("redis-1 (0123456789ab)"), "{text}");
+        assert!(text.contains("POST /networks/net/disconnect") && text.contains("1m"));
+        let json = serde_json::to_value(&action).unwrap();
+        assert_eq!(json["action"], "disconnect");
+        assert_eq!(json["isolation"]["kind"], "docker_network");
+        let back: Action = serde_json::from_value(json).unwrap();
+        assert_eq!(back, action);
+    }
 }

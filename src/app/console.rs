@@ -1,7 +1,14 @@
 //! The console loop: one task that owns the state and never awaits the
 //! network. It selects over terminal input, source reports, action outcomes,
 //! stop signals and a tick, and redraws only when something changed.
+//!
+//! Faults: the tick heals this run's faults whose time to live ran out;
+//! quitting heals what this run injected within [`CLEANUP_BUDGET`], which
+//! Ctrl-C and SIGTERM do not cut short (the signal handlers stay installed and
+//! unheeded while it runs); a start finds faults left by consoles that are
+//! not running any more and offers to heal them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use color_eyre::eyre::{Context, Result};
@@ -10,10 +17,13 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use crate::actions::{AuditLog, Executor, LabHandle};
+use crate::actions::executor::ExecContext;
+use crate::actions::plan::heal_action;
+use crate::actions::{AuditLog, Executor, FaultLedger, HealReason, LabHandle, Platforms, RunId};
 use crate::cli::PlannedSource;
+use crate::config::Config;
 use crate::terminal::TerminalGuard;
-use crate::ui::{self, UiRequest};
+use crate::ui::{self, Mode, UiRequest};
 
 use super::runtime::{RunningSources, StopSignals};
 use super::{AppState, HeaderInfo};
@@ -25,15 +35,22 @@ pub struct ConsoleOptions {
     pub request_timeout: Duration,
     pub lab: Option<LabHandle>,
     pub theme: ui::Theme,
+    pub config: Arc<Config>,
+    /// The platforms actions may call.
+    pub platforms: Platforms,
+    /// Leave this run's faults in place on quit (`--keep-faults`).
+    pub keep_faults: bool,
 }
 
 /// How long sources get to stop after the console quits.
 const STOP_BUDGET: Duration = Duration::from_secs(3);
+/// How long quitting may spend healing this run's faults.
+pub const CLEANUP_BUDGET: Duration = Duration::from_secs(20);
 
 /// Runs the console until `q`, a stop signal, or an error; the terminal is
 /// restored on every path (the guard's drop, and the panic hook).
 pub async fn run(options: ConsoleOptions) -> Result<()> {
-    let mut signals = StopSignals::install().wrap_err("cannot install signal handlers")?;
+    let signals = StopSignals::install().wrap_err("cannot install signal handlers")?;
     let interval = options.header.interval;
     let labels = options
         .sources
@@ -46,6 +63,20 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
         .collect();
     let mut app = AppState::new(options.header, labels, OffsetDateTime::now_utc());
     app.ui = ui::UiState::new(options.theme);
+    app.config = Arc::clone(&options.config);
+
+    let ledger = FaultLedger::default_location();
+    // A read-only console injects nothing, so it claims no run.
+    let run_id = if app.header.read_only {
+        None
+    } else {
+        Some(
+            RunId::claim(&crate::paths::state_dir())
+                .wrap_err("cannot register this console run")?,
+        )
+    };
+    app.run = run_id.as_ref().map(|r| r.id.clone());
+    offer_left_behind(&mut app, &ledger);
 
     let mut guard = TerminalGuard::enter().wrap_err("cannot set up the terminal")?;
     // The first frame goes out before any source has been started.
@@ -55,74 +86,200 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
         panic!("CLUSTERDECK_TEST_PANIC is set: panicking after the first frame");
     }
 
-    let mut sources = RunningSources::start(options.sources, interval, options.request_timeout);
-    let (outcome_tx, mut outcomes) = mpsc::channel(16);
+    let sources = RunningSources::start(options.sources, interval, options.request_timeout);
+    let (outcome_tx, outcomes) = mpsc::channel(16);
     let executor = Executor::new(
         app.header.read_only,
         AuditLog::default_location(),
-        options.lab,
+        ExecContext {
+            platforms: options.platforms,
+            ledger: ledger.clone(),
+            run: app.run.clone().unwrap_or_default(),
+            timeout: options.request_timeout,
+            lab: options.lab,
+        },
         outcome_tx,
     );
-    let mut input = EventStream::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut looping = Loop {
+        app,
+        guard,
+        signals,
+        sources,
+        outcomes,
+        executor,
+    };
+    let result = looping.run().await;
+    let Loop {
+        guard,
+        signals,
+        sources,
+        executor,
+        app,
+        ..
+    } = looping;
+    drop(guard);
+    sources.stop(STOP_BUDGET).await;
+    if !options.keep_faults {
+        heal_on_quit(&executor, &ledger, app.run.as_deref()).await;
+    }
+    // Signals stay caught until cleanup is over: Ctrl-C cannot cut it short.
+    drop(signals);
+    drop(run_id);
+    result
+}
 
-    let result = loop {
-        let dirty = tokio::select! {
-            name = signals.recv() => {
-                tracing::info!(signal = name, "stopping on signal");
-                break Ok(());
-            }
-            event = input.next() => match event {
-                Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
-                    tracing::trace!(?key, "key");
-                    match ui::handle_key(&mut app, key) {
-                        Some(UiRequest::Quit) => break Ok(()),
-                        Some(UiRequest::Execute(action)) => {
-                            app.record_request(&action, OffsetDateTime::now_utc());
-                            executor.execute(action);
-                        }
-                        Some(UiRequest::SwitchKube { context, namespace }) => {
-                            if let Some(replaced) = sources.switch_kube(context, namespace) {
-                                tracing::info!(old = %replaced.old, new = %replaced.new.target, "switching the Kubernetes source");
-                                app.replace_source(&replaced.old, replaced.new, OffsetDateTime::now_utc());
+/// Opens the y/N dialog for faults left by consoles that are gone.
+fn offer_left_behind(app: &mut AppState, ledger: &FaultLedger) {
+    match ledger.records() {
+        Ok(faults) => app.set_faults(faults),
+        Err(e) => {
+            app.ui
+                .notify_error(format!("cannot read the fault ledger: {e}"));
+            return;
+        }
+    }
+    if app.header.read_only {
+        return;
+    }
+    let left: Vec<_> = match ledger.left_behind() {
+        Ok(left) => left,
+        Err(_) => return,
+    };
+    if !left.is_empty() {
+        let refs: Vec<_> = left.iter().collect();
+        app.ui.set_mode(Mode::Confirm(heal_action(
+            None,
+            &refs,
+            HealReason::LeftBehind,
+        )));
+    }
+}
+
+/// Heals this run's faults, within the cleanup budget, saying so on stderr
+/// (the terminal is restored by now).
+async fn heal_on_quit(executor: &Executor, ledger: &FaultLedger, run: Option<&str>) {
+    let Some(run) = run else { return };
+    let mine: Vec<_> = match ledger.records() {
+        Ok(all) => all.into_iter().filter(|f| f.run == run).collect(),
+        Err(e) => {
+            eprintln!("clusterdeck: cannot read the fault ledger to heal this run's faults: {e}");
+            return;
+        }
+    };
+    if mine.is_empty() {
+        return;
+    }
+    eprintln!(
+        "clusterdeck: healing {} fault(s) this run injected...",
+        mine.len()
+    );
+    let refs: Vec<_> = mine.iter().collect();
+    let action = heal_action(None, &refs, HealReason::Quitting);
+    match tokio::time::timeout(CLEANUP_BUDGET, executor.execute_now(action)).await {
+        Ok(outcome) if outcome.ok => eprintln!("clusterdeck: healed: {}", outcome.message),
+        Ok(outcome) => eprintln!(
+            "clusterdeck: not all healed: {}; run `clusterdeck heal` to retry",
+            outcome.message
+        ),
+        Err(_) => eprintln!(
+            "clusterdeck: healing took longer than {}s; run `clusterdeck heal` to finish",
+            CLEANUP_BUDGET.as_secs()
+        ),
+    }
+}
+
+/// The loop's state: what the select reads from and writes to.
+struct Loop {
+    app: AppState,
+    guard: TerminalGuard,
+    signals: StopSignals,
+    sources: RunningSources,
+    outcomes: mpsc::Receiver<crate::actions::ActionOutcome>,
+    executor: Executor,
+}
+
+impl Loop {
+    async fn run(&mut self) -> Result<()> {
+        let mut input = EventStream::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let dirty = tokio::select! {
+                name = self.signals.recv() => {
+                    tracing::info!(signal = name, "stopping on signal");
+                    return Ok(());
+                }
+                event = input.next() => match event {
+                    Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
+                        tracing::trace!(?key, "key");
+                        match ui::handle_key(&mut self.app, key) {
+                            Some(UiRequest::Quit) => return Ok(()),
+                            Some(UiRequest::Execute(action)) => self.execute(action),
+                            Some(UiRequest::SwitchKube { context, namespace }) => {
+                                self.switch_kube(context, namespace)
                             }
+                            None => {}
                         }
-                        None => {}
+                        true
+                    }
+                    Some(Ok(TermEvent::Resize(..))) => true,
+                    Some(Ok(_)) => false,
+                    Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
+                    None => return Ok(()),
+                },
+                Some(report) = self.sources.reports.recv() => {
+                    self.app.apply_report(report, OffsetDateTime::now_utc());
+                    // Several sources often report together: take them all, draw once.
+                    while let Ok(report) = self.sources.reports.try_recv() {
+                        self.app.apply_report(report, OffsetDateTime::now_utc());
                     }
                     true
                 }
-                Some(Ok(TermEvent::Resize(..))) => true,
-                Some(Ok(_)) => false,
-                Some(Err(e)) => break Err(e).wrap_err("cannot read the terminal"),
-                None => break Ok(()),
-            },
-            Some(report) = sources.reports.recv() => {
-                app.apply_report(report, OffsetDateTime::now_utc());
-                // Several sources often report together: take them all, draw once.
-                while let Ok(report) = sources.reports.try_recv() {
-                    app.apply_report(report, OffsetDateTime::now_utc());
+                Some(outcome) = self.outcomes.recv() => {
+                    self.app.apply_outcome(&outcome, OffsetDateTime::now_utc());
+                    self.app.ui.show_outcome(&outcome);
+                    true
                 }
-                true
+                _ = tick.tick() => self.on_tick(),
+            };
+            if dirty {
+                draw(&mut self.guard, &self.app)?;
             }
-            Some(outcome) = outcomes.recv() => {
-                app.apply_outcome(&outcome, OffsetDateTime::now_utc());
-                app.ui.show_outcome(&outcome);
-                true
-            }
-            _ = tick.tick() => {
-                app.now = OffsetDateTime::now_utc();
-                // Only "no leader for 3.2s" changes with the clock alone.
-                app.topology.clusters.iter().any(|c| app.timeline.leaderless_since(&c.id).is_some())
-            }
-        };
-        if dirty && let Err(e) = draw(&mut guard, &app) {
-            break Err(e);
         }
-    };
-    drop(guard);
-    sources.stop(STOP_BUDGET).await;
-    result
+    }
+
+    /// `:ctx` / `:ns`: restarts the Kubernetes source on another context or namespace.
+    fn switch_kube(&mut self, context: Option<String>, namespace: Option<String>) {
+        if let Some(replaced) = self.sources.switch_kube(context, namespace) {
+            tracing::info!(old = %replaced.old, new = %replaced.new.target, "switching the Kubernetes source");
+            self.app
+                .replace_source(&replaced.old, replaced.new, OffsetDateTime::now_utc());
+        }
+    }
+
+    fn execute(&mut self, action: crate::actions::Action) {
+        self.app.record_request(&action, OffsetDateTime::now_utc());
+        self.executor.execute(action);
+    }
+
+    /// Heals expired faults; true when the screen shows something that
+    /// changes with the clock alone.
+    fn on_tick(&mut self) -> bool {
+        let now = OffsetDateTime::now_utc();
+        self.app.now = now;
+        if let Some(action) = self.app.take_expired(now) {
+            self.execute(action);
+        }
+        self.app.mark_faults();
+        // "no leader for 3.2s" and "heals in 42s" change with the clock.
+        !self.app.faults.is_empty()
+            || self
+                .app
+                .topology
+                .clusters
+                .iter()
+                .any(|c| self.app.timeline.leaderless_since(&c.id).is_some())
+    }
 }
 
 fn draw(guard: &mut TerminalGuard, app: &AppState) -> Result<()> {

@@ -2,9 +2,13 @@
 //! actions' outcomes come in; the topology, timeline and lag history are
 //! rebuilt here; the UI only reads this (and keeps its own `ui` part).
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::actions::ActionOutcome;
+use crate::actions::plan::{faults_on, heal_action};
+use crate::actions::{Action, ActionOutcome, FaultRecord, HealReason};
+use crate::config::Config;
 use crate::model::timeline::action_event;
 use crate::model::{
     Event, EventKind, LagHistory, SourceKind, SourceReport, SourceStatus, Timeline, Timestamp,
@@ -44,11 +48,19 @@ pub struct AppState {
     pub ui: crate::ui::UiState,
     /// The time of the last update, for "no leader for 3.2s".
     pub now: Timestamp,
+    /// The cluster config (`--config`), for the action planners.
+    pub config: Arc<Config>,
+    /// The fault ledger as last read; members show the faults held on them.
+    pub faults: Vec<FaultRecord>,
+    /// This console run's id in the ledger, when it can inject faults.
+    pub run: Option<String>,
     /// Sources that have not sent a real report yet; the timeline starts
     /// once this is empty so that start-up is not reported as changes.
     waiting_for: Vec<String>,
     /// Sources replaced by another (`:ctx`, `:ns`): their late reports are dropped.
     retired: Vec<String>,
+    /// Faults whose heal was requested and has not answered yet.
+    healing: HashSet<String>,
 }
 
 impl AppState {
@@ -74,8 +86,12 @@ impl AppState {
             lag: LagHistory::default(),
             ui: crate::ui::UiState::default(),
             now,
+            config: Arc::new(Config::default()),
+            faults: Vec::new(),
+            run: None,
             waiting_for,
             retired: Vec::new(),
+            healing: HashSet::new(),
         }
     }
 
@@ -126,7 +142,48 @@ impl AppState {
             (false, false) => Vec::new(),
         };
         self.topology = next;
+        self.mark_faults();
         events
+    }
+
+    /// Takes the ledger as read; members show what is held on them.
+    pub fn set_faults(&mut self, faults: Vec<FaultRecord>) {
+        self.healing.retain(|id| faults.iter().any(|f| &f.id == id));
+        self.faults = faults;
+        self.mark_faults();
+    }
+
+    /// Writes each member's faults (with the time left) from the ledger.
+    pub fn mark_faults(&mut self) {
+        let now = self.now;
+        for member in self
+            .topology
+            .clusters
+            .iter_mut()
+            .flat_map(|c| c.members.iter_mut())
+        {
+            member.faults = faults_on(member, &self.faults)
+                .into_iter()
+                .map(|f| f.label(now))
+                .collect();
+        }
+    }
+
+    /// This run's faults whose time to live ran out and whose heal is not
+    /// under way yet, as one heal action.
+    pub fn take_expired(&mut self, now: Timestamp) -> Option<Action> {
+        let run = self.run.as_deref()?;
+        let expired: Vec<&FaultRecord> = self
+            .faults
+            .iter()
+            .filter(|f| f.run == run && f.is_expired(now) && !self.healing.contains(&f.id))
+            .collect();
+        if expired.is_empty() {
+            return None;
+        }
+        let action = heal_action(None, &expired, HealReason::Expired);
+        self.healing.extend(expired.iter().map(|f| f.id.clone()));
+        Some(action)
     }
 
     /// Every source has reported at least once.
@@ -150,10 +207,18 @@ impl AppState {
     /// Records an action's outcome in the timeline.
     pub fn apply_outcome(&mut self, outcome: &ActionOutcome, now: Timestamp) -> Event {
         self.now = now;
-        let kind = if outcome.ok {
-            EventKind::ActionSucceeded
-        } else {
-            EventKind::ActionFailed
+        if let Some(faults) = &outcome.faults {
+            self.set_faults(faults.clone());
+        }
+        let kind = match (
+            outcome.ok,
+            outcome.action.injects_fault(),
+            outcome.action.heals(),
+        ) {
+            (true, true, _) => EventKind::FaultInjected,
+            (true, _, true) => EventKind::FaultHealed,
+            (true, _, _) => EventKind::ActionSucceeded,
+            (false, _, _) => EventKind::ActionFailed,
         };
         let event = action_event(now, kind, outcome.action.name(), &outcome.message)
             .member(outcome.action.member());

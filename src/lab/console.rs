@@ -1,6 +1,7 @@
 //! `clusterdeck lab`: the console on a real local Redis cluster, with keys to
 //! kill and restart its processes. Without the Redis binaries it says what to
 //! install and shows a simulated cluster instead, marked SIMULATED.
+//! With `--docker`, the lab runs as containers instead ([`super::docker`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,24 @@ use super::{INSTALL_HINT, LabConfig, LabError, RedisLab};
 use crate::actions::lab::{LabCommand, LabHandle, LabRequest};
 use crate::app::HeaderInfo;
 use crate::app::console::{self, ConsoleOptions};
-use crate::cli::{PlannedSource, SourceArgs};
+use crate::cli::{PlannedSource, SourceArgs, platforms};
+use crate::config::Config;
+use crate::sources::docker::DockerHost;
+
+use super::docker::{DockerLab, DockerLabConfig};
+
+/// What `clusterdeck lab` was asked for.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub replicas: u8,
+    pub sentinels: u8,
+    /// Run the lab on this Docker Engine instead of local processes.
+    pub docker: Option<DockerHost>,
+    pub image: String,
+    pub swarm: bool,
+    pub config: Arc<Config>,
+    pub keep_faults: bool,
+}
 
 /// How long the lab may take to have replication and Sentinel agreed.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,12 +43,14 @@ const SIMULATED_MEMBERS: u32 = 12;
 pub async fn run(
     mut header: HeaderInfo,
     request_timeout: Duration,
-    replicas: u8,
-    sentinels: u8,
+    options: LabOptions,
 ) -> Result<()> {
+    if let Some(host) = options.docker.clone() {
+        return run_on_docker(header, request_timeout, host, options).await;
+    }
     let config = LabConfig {
-        replicas: replicas.into(),
-        sentinels: sentinels.into(),
+        replicas: options.replicas.into(),
+        sentinels: options.sentinels.into(),
         ..LabConfig::default()
     };
     let theme = crate::ui::Theme::from_env();
@@ -49,6 +69,9 @@ pub async fn run(
                 request_timeout,
                 lab: None,
                 theme,
+                config: options.config,
+                platforms: Default::default(),
+                keep_faults: options.keep_faults,
             })
             .await;
         }
@@ -77,11 +100,66 @@ pub async fn run(
         request_timeout,
         lab: Some(handle),
         theme,
+        config: options.config,
+        platforms: Default::default(),
+        keep_faults: options.keep_faults,
     })
     .await;
     // The executor's handles are gone with the console, so the owner ends.
     let _ = owner.await;
     drop(lab);
+    result
+}
+
+/// The lab as containers: Docker source, plus the Redis source on the
+/// master's address for a standalone lab; removed on every way out of the
+/// console (a SIGKILLed console leaves them, labelled `clusterdeck.lab`).
+async fn run_on_docker(
+    mut header: HeaderInfo,
+    request_timeout: Duration,
+    host: DockerHost,
+    options: LabOptions,
+) -> Result<()> {
+    let config = DockerLabConfig {
+        image: options.image.clone(),
+        replicas: options.replicas.into(),
+        swarm: options.swarm,
+    };
+    // Creating containers and pulling can take longer than one API call.
+    let setup_timeout = request_timeout.max(Duration::from_secs(30));
+    let lab = DockerLab::start(&host, &config, setup_timeout)
+        .await
+        .map_err(color_eyre::eyre::Report::msg)
+        .wrap_err("cannot start the Docker lab")?;
+    header.notice = Some(format!(
+        "Docker lab {} on network {}: n cuts the selected container off, N reconnects it{}",
+        lab.id,
+        lab.network,
+        if options.swarm {
+            ", s scales the service, c/C cordon the node"
+        } else {
+            ""
+        }
+    ));
+    let args = SourceArgs {
+        redis: lab.master_url.clone().into_iter().collect(),
+        docker: Some(host.as_str().to_string()),
+        config: Arc::clone(&options.config),
+        ..SourceArgs::default()
+    };
+    let sources = args.plan()?;
+    let result = console::run(ConsoleOptions {
+        header,
+        platforms: platforms(&sources),
+        sources,
+        request_timeout,
+        lab: None,
+        theme: crate::ui::Theme::from_env(),
+        config: options.config,
+        keep_faults: options.keep_faults,
+    })
+    .await;
+    lab.stop(setup_timeout).await;
     result
 }
 

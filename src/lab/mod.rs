@@ -22,6 +22,7 @@
 //! thread, not `spawn_blocking`).
 
 pub mod console;
+pub mod docker;
 mod process;
 
 use std::path::{Path, PathBuf};

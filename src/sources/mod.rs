@@ -1,8 +1,9 @@
-//! Sources: tokio tasks that each watch one thing and send whole
+//! Sources (Redis, Sentinel, registry keys, Docker, a simulation): tokio tasks that each watch one thing and send whole
 //! [`SourceReport`]s to the app loop. A source never touches app state; it
 //! reports errors in its report (redacted), retries with backoff and keeps
 //! going until the shutdown token is cancelled.
 
+pub mod docker;
 pub mod kube;
 pub mod redis;
 pub mod sim;
@@ -53,6 +54,8 @@ pub enum SourceSpec {
     Sim(sim::SimConfig),
     /// StatefulSets, pods and nodes of a Kubernetes context, watched.
     Kube(kube::KubeTarget),
+    /// A Docker Engine: containers, and Swarm services, tasks and nodes.
+    Docker(docker::DockerSpec),
 }
 
 impl SourceSpec {
@@ -64,6 +67,7 @@ impl SourceSpec {
             SourceSpec::Registry { .. } => "registry",
             SourceSpec::Sim(_) => "sim",
             SourceSpec::Kube(_) => "kube",
+            SourceSpec::Docker(_) => "docker",
         }
     }
 
@@ -79,6 +83,7 @@ impl SourceSpec {
             }
             SourceSpec::Sim(config) => tokio::spawn(sim::run(ctx, config)),
             SourceSpec::Kube(target) => tokio::spawn(kube::run(ctx, target)),
+            SourceSpec::Docker(spec) => tokio::spawn(docker::run(ctx, spec)),
         }
     }
 }

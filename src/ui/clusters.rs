@@ -82,6 +82,17 @@ fn row<'a>(app: &View, cluster: &'a Cluster, show_kind: bool) -> Row<'a> {
     Row::new(cells)
 }
 
+/// True when some member is of the master tier, or a Sentinel or registry
+/// says there should be a leader.
+fn may_lead(cluster: &Cluster) -> bool {
+    cluster.sentinel.is_some()
+        || cluster.recorded_leader.is_some()
+        || cluster
+            .members
+            .iter()
+            .any(|m| m.tier == crate::model::Tier::Master)
+}
+
 /// The leader (or how long without one), then every disagreement.
 pub fn leader_cell<'a>(app: &View, cluster: &'a Cluster) -> Line<'a> {
     let theme = app.ui.theme();
@@ -90,6 +101,9 @@ pub fn leader_cell<'a>(app: &View, cluster: &'a Cluster) -> Line<'a> {
             Span::styled("★", theme.leader()),
             Span::raw(leader.name.as_str()),
         ],
+        // Plain containers or tasks with no master tier and no Sentinel:
+        // nothing there is meant to lead, so no alarm.
+        None if !may_lead(cluster) => vec![Span::styled("-", theme.dim())],
         None => {
             let since = app.timeline.leaderless_since(&cluster.id);
             let text = match since {

@@ -97,6 +97,12 @@ fn member_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
         line_with(theme, "leader", vec![leader]),
         field(theme, "native role", or_dash(m.native_role.as_ref())),
         line_with(theme, "health", vec![members::health(theme, m.health)]),
+    ]);
+    // A fault the console holds goes high up, where it is seen first.
+    if !m.faults.is_empty() {
+        out.push(styled_field(theme, "faults", list(&m.faults), theme.warn()));
+    }
+    out.extend([
         line_with(theme, "link", vec![members::link(theme, m.link)]),
         field(theme, "repl offset", or_dash(m.repl_offset)),
         field(theme, "lag", lag_bytes(m)),
@@ -109,12 +115,9 @@ fn member_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
     ]);
     placement_lines(theme, m, out);
     out.push(field(theme, "sources", list(&m.sources)));
-    let faults_style = if m.faults.is_empty() {
-        Style::new()
-    } else {
-        theme.warn()
-    };
-    out.push(styled_field(theme, "faults", list(&m.faults), faults_style));
+    if m.faults.is_empty() {
+        out.push(field(theme, "faults", list(&m.faults)));
+    }
     let error_style = if m.error.is_some() {
         theme.bad()
     } else {

@@ -16,7 +16,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let (left, cursor) = match app.ui.mode() {
         Mode::Filter => input_line("/", app.ui.filter(), "  Enter keeps, Esc clears"),
         Mode::Command(line) => input_line(":", line, "  Enter runs, Esc cancels"),
-        _ => (status(app), None),
+        _ => (status(app, area.width), None),
     };
     let filter = if app.ui.filter().is_empty() || *app.ui.mode() == Mode::Filter {
         Line::default()
@@ -48,7 +48,9 @@ fn input_line(prompt: &str, text: &str, hint: &'static str) -> (Line<'static>, O
     (line, Some(cursor))
 }
 
-fn status(app: &View) -> Line<'static> {
+/// The last message, else as many key hints as fit in `width` (whole hints
+/// only: a hint cut in half reads as a different key).
+fn status(app: &View, width: u16) -> Line<'static> {
     let theme = app.ui.theme();
     if let Some(message) = app.ui.message() {
         let style = if message.is_error {
@@ -59,11 +61,18 @@ fn status(app: &View) -> Line<'static> {
         return Line::styled(message.text.clone(), style);
     }
     let mut spans = Vec::new();
+    let mut used = 0;
     for binding in keymap::bindings(&app.header) {
         let Some(hint) = binding.hint else { continue };
         let key = binding.keys.first().map(|k| k.label()).unwrap_or_default();
+        let text = format!(" {hint}  ");
+        let needed = key.chars().count() + text.chars().count();
+        if used + needed > usize::from(width) + 2 {
+            break;
+        }
+        used += needed;
         spans.push(Span::styled(key, theme.key()));
-        spans.push(Span::raw(format!(" {hint}  ")));
+        spans.push(Span::raw(text));
     }
     Line::from(spans)
 }

@@ -9,8 +9,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::keymap::{self, Command, LineCommand, QUIT_ANYWHERE};
 use super::view::{self, View};
-use super::{Mode, Pane, UiRequest, details, help};
-use crate::actions::Action;
+use super::{Asking, Mode, Pane, UiRequest, details, help};
+use crate::actions::plan::{self, PlanContext};
+use crate::actions::{Action, Draft, Intent};
 use crate::app::AppState;
 use crate::model::Member;
 
@@ -36,6 +37,10 @@ pub fn handle_key(app: &mut AppState, key: KeyEvent) -> Option<UiRequest> {
             None
         }
         Mode::Confirm(action) => confirm(app, key, action),
+        Mode::Ask(asking) => {
+            ask_line(app, key, asking);
+            None
+        }
     }
 }
 
@@ -59,8 +64,74 @@ fn normal(app: &mut AppState, key: KeyEvent) -> Option<UiRequest> {
         Command::CommandLine => app.ui.mode = Mode::Command(String::new()),
         Command::LabKill => ask_about_member(app, kill),
         Command::LabRestart => ask_about_member(app, restart),
+        Command::Act(intent) => start_draft(app, intent),
     }
     None
+}
+
+/// Plans `intent` on the selection and starts asking its questions.
+fn start_draft(app: &mut AppState, intent: Intent) {
+    let nobody = Member::default();
+    let member = match view::selected_member(app) {
+        Some(m) => m,
+        None if intent == Intent::HealAll => &nobody,
+        None => return app.ui.notify_error("no member selected"),
+    };
+    let Some(cluster) = view::selected_cluster(app) else {
+        return app.ui.notify_error("no cluster selected");
+    };
+    let ctx = PlanContext {
+        config: &app.config,
+        faults: &app.faults,
+    };
+    match plan::plan(intent, member, cluster, &ctx) {
+        Ok(draft) => next_question(app, draft),
+        Err(message) => app.ui.notify_error(message),
+    }
+}
+
+/// Asks the draft's next question, or confirms the finished action.
+fn next_question(app: &mut AppState, draft: Draft) {
+    app.ui.mode = match draft.question() {
+        Some(question) => Mode::Ask(Asking {
+            input: question.default.clone(),
+            edited: false,
+            error: None,
+            draft,
+        }),
+        None => Mode::Confirm(draft.into_action()),
+    };
+}
+
+/// Typing an answer: Enter checks it (and asks again on error), Esc cancels.
+fn ask_line(app: &mut AppState, key: KeyEvent, mut asking: Asking) {
+    match key.code {
+        KeyCode::Esc => {
+            app.ui.mode = Mode::Normal;
+            app.ui.notify("cancelled");
+            return;
+        }
+        KeyCode::Enter => {
+            let answer = asking.input.clone();
+            match asking.draft.answer(&answer) {
+                Ok(()) => return next_question(app, asking.draft),
+                Err(e) => asking.error = Some(e),
+            }
+        }
+        KeyCode::Backspace => {
+            asking.input.pop();
+            asking.edited = true;
+        }
+        KeyCode::Char(c) if !c.is_control() => {
+            if !asking.edited {
+                asking.input.clear();
+                asking.edited = true;
+            }
+            asking.input.push(c);
+        }
+        _ => {}
+    }
+    app.ui.mode = Mode::Ask(asking);
 }
 
 fn open_help(app: &mut AppState) {

@@ -7,6 +7,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::actions::Intent;
 use crate::app::HeaderInfo;
 
 /// What a key does in the normal mode.
@@ -28,6 +29,8 @@ pub enum Command {
     CommandLine,
     LabKill,
     LabRestart,
+    /// An action on the selection, planned for its platform.
+    Act(Intent),
 }
 
 /// When an entry exists.
@@ -129,7 +132,7 @@ const fn bind(
     }
 }
 
-use Scope::{Always, Lab};
+use Scope::{Always, Lab, Mutating};
 
 /// The key table, in the order help lists it.
 #[rustfmt::skip]
@@ -150,6 +153,13 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[Key::Char(':')], Command::CommandLine, "command line", Some("cmd"), Always),
     bind(&[Key::Char('K')], Command::LabKill, "kill selected (y/N)", Some("kill"), Lab),
     bind(&[Key::Char('R')], Command::LabRestart, "restart selected (y/N)", Some("restart"), Lab),
+    bind(&[Key::Char('s')], Command::Act(Intent::Scale), "scale service (y/N)", Some("scale"), Mutating),
+    bind(&[Key::Char('c')], Command::Act(Intent::Cordon), "cordon node (y/N)", None, Mutating),
+    bind(&[Key::Char('C')], Command::Act(Intent::Uncordon), "uncordon node (y/N)", None, Mutating),
+    bind(&[Key::Char('n')], Command::Act(Intent::Disconnect), "cut off network (y/N)", Some("cut"), Mutating),
+    bind(&[Key::Char('N')], Command::Act(Intent::Reconnect), "reconnect it (y/N)", None, Mutating),
+    bind(&[Key::Char('x')], Command::Act(Intent::Remove), "remove instance (y/N)", Some("remove"), Mutating),
+    bind(&[Key::Char('H')], Command::Act(Intent::HealAll), "heal all faults (y/N)", Some("heal"), Mutating),
 ];
 
 /// The entries that exist in this session.

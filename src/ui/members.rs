@@ -1,6 +1,7 @@
 //! The members of the selected cluster: tier badge, leader star, name, the
 //! system's own role word, health, replication link, lag in bytes and seconds
-//! with a sparkline of recent lag, where it runs, and an error marker.
+//! with a sparkline of recent lag, where it runs, and a marker: `F` when the
+//! console holds a fault on it, else `!` when a source has an error with it.
 //!
 //! Columns have priorities: on a narrow terminal the least needed ones go
 //! first, so 80 columns still show tier, leader, name, role, health and lag.
@@ -126,6 +127,8 @@ fn row<'a>(app: &View, member: &'a Member, columns: &[(Column, &str, u16, bool)]
 
 fn cell<'a>(app: &View, theme: Theme, member: &'a Member, column: Column, width: u16) -> Line<'a> {
     match column {
+        // A fault the console holds (a disconnect, a cordon) says more than an error.
+        Column::Error if !member.faults.is_empty() => Line::styled("F", theme.warn()),
         Column::Error => match member.error {
             Some(_) => Line::styled("!", theme.bad()),
             None => Line::default(),

@@ -6,7 +6,8 @@
 //!   `draw(frame, area, &View)` ([`view::View`] is the app state with the
 //!   filter and selection resolved once per frame; it derefs to [`AppState`]):
 //!   [`header`], [`clusters`], [`members`], [`details`], [`timeline`],
-//!   [`footer`], and the overlays [`help`] and [`confirm`];
+//!   [`footer`], and the overlays [`help`], [`prompt`] (a draft action's
+//!   questions) and [`confirm`];
 //! - [`keymap`]: the key and `:` command tables that drive matching, the help
 //!   screen and the footer hints;
 //! - [`input`]: what a key does to [`UiState`];
@@ -25,6 +26,7 @@ pub mod help;
 pub mod input;
 pub mod keymap;
 pub mod members;
+pub mod prompt;
 pub mod theme;
 pub mod timeline;
 pub mod view;
@@ -40,7 +42,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
-use crate::actions::{Action, ActionOutcome};
+use crate::actions::{Action, ActionOutcome, Draft};
 use crate::app::AppState;
 
 pub use theme::Theme;
@@ -82,6 +84,19 @@ pub enum Mode {
     Help,
     /// Asking y/N before an action.
     Confirm(Action),
+    /// Asking a draft action's questions, one at a time.
+    Ask(Asking),
+}
+
+/// A draft action and the answer being typed to its current question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asking {
+    pub draft: Draft,
+    /// Starts as the question's default; the first key typed replaces it.
+    pub input: String,
+    pub edited: bool,
+    /// Why the last answer was not accepted.
+    pub error: Option<String>,
 }
 
 /// A line for the footer: an action's result, a command's answer.
@@ -135,6 +150,12 @@ impl UiState {
     /// The member filter, kept while not being typed.
     pub fn filter(&self) -> &str {
         &self.filter
+    }
+
+    /// Opens a dialog from outside the key handler (the start-up offer to
+    /// heal faults left behind).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
     }
 
     pub fn message(&self) -> Option<&Message> {
@@ -274,6 +295,7 @@ pub fn draw(frame: &mut Frame, app: &AppState) {
     match app.ui.mode {
         Mode::Help => help::draw(frame, frame.area(), app),
         Mode::Confirm(_) => confirm::draw(frame, frame.area(), app),
+        Mode::Ask(_) => prompt::draw(frame, frame.area(), app),
         _ => {}
     }
 }

@@ -380,14 +380,11 @@ fn commands_kill_restart_ctx_ns_and_unknown() {
 #[test]
 fn an_outcome_becomes_a_footer_message() {
     let mut app = testing::lab_scenario();
-    let outcome = crate::actions::ActionOutcome {
-        action: Action::LabKill {
-            member: "m".into(),
-            address: "a:1".into(),
-        },
-        ok: false,
-        message: "no such process".into(),
+    let action = Action::LabKill {
+        member: "m".into(),
+        address: "a:1".into(),
     };
+    let outcome = crate::actions::ActionOutcome::new(action, false, "no such process");
     app.ui.show_outcome(&outcome);
     let text = testing::render_screen(&app, SMALL);
     assert!(text.contains("lab-kill: no such process"), "{text}");

@@ -1,0 +1,16 @@
+//! The Docker Engine and Swarm calls behind each action. Every call has a
+//! timeout ([`timed`]); errors name the call and carry the engine's message.
+//!
+//! - [`plan`]: drafts for members the Docker source saw;
+//! - [`scale`]: service update with the full inspected spec and its version;
+//! - [`cordon`]: node availability `pause`/`drain`/`active`;
+//! - [`disconnect`]: save endpoint settings, disconnect, reconnect with them;
+//! - [`remove`]: SIGTERM and a grace period, or a command run inside.
+
+pub mod cordon;
+pub mod disconnect;
+pub mod plan;
+pub mod remove;
+pub mod scale;
+
+pub use crate::sources::docker::client::{DockerHost, timed};

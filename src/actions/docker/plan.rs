@@ -1,0 +1,391 @@
+//! Drafts for members the Docker source saw: the ids come from the
+//! member's raw fields ([`raw`]), so a draft names exactly what the engine
+//! will be asked about. Refusals happen here, before anything is asked,
+//! e.g. a container whose only network is a non-attachable overlay.
+
+use crate::actions::plan::{
+    AnswerKind, Draft, Field, Intent, PlanContext, Question, swarm_node, swarm_service,
+};
+use crate::actions::{Action, CordonMode, Instance, Isolation, RemoveMethod};
+use crate::config::{Config, RemoveRule};
+use crate::model::{Cluster, Member};
+use crate::sources::docker::raw;
+
+/// Default time to live of a disconnect.
+pub const DISCONNECT_TTL_SECS: u64 = 60;
+/// Default time to live of a cordon done as a fault.
+pub const CORDON_TTL_SECS: u64 = 600;
+/// Longest time to live a question accepts: faults are for demos and drills.
+const MAX_TTL_SECS: u64 = 24 * 3600;
+/// Most replicas the scale question accepts.
+const MAX_REPLICAS: u64 = 1000;
+
+pub fn plan(
+    intent: Intent,
+    member: &Member,
+    cluster: &Cluster,
+    ctx: &PlanContext,
+) -> Result<Draft, String> {
+    match intent {
+        Intent::Scale => scale(member),
+        Intent::Cordon => cordon(member),
+        Intent::Uncordon => uncordon(member),
+        Intent::Disconnect => disconnect(member),
+        Intent::Remove => remove(member, cluster, ctx.config),
+        Intent::Reconnect | Intent::HealAll => {
+            Err(format!("{intent} is planned from the fault ledger"))
+        }
+    }
+}
+
+fn raw_of<'a>(member: &'a Member, key: &str) -> Option<&'a str> {
+    member
+        .raw
+        .get(key)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+fn scale(member: &Member) -> Result<Draft, String> {
+    let (Some(id), Some(name)) = (
+        raw_of(member, raw::SERVICE_ID),
+        member.placement.service.as_deref(),
+    ) else {
+        return Err(format!(
+            "scale needs a Swarm service; {} is a plain container",
+            member.name
+        ));
+    };
+    if raw_of(member, raw::SERVICE_MODE) == Some("global") {
+        return Err(format!(
+            "Swarm service {name} runs in global mode (one task per node): it does not scale"
+        ));
+    }
+    let current = raw_of(member, raw::REPLICAS).and_then(|r| r.parse().ok());
+    let action = Action::Scale {
+        member: member.id.clone(),
+        workload: swarm_service(id, name),
+        current,
+        replicas: current.unwrap_or(1),
+    };
+    let question = Question::new(
+        format!("Replicas of Swarm service {name}"),
+        current.unwrap_or(1).to_string(),
+        AnswerKind::Count {
+            min: 0,
+            max: MAX_REPLICAS,
+        },
+        Field::Replicas,
+    );
+    Ok(Draft::new(action, vec![question]))
+}
+
+fn node_of(member: &Member) -> Result<(String, String), String> {
+    match (
+        raw_of(member, raw::NODE_ID),
+        member.placement.node.as_deref(),
+    ) {
+        (Some(id), Some(host)) => Ok((id.to_string(), host.to_string())),
+        _ => Err(format!(
+            "cordon needs a Swarm node; {} is a container outside Swarm",
+            member.name
+        )),
+    }
+}
+
+fn cordon(member: &Member) -> Result<Draft, String> {
+    let (id, host) = node_of(member)?;
+    let action = Action::Cordon {
+        member: member.id.clone(),
+        node: swarm_node(&id, &host),
+        mode: CordonMode::Pause,
+        ttl_secs: CORDON_TTL_SECS,
+    };
+    let questions = vec![
+        Question::new(
+            format!("Node {host}: pause (no new tasks) or drain (move its tasks away)?"),
+            "pause",
+            AnswerKind::Choice(vec!["pause".into(), "drain".into()]),
+            Field::CordonMode,
+        ),
+        Question::new(
+            "Heal (make it active again) after",
+            "10m",
+            AnswerKind::Duration {
+                min_secs: 1,
+                max_secs: MAX_TTL_SECS,
+            },
+            Field::TimeToLive,
+        ),
+    ];
+    Ok(Draft::new(action, questions))
+}
+
+fn uncordon(member: &Member) -> Result<Draft, String> {
+    let (id, host) = node_of(member)?;
+    Ok(Draft::new(
+        Action::Uncordon {
+            member: member.id.clone(),
+            node: swarm_node(&id, &host),
+        },
+        Vec::new(),
+    ))
+}
+
+fn container_of(member: &Member, intent: Intent) -> Result<(String, String), String> {
+    match (
+        raw_of(member, raw::CONTAINER_ID),
+        member.placement.container.as_deref(),
+    ) {
+        (Some(id), Some(name)) => Ok((id.to_string(), name.to_string())),
+        _ => Err(format!(
+            "{intent} needs a container on this engine; {} has none here",
+            member.name
+        )),
+    }
+}
+
+fn disconnect(member: &Member) -> Result<Draft, String> {
+    let (id, name) = container_of(member, Intent::Disconnect)?;
+    let fixed: Vec<&str> = raw_of(member, raw::UNDETACHABLE)
+        .map(|f| f.split(',').collect())
+        .unwrap_or_default();
+    let choices: Vec<String> = member
+        .placement
+        .networks
+        .iter()
+        .filter(|n| !fixed.contains(&n.as_str()))
+        .cloned()
+        .collect();
+    let Some(first) = choices.first().cloned() else {
+        return Err(match fixed.is_empty() {
+            true => format!("{name} is not attached to any network"),
+            false => format!(
+                "the engine cannot disconnect {name} from {}: the Swarm ingress and \
+                 overlays that are not attachable do not let a task's container go",
+                fixed.join(", ")
+            ),
+        });
+    };
+    let action = Action::Disconnect {
+        member: member.id.clone(),
+        isolation: Isolation::DockerNetwork {
+            container_id: id,
+            container: name.clone(),
+            network: first.clone(),
+        },
+        ttl_secs: DISCONNECT_TTL_SECS,
+    };
+    let questions = vec![
+        Question::new(
+            format!("Disconnect {name} from which network?"),
+            first,
+            AnswerKind::Choice(choices),
+            Field::Network,
+        ),
+        Question::new(
+            "Reconnect it after",
+            format!("{DISCONNECT_TTL_SECS}s"),
+            AnswerKind::Duration {
+                min_secs: 1,
+                max_secs: MAX_TTL_SECS,
+            },
+            Field::TimeToLive,
+        ),
+    ];
+    Ok(Draft::new(action, questions))
+}
+
+/// The cluster's remove rule: by the config rule the source matched, else
+/// by the cluster's id.
+fn remove_rule<'a>(
+    member: &Member,
+    cluster: &Cluster,
+    config: &'a Config,
+) -> Option<&'a RemoveRule> {
+    let by_name = raw_of(member, raw::CONFIG_CLUSTER)
+        .and_then(|name| config.clusters.iter().find(|r| r.name == name));
+    by_name
+        .or_else(|| config.rule_for_cluster(&cluster.id))
+        .and_then(|r| r.remove.as_ref())
+}
+
+fn remove(member: &Member, cluster: &Cluster, config: &Config) -> Result<Draft, String> {
+    let (id, name) = container_of(member, Intent::Remove)?;
+    let rule = remove_rule(member, cluster, config);
+    let grace = rule.map_or(30, |r| r.grace.as_secs());
+    let instance = Instance::DockerContainer {
+        id,
+        name: name.clone(),
+    };
+    if let Some(command) = rule.and_then(|r| r.exec.clone()) {
+        let method = RemoveMethod::Exec {
+            command,
+            timeout_secs: grace,
+        };
+        return Ok(Draft::new(
+            Action::RemoveInstance {
+                member: member.id.clone(),
+                instance,
+                method,
+            },
+            Vec::new(),
+        ));
+    }
+    let action = Action::RemoveInstance {
+        member: member.id.clone(),
+        instance,
+        method: RemoveMethod::Terminate { grace_secs: grace },
+    };
+    let question = Question::new(
+        format!("Grace period for {name} after SIGTERM"),
+        format!("{grace}s"),
+        AnswerKind::Duration {
+            min_secs: 1,
+            max_secs: 3600,
+        },
+        Field::Grace,
+    );
+    Ok(Draft::new(action, vec![question]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Placement;
+
+    fn container(networks: &[&str], undetachable: Option<&str>) -> Member {
+        let mut m = Member {
+            id: "10.0.0.2:6379".into(),
+            name: "redis-1".into(),
+            placement: Placement {
+                platform: Some("docker".into()),
+                container: Some("redis-1".into()),
+                networks: networks.iter().map(|n| n.to_string()).collect(),
+                ..Placement::default()
+            },
+            ..Member::default()
+        };
+        m.raw.insert(raw::CONTAINER_ID.into(), "abc".into());
+        if let Some(u) = undetachable {
+            m.raw.insert(raw::UNDETACHABLE.into(), u.into());
+        }
+        m
+    }
+
+    fn cluster() -> Cluster {
+        Cluster {
+            id: "docker/standalone".into(),
+            kind: "docker".into(),
+            name: "x".into(),
+            leader: None,
+            recorded_leader: None,
+            recorded_leader_agrees: None,
+            sentinel: None,
+            members: Vec::new(),
+        }
+    }
+
+    fn ctx(config: &Config) -> PlanContext<'_> {
+        PlanContext {
+            config,
+            faults: &[],
+        }
+    }
+
+    #[test]
+    fn disconnect_asks_which_network_and_how_long() {
+        let config = Config::default();
+        let mut draft = plan(
+            Intent::Disconnect,
+            &container(&["a", "b"], None),
+            &cluster(),
+            &ctx(&config),
+        )
+        .unwrap();
+        assert_eq!(draft.question().unwrap().default, "a");
+        draft.answer("b").unwrap();
+        assert_eq!(draft.question().unwrap().default, "60s");
+        draft.answer("2m").unwrap();
+        match draft.into_action() {
+            Action::Disconnect {
+                isolation: Isolation::DockerNetwork { network, .. },
+                ttl_secs,
+                ..
+            } => {
+                assert_eq!((network.as_str(), ttl_secs), ("b", 120));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_non_attachable_overlay_is_refused_before_asking() {
+        let config = Config::default();
+        let e = plan(
+            Intent::Disconnect,
+            &container(&["ingress"], Some("ingress")),
+            &cluster(),
+            &ctx(&config),
+        )
+        .unwrap_err();
+        assert!(e.contains("cannot disconnect redis-1 from ingress"), "{e}");
+    }
+
+    #[test]
+    fn scale_and_cordon_need_swarm() {
+        let config = Config::default();
+        let e = plan(
+            Intent::Scale,
+            &container(&["a"], None),
+            &cluster(),
+            &ctx(&config),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "scale needs a Swarm service; redis-1 is a plain container"
+        );
+        let e = plan(
+            Intent::Cordon,
+            &container(&["a"], None),
+            &cluster(),
+            &ctx(&config),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("cordon needs a Swarm node"), "{e}");
+    }
+
+    #[test]
+    fn remove_uses_the_configured_command() {
+        let config = Config::parse(
+            "clusters:\n  - name: graph\n    match: {names: ['redis-*']}\n    remove: {exec: ['/remove.sh'], grace: 5s}\n",
+            std::path::Path::new("c.yaml"),
+        )
+        .unwrap();
+        let mut member = container(&["a"], None);
+        member
+            .raw
+            .insert(raw::CONFIG_CLUSTER.into(), "graph".into());
+        let draft = plan(Intent::Remove, &member, &cluster(), &ctx(&config)).unwrap();
+        assert!(draft.question().is_none());
+        assert!(matches!(
+            draft.action(),
+            Action::RemoveInstance {
+                method: RemoveMethod::Exec {
+                    timeout_secs: 5,
+                    ..
+                },
+                ..
+            }
+        ));
+        let draft = plan(
+            Intent::Remove,
+            &container(&["a"], None),
+            &cluster(),
+            &ctx(&Config::default()),
+        )
+        .unwrap();
+        assert_eq!(draft.question().unwrap().default, "30s");
+    }
+}

@@ -1,0 +1,345 @@
+//! `clusterdeck lab --docker`: the lab's Redis as containers on a private
+//! network (a bridge with its own subnet), a master and replicas; with
+//! `--swarm`, a replicated Swarm service on an attachable overlay, so that
+//! scale and cordon have something to act on. Everything it creates carries
+//! the label `clusterdeck.lab=<id>` and is removed by [`DockerLab::stop`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkAttachmentConfig,
+    NetworkCreateRequest, NetworkingConfig, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, RemoveContainerOptions,
+};
+use futures::StreamExt;
+
+use crate::sources::docker::DockerHost;
+use crate::sources::docker::client::{is_not_found, timed};
+
+/// The image `--image` defaults to: the official Redis image, pulled when
+/// it is not on the engine yet.
+pub const DEFAULT_IMAGE: &str = "redis:7";
+/// The label on everything a lab creates.
+pub const LAB_LABEL: &str = "clusterdeck.lab";
+/// How long pulling the image may take.
+const PULL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What a Docker lab is asked to start.
+#[derive(Debug, Clone)]
+pub struct DockerLabConfig {
+    pub image: String,
+    pub replicas: usize,
+    pub swarm: bool,
+}
+
+/// A running Docker lab.
+pub struct DockerLab {
+    docker: Docker,
+    pub id: String,
+    pub network: String,
+    pub containers: Vec<String>,
+    pub service: Option<String>,
+    /// `redis://<master IP>:6379` for a standalone lab (reachable from the
+    /// host through the bridge); none for Swarm (overlays are not).
+    pub master_url: Option<String>,
+}
+
+impl DockerLab {
+    /// Starts the lab; on failure, removes what it had created.
+    pub async fn start(
+        host: &DockerHost,
+        config: &DockerLabConfig,
+        timeout: Duration,
+    ) -> Result<DockerLab, String> {
+        let docker = host.connect(timeout).await?;
+        let id = format!("{:06x}", fastrand::u32(..) & 0xff_ffff);
+        let mut lab = DockerLab {
+            docker,
+            network: format!("clusterdeck-lab-{id}"),
+            id,
+            containers: Vec::new(),
+            service: None,
+            master_url: None,
+        };
+        match lab.build(config, timeout).await {
+            Ok(()) => Ok(lab),
+            Err(e) => {
+                lab.stop(timeout).await;
+                Err(e)
+            }
+        }
+    }
+
+    fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([(LAB_LABEL.to_string(), self.id.clone())])
+    }
+
+    async fn build(&mut self, config: &DockerLabConfig, timeout: Duration) -> Result<(), String> {
+        let image = ensure_image(&self.docker, &config.image, timeout).await?;
+        self.create_network(config.swarm, timeout).await?;
+        if config.swarm {
+            return self
+                .create_service(&image, config.replicas + 1, timeout)
+                .await;
+        }
+        let master = self.run_redis("master", &image, None, timeout).await?;
+        let ip = self.ip_of(&master, timeout).await?;
+        self.master_url = Some(format!("redis://{ip}:6379"));
+        for n in 1..=config.replicas {
+            self.run_redis(&format!("replica-{n}"), &image, Some(&ip), timeout)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A private network with its own subnet (so reconnects can ask for the
+    /// same address): the first free one of a few candidates.
+    async fn create_network(&self, overlay: bool, timeout: Duration) -> Result<(), String> {
+        let mut last = String::new();
+        let start = fastrand::u8(..);
+        for step in 0..16u8 {
+            let octet = start.wrapping_add(step.wrapping_mul(17));
+            let request = NetworkCreateRequest {
+                name: self.network.clone(),
+                driver: Some(if overlay { "overlay" } else { "bridge" }.into()),
+                attachable: Some(true),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(format!("10.213.{octet}.0/24")),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                labels: Some(self.labels()),
+                ..Default::default()
+            };
+            match timed(
+                timeout,
+                "create the lab network",
+                self.docker.create_network(request),
+            )
+            .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if e.contains("overlap") => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    async fn run_redis(
+        &mut self,
+        role: &str,
+        image: &str,
+        master: Option<&str>,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let name = format!("clusterdeck-lab-{}-{role}", self.id);
+        let mut cmd: Vec<String> = [
+            "redis-server",
+            "--protected-mode",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .map(String::from)
+        .to_vec();
+        if let Some(ip) = master {
+            cmd.extend(["--replicaof".into(), ip.to_string(), "6379".into()]);
+        }
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(cmd),
+            labels: Some(self.labels()),
+            exposed_ports: Some(vec!["6379/tcp".into()]),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.network.clone()),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    self.network.clone(),
+                    EndpointSettings {
+                        aliases: Some(vec![role.to_string()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        let created = timed(
+            timeout,
+            &format!("create {name}"),
+            self.docker.create_container(Some(options), body),
+        )
+        .await?;
+        self.containers.push(created.id.clone());
+        timed(
+            timeout,
+            &format!("start {name}"),
+            self.docker.start_container(&created.id, None),
+        )
+        .await?;
+        Ok(created.id)
+    }
+
+    async fn ip_of(&self, id: &str, timeout: Duration) -> Result<String, String> {
+        let c = timed(
+            timeout,
+            "inspect the lab master",
+            self.docker
+                .inspect_container(id, None::<InspectContainerOptions>),
+        )
+        .await?;
+        c.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(&self.network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty())
+            .ok_or_else(|| "the lab master has no address on the lab network".to_string())
+    }
+
+    async fn create_service(
+        &mut self,
+        image: &str,
+        replicas: usize,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let name = format!("clusterdeck-lab-{}-redis", self.id);
+        let spec = ServiceSpec {
+            name: Some(name.clone()),
+            labels: Some(self.labels()),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some(image.to_string()),
+                    command: Some(vec!["redis-server".into()]),
+                    args: Some(
+                        ["--protected-mode", "no", "--save", ""]
+                            .map(String::from)
+                            .to_vec(),
+                    ),
+                    labels: Some(self.labels()),
+                    ..Default::default()
+                }),
+                networks: Some(vec![NetworkAttachmentConfig {
+                    target: Some(self.network.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated {
+                    replicas: Some(replicas as i64),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        timed(
+            timeout,
+            &format!("create service {name}"),
+            self.docker.create_service(spec, None),
+        )
+        .await?;
+        self.service = Some(name);
+        Ok(())
+    }
+
+    /// Removes everything the lab created; says what could not be removed.
+    pub async fn stop(&self, timeout: Duration) {
+        if let Some(service) = &self.service
+            && let Err(e) = timed(
+                timeout,
+                "remove the lab service",
+                self.docker.delete_service(service),
+            )
+            .await
+        {
+            eprintln!("clusterdeck: {e}");
+        }
+        for id in &self.containers {
+            let options = RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            };
+            match timed(
+                timeout,
+                "remove a lab container",
+                self.docker.remove_container(id, Some(options)),
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => eprintln!("clusterdeck: {e}"),
+            }
+        }
+        // A service's tasks let go of the network a moment after it is removed.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match timed(
+                timeout,
+                "remove the lab network",
+                self.docker.remove_network(&self.network),
+            )
+            .await
+            {
+                Ok(()) => return,
+                Err(e) if is_not_found(&e) => return,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    return eprintln!("clusterdeck: {e}");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+}
+
+/// The image's id, pulling it first if the engine does not have it. Services
+/// get the id, so the engine does not try a registry for it.
+async fn ensure_image(docker: &Docker, image: &str, timeout: Duration) -> Result<String, String> {
+    match timed(
+        timeout,
+        &format!("inspect image {image}"),
+        docker.inspect_image(image),
+    )
+    .await
+    {
+        Ok(found) => return found.id.ok_or_else(|| format!("image {image} has no id")),
+        Err(e) if !is_not_found(&e) => return Err(e),
+        Err(_) => {}
+    }
+    let options = CreateImageOptions {
+        from_image: Some(image.to_string()),
+        ..Default::default()
+    };
+    let pull = async {
+        let mut stream = docker.create_image(Some(options), None, None);
+        while let Some(step) = stream.next().await {
+            step.map_err(|e| format!("pull {image}: {e} (give a local image with --image)"))?;
+        }
+        Ok::<(), String>(())
+    };
+    tokio::time::timeout(PULL_TIMEOUT, pull)
+        .await
+        .map_err(|_| format!("pull {image}: not done within {}s", PULL_TIMEOUT.as_secs()))??;
+    let found = timed(
+        timeout,
+        &format!("inspect image {image}"),
+        docker.inspect_image(image),
+    )
+    .await?;
+    found.id.ok_or_else(|| format!("image {image} has no id"))
+}

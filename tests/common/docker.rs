@@ -1,0 +1,404 @@
+//! The machine's real Docker Engine for the tests, without a registry.
+//!
+//! - [`test_image`]: an image built locally, once per content (its tag is a
+//!   hash of what goes in): a static busybox, the host's `redis-server` and
+//!   `redis-cli` with their shared libraries, `docker import`ed. Nothing is
+//!   ever pulled.
+//! - [`DockerTest`]: one test's resources (containers, networks, services),
+//!   all named uniquely and labelled `clusterdeck.test=<run>`, removed when it
+//!   is dropped, even when the test fails; resources of test processes that
+//!   died are swept at the next start.
+//!
+//! A missing `docker`, engine, busybox or Redis fails the test with what to
+//! install. Networks always get an explicit private subnet.
+
+#![allow(dead_code)]
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// What to install when something is missing (Debian).
+pub const INSTALL_HINT: &str = "apt-get install -y docker.io busybox-static redis-server redis-tools (and a running Docker Engine)";
+
+/// The label on everything a test creates.
+pub const TEST_LABEL: &str = "clusterdeck.test";
+const PID_LABEL: &str = "clusterdeck.test.pid";
+
+/// Runs `docker ARGS`; panics with its stderr on failure.
+pub fn docker(args: &[&str]) -> String {
+    try_docker(args).unwrap_or_else(|e| panic!("docker {}: {e}", args.join(" ")))
+}
+
+/// Runs `docker ARGS`; stdout, or stderr as the error.
+pub fn try_docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run docker ({e}); install it: {INSTALL_HINT}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Fails the test unless the engine answers.
+pub fn require_engine() {
+    if let Err(e) = try_docker(&["version", "--format", "{{.Server.Version}}"]) {
+        panic!("the Docker Engine does not answer: {e}\ninstall and start it: {INSTALL_HINT}");
+    }
+}
+
+/// Binaries that go into the test image, with where they live on the host.
+fn image_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for binary in ["redis-server", "redis-cli"] {
+        let path = which(binary)
+            .unwrap_or_else(|| panic!("{binary} is not on the PATH; install it: {INSTALL_HINT}"));
+        files.extend(shared_libraries(&path));
+        files.push(path);
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+fn which(binary: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(binary))
+        .find(|p| p.is_file())
+}
+
+/// A statically linked busybox: the image has no libc of its own for it.
+fn busybox() -> PathBuf {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .map(PathBuf::from)
+        .into_iter()
+        .find(|p| p.is_file() && shared_libraries(p).is_empty())
+        .unwrap_or_else(|| panic!("no static busybox found; install it: {INSTALL_HINT}"))
+}
+
+/// The libraries `ldd` says a binary loads, and the loader.
+fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
+    let out = Command::new("ldd").arg(binary).output().expect("ldd");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let path = line
+                .split("=>")
+                .nth(1)
+                .unwrap_or(line)
+                .split_whitespace()
+                .next()?;
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+/// The test image's tag, building it first if the engine does not have it.
+/// Built once per process, and once per content on the machine.
+pub fn test_image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        require_engine();
+        let mut files = image_files();
+        files.push(busybox());
+        let mut hasher = DefaultHasher::new();
+        for f in &files {
+            f.hash(&mut hasher);
+            std::fs::metadata(f)
+                .map(|m| m.len())
+                .unwrap_or(0)
+                .hash(&mut hasher);
+        }
+        let tag = format!("clusterdeck-test-redis:{:016x}", hasher.finish());
+        if try_docker(&["image", "inspect", &tag]).is_err() {
+            build_image(&tag, &files);
+        }
+        tag
+    })
+}
+
+fn build_image(tag: &str, files: &[PathBuf]) {
+    let root = tempfile::tempdir().expect("temp dir");
+    let r = root.path();
+    for dir in ["bin", "tmp", "data", "usr/bin", "etc"] {
+        std::fs::create_dir_all(r.join(dir)).unwrap();
+    }
+    for file in files {
+        let into = if file.ends_with("busybox") {
+            r.join("bin/busybox")
+        } else {
+            r.join(file.strip_prefix("/").unwrap())
+        };
+        std::fs::create_dir_all(into.parent().unwrap()).unwrap();
+        std::fs::copy(file, &into).unwrap_or_else(|e| panic!("copy {}: {e}", file.display()));
+    }
+    for applet in [
+        "sh", "sleep", "echo", "cat", "ls", "kill", "true", "ps", "ip", "hostname",
+    ] {
+        std::os::unix::fs::symlink("busybox", r.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").unwrap();
+    let mut tar = Command::new("tar")
+        .args(["-C"])
+        .arg(r)
+        .args(["-cf", "-", "."])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("tar");
+    let import = Command::new("docker")
+        .args([
+            "import",
+            "--change",
+            "ENV PATH=/usr/local/bin:/usr/bin:/bin",
+            "--change",
+            "EXPOSE 6379/tcp",
+            "--change",
+            "WORKDIR /data",
+            "--change",
+            r#"CMD ["redis-server", "--protected-mode", "no", "--save", ""]"#,
+            "-",
+            tag,
+        ])
+        .stdin(tar.stdout.take().unwrap())
+        .output()
+        .expect("docker import");
+    assert!(
+        tar.wait().is_ok_and(|s| s.success()),
+        "tar of the image root failed"
+    );
+    assert!(
+        import.status.success(),
+        "docker import failed: {}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+}
+
+/// The id of an image (services name images by id so no pull is tried).
+pub fn image_id(tag: &str) -> String {
+    docker(&["image", "inspect", "--format", "{{.Id}}", tag])
+}
+
+/// One test's resources on the engine.
+pub struct DockerTest {
+    pub run: String,
+    containers: Vec<String>,
+    networks: Vec<String>,
+    services: Vec<String>,
+}
+
+impl DockerTest {
+    pub fn new(name: &str) -> DockerTest {
+        require_engine();
+        sweep_dead_runs();
+        DockerTest {
+            run: format!(
+                "cdt-{name}-{}-{:04x}",
+                std::process::id(),
+                fastrand::u16(..)
+            ),
+            containers: Vec::new(),
+            networks: Vec::new(),
+            services: Vec::new(),
+        }
+    }
+
+    fn labels(&self) -> Vec<String> {
+        vec![
+            "--label".into(),
+            format!("{TEST_LABEL}={}", self.run),
+            "--label".into(),
+            format!("{PID_LABEL}={}", std::process::id()),
+        ]
+    }
+
+    /// A network with its own private subnet; returns (name, subnet prefix
+    /// such as `10.214.37`).
+    pub fn network(&mut self, driver: &str) -> (String, String) {
+        let name = format!("{}-net", self.run);
+        let mut last = String::new();
+        for _ in 0..20 {
+            let prefix = format!("10.214.{}", fastrand::u8(1..250));
+            let mut args: Vec<String> = vec![
+                "network".into(),
+                "create".into(),
+                "--driver".into(),
+                driver.into(),
+            ];
+            if driver == "overlay" {
+                args.push("--attachable".into());
+            }
+            args.extend(["--subnet".into(), format!("{prefix}.0/24")]);
+            args.extend(self.labels());
+            args.push(name.clone());
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            match try_docker(&refs) {
+                Ok(_) => {
+                    self.networks.push(name.clone());
+                    return (name, prefix);
+                }
+                Err(e) if e.contains("overlap") => last = e,
+                Err(e) => panic!("docker network create: {e}"),
+            }
+        }
+        panic!("no free private subnet: {last}");
+    }
+
+    /// `docker run -d` with the test's labels; `name` is made unique.
+    pub fn run(&mut self, name: &str, options: &[&str], command: &[&str]) -> String {
+        let full = format!("{}-{name}", self.run);
+        let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), full.clone()];
+        args.extend(self.labels());
+        args.extend(options.iter().map(|s| s.to_string()));
+        args.push(test_image().to_string());
+        args.extend(command.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker(&refs);
+        self.containers.push(full.clone());
+        full
+    }
+
+    /// `docker service create` from the test image, by id.
+    pub fn service(
+        &mut self,
+        name: &str,
+        replicas: u32,
+        options: &[&str],
+        command: &[&str],
+    ) -> String {
+        let full = format!("{}-{name}", self.run);
+        let mut args: Vec<String> = vec![
+            "service".into(),
+            "create".into(),
+            "--detach".into(),
+            "--no-resolve-image".into(),
+            "--name".into(),
+            full.clone(),
+            "--replicas".into(),
+            replicas.to_string(),
+        ];
+        args.extend(self.labels());
+        args.extend([
+            "--container-label".into(),
+            format!("{TEST_LABEL}={}", self.run),
+        ]);
+        args.extend(options.iter().map(|s| s.to_string()));
+        args.push(image_id(test_image()));
+        args.extend(command.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker(&refs);
+        self.services.push(full.clone());
+        full
+    }
+
+    /// A container's IPv4 address on `network`.
+    pub fn ip(&self, container: &str, network: &str) -> String {
+        let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
+        docker(&["inspect", "--format", &format, container])
+    }
+
+    /// Aliases of a container on `network`, sorted.
+    pub fn aliases(&self, container: &str, network: &str) -> Vec<String> {
+        let format =
+            format!("{{{{json (index .NetworkSettings.Networks \"{network}\").Aliases}}}}");
+        let json = docker(&["inspect", "--format", &format, container]);
+        let mut list: Vec<String> = serde_json::from_str(&json).unwrap_or_default();
+        list.sort();
+        list
+    }
+
+    /// The networks a container is on.
+    pub fn networks_of(&self, container: &str) -> Vec<String> {
+        let json = docker(&[
+            "inspect",
+            "--format",
+            "{{json .NetworkSettings.Networks}}",
+            container,
+        ]);
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&json).unwrap_or_default();
+        map.keys().cloned().collect()
+    }
+}
+
+/// Polls `cond` until it holds or `within` passes; panics naming `what`.
+pub fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + within;
+    while !cond() {
+        assert!(
+            Instant::now() < end,
+            "timed out after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Drop for DockerTest {
+    fn drop(&mut self) {
+        remove_labelled(&format!("{TEST_LABEL}={}", self.run));
+    }
+}
+
+/// Removes every service, container and network carrying `label`.
+pub fn remove_labelled(label: &str) {
+    let filter = format!("label={label}");
+    if let Ok(services) = try_docker(&["service", "ls", "-q", "--filter", &filter]) {
+        for s in services.split_whitespace() {
+            let _ = try_docker(&["service", "rm", s]);
+        }
+    }
+    if let Ok(ids) = try_docker(&["ps", "-aq", "--filter", &filter]) {
+        for id in ids.split_whitespace() {
+            let _ = try_docker(&["rm", "-f", "-v", id]);
+        }
+    }
+    if let Ok(ids) = try_docker(&["network", "ls", "-q", "--filter", &filter]) {
+        for id in ids.split_whitespace() {
+            // Service tasks let go of a network a moment after the service goes.
+            let end = Instant::now() + Duration::from_secs(20);
+            while try_docker(&["network", "rm", id]).is_err() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+    }
+}
+
+/// Removes resources of test processes that are not running any more (a
+/// test killed before its guards ran).
+fn sweep_dead_runs() {
+    static SWEPT: OnceLock<()> = OnceLock::new();
+    SWEPT.get_or_init(|| {
+        let format = format!("{{{{.Label \"{PID_LABEL}\"}}}}");
+        let mut pids = Vec::new();
+        for kind in [["ps", "-a"], ["network", "ls"]] {
+            if let Ok(out) = try_docker(&[
+                kind[0],
+                kind[1],
+                "--filter",
+                &format!("label={PID_LABEL}"),
+                "--format",
+                &format,
+            ]) {
+                pids.extend(out.lines().map(str::to_string));
+            }
+        }
+        pids.sort();
+        pids.dedup();
+        for pid in pids {
+            let alive = pid
+                .parse::<i32>()
+                .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                remove_labelled(&format!("{PID_LABEL}={pid}"));
+            }
+        }
+    });
+}
