@@ -20,7 +20,7 @@ use clusterdeck::sources::SourceSpec;
 use clusterdeck::sources::docker::{DockerHost, DockerSpec, raw};
 use clusterdeck::sources::redis::RedisTarget;
 use common::Watcher;
-use common::docker::{DockerTest, docker, try_docker, wait_until};
+use common::docker::{DockerTest, SwarmGuard, docker, try_docker, wait_until};
 
 const DEADLINE: Duration = Duration::from_secs(40);
 
@@ -342,34 +342,6 @@ async fn remove_instance_runs_the_sigterm_handler_and_the_container_goes_away() 
 
 /// Joins the engine to a Swarm for the test, and leaves again if it was not
 /// in one before (also when the test fails).
-struct SwarmGuard {
-    joined_here: bool,
-}
-
-impl SwarmGuard {
-    fn enter() -> SwarmGuard {
-        common::docker::require_engine();
-        let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
-        if state == "active" {
-            return SwarmGuard { joined_here: false };
-        }
-        if let Err(e) = try_docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]) {
-            panic!("the engine refused `docker swarm init --advertise-addr 127.0.0.1`: {e}");
-        }
-        SwarmGuard { joined_here: true }
-    }
-}
-
-impl Drop for SwarmGuard {
-    fn drop(&mut self) {
-        if self.joined_here {
-            let _ = try_docker(&["swarm", "leave", "--force"]);
-            // Swarm made it for overlays; it is not ours to keep.
-            let _ = try_docker(&["network", "rm", "docker_gwbridge"]);
-        }
-    }
-}
-
 fn running_tasks(w: &Watcher, service: &str) -> usize {
     w.cluster(&format!("swarm/{service}")).map_or(0, |c| {
         c.members
@@ -470,4 +442,53 @@ async fn swarm_scale_and_node_availability_through_the_actions() {
     .await;
     w.stop().await;
     drop(test);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn services_of_one_stack_are_one_cluster_with_tiers_from_the_config() {
+    let _swarm = SwarmGuard::enter();
+    let mut test = DockerTest::new("stack");
+    // Labelled as `docker stack deploy` labels a stack's services and tasks.
+    let stack = test.run.clone();
+    let label = format!("com.docker.stack.namespace={stack}");
+    let options = ["--label", &label, "--container-label", &label];
+    let command = ["redis-server", "--protected-mode", "no"];
+    let zero = test.service("zero", 1, &options, &command);
+    let server = test.service("server", 2, &options, &command);
+    let yaml = format!(
+        "clusters:\n  - name: dgraph\n    match: {{labels: {{com.docker.stack.namespace: {stack}}}}}\n    master: {{names: ['*-zero*']}}\n    copy: {{names: ['*-server*']}}\n"
+    );
+    let config = Config::parse(&yaml, std::path::Path::new("dgraph.yaml")).expect("config");
+    let mut w = Watcher::new();
+    w.start(SourceSpec::Docker(DockerSpec {
+        host: DockerHost::resolve(None),
+        config: Arc::new(config),
+    }));
+    let tiers = |w: &Watcher| {
+        w.cluster("config/dgraph").map(|c| {
+            let count = |tier| c.members.iter().filter(|m| m.tier == tier).count();
+            (
+                count(clusterdeck::model::Tier::Master),
+                count(clusterdeck::model::Tier::Copy),
+            )
+        })
+    };
+    w.until(
+        "zero as the master tier and two servers as copies",
+        DEADLINE,
+        |w| tiers(w) == Some((1, 2)),
+    )
+    .await;
+    let cluster = w.cluster("config/dgraph").unwrap();
+    let services: BTreeSet<_> = cluster
+        .members
+        .iter()
+        .filter_map(|m| m.placement.service.clone())
+        .collect();
+    assert_eq!(services, BTreeSet::from([zero.clone(), server.clone()]));
+    assert!(
+        w.cluster(&format!("swarm/{zero}")).is_none(),
+        "grouped, not one cluster per service"
+    );
+    w.stop().await;
 }

@@ -402,3 +402,45 @@ fn sweep_dead_runs() {
         }
     });
 }
+
+/// Swarm mode for as long as any test of this process needs it. Tests run in
+/// parallel: the first to enter initialises Swarm if the engine was not in it,
+/// and the last to leave takes the engine out again, so a test never loses
+/// the swarm under another's feet and the engine is left as it was found.
+pub struct SwarmGuard(());
+
+/// (tests inside, whether this process initialised Swarm)
+static SWARM_USERS: std::sync::Mutex<(usize, bool)> = std::sync::Mutex::new((0, false));
+
+impl SwarmGuard {
+    pub fn enter() -> SwarmGuard {
+        require_engine();
+        let mut users = SWARM_USERS.lock().unwrap_or_else(|p| p.into_inner());
+        if users.0 == 0 {
+            let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+            users.1 = state != "active";
+            if users.1 {
+                if let Err(e) = try_docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]) {
+                    panic!(
+                        "the engine refused `docker swarm init --advertise-addr 127.0.0.1`: {e}"
+                    );
+                }
+            }
+        }
+        users.0 += 1;
+        SwarmGuard(())
+    }
+}
+
+impl Drop for SwarmGuard {
+    fn drop(&mut self) {
+        let mut users = SWARM_USERS.lock().unwrap_or_else(|p| p.into_inner());
+        users.0 = users.0.saturating_sub(1);
+        if users.0 == 0 && users.1 {
+            let _ = try_docker(&["swarm", "leave", "--force"]);
+            // Swarm made it for overlays; it is not ours to keep.
+            let _ = try_docker(&["network", "rm", "docker_gwbridge"]);
+            users.1 = false;
+        }
+    }
+}
