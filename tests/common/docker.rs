@@ -419,12 +419,10 @@ impl SwarmGuard {
         if users.0 == 0 {
             let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
             users.1 = state != "active";
-            if users.1 {
-                if let Err(e) = try_docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]) {
-                    panic!(
-                        "the engine refused `docker swarm init --advertise-addr 127.0.0.1`: {e}"
-                    );
-                }
+            if users.1
+                && let Err(e) = try_docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"])
+            {
+                panic!("the engine refused `docker swarm init --advertise-addr 127.0.0.1`: {e}");
             }
         }
         users.0 += 1;
