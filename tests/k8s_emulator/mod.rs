@@ -8,9 +8,11 @@
 //! (`limit`/`continue`), merge and strategic-merge patch, the `scale`
 //! subresource, a StatefulSet controller that creates and deletes pods
 //! `<name>-<ordinal>`, deletion with a grace period, NetworkPolicy create and
-//! delete, `Status` answers 404/409/410/422/500, and watches that expire
-//! (410 Gone) so clients must re-list. It counts requests by verb and
-//! resource so tests can prove "watch, not re-list" and "no mutating request".
+//! delete, field selectors on `metadata.name`, `Status` answers
+//! 404/409/410/422/500, and watches that expire (410 Gone) so clients must
+//! re-list. It counts requests by verb and resource so tests can prove
+//! "watch, not re-list" and "no mutating request", and records each delete
+//! request with the grace period it asked for.
 //!
 //! Tests drive it through [`Emulator`]: [`Emulator::edit`] runs a closure on
 //! the [`Store`] under its lock (so several changes and an expiry are one
@@ -34,7 +36,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-pub use store::{InjectedFailure, Kind, Store, Verb};
+pub use store::{DeleteRequest, InjectedFailure, Kind, Store, Verb};
 
 /// How the emulator behaves where the real server has knobs.
 #[derive(Debug, Clone)]
@@ -179,6 +181,17 @@ impl Emulator {
 
     pub fn mutating_requests(&self) -> u64 {
         self.read(Store::mutating_requests)
+    }
+
+    /// Delete requests of a kind accepted so far, with the grace period each asked for.
+    pub fn delete_requests(&self, kind: Kind) -> Vec<DeleteRequest> {
+        self.read(|s| {
+            s.delete_requests
+                .iter()
+                .filter(|d| d.kind == kind)
+                .cloned()
+                .collect()
+        })
     }
 
     /// Watches being served right now.

@@ -154,6 +154,17 @@ pub struct PendingRemoval {
     pub uid: String,
 }
 
+/// A delete request the server accepted, with the grace period the client
+/// asked for (None: it asked for none, so the pod's own applies).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteRequest {
+    pub kind: Kind,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub grace_period_seconds: Option<u64>,
+}
+
 /// The whole state.
 pub struct Store {
     rv: u64,
@@ -171,6 +182,8 @@ pub struct Store {
     next_ip: u32,
     next_uid: u64,
     next_node: usize,
+    /// Delete requests accepted over HTTP, oldest first.
+    pub delete_requests: Vec<DeleteRequest>,
     /// Pods whose deletion grace period runs; the server removes them later.
     pub removals: Vec<(std::time::Duration, PendingRemoval)>,
 }
@@ -190,6 +203,7 @@ impl Store {
             next_ip: 0,
             next_uid: 0,
             next_node: 0,
+            delete_requests: Vec::new(),
             removals: Vec::new(),
         }
     }
@@ -215,6 +229,19 @@ impl Store {
             .filter(|((verb, _), _)| verb.mutates())
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// Notes an accepted delete request; `object` is what the server answered.
+    pub fn record_delete_request(&mut self, kind: Kind, object: &Value, grace: Option<u64>) {
+        let meta = &object["metadata"];
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        self.delete_requests.push(DeleteRequest {
+            kind,
+            namespace: text(&meta["namespace"]),
+            name: text(&meta["name"]),
+            uid: text(&meta["uid"]),
+            grace_period_seconds: grace,
+        });
     }
 
     pub fn inject_failure(&mut self, failure: InjectedFailure) {
