@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod executor;
+pub mod kube;
 pub mod lab;
 
 pub use audit::AuditLog;
