@@ -323,3 +323,65 @@ async fn field_selectors_pick_an_object_by_name_in_lists_and_watches() {
         .unwrap_err();
     assert_eq!(status_code(e), 400);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_speaks_the_v4_channel_protocol_and_is_recorded() {
+    use k8s_emulator::ExecScript;
+    use kube::api::AttachParams;
+    use tokio::io::AsyncReadExt;
+
+    let (emu, client) = setup().await;
+    emu.create_statefulset("db", "copy", 1, &[("app", "copy")], 1);
+    emu.script_exec(
+        "fail",
+        ExecScript {
+            stderr: "no\n".into(),
+            exit_code: 3,
+            ..ExecScript::default()
+        },
+    );
+    let pods: Api<Pod> = Api::namespaced(client, "db");
+    let params = AttachParams::default().stderr(true).container("main");
+    let mut process = pods
+        .exec("copy-0", ["echo", "hello", "there"], &params)
+        .await
+        .unwrap();
+    let status = process.take_status().unwrap();
+    let mut stdout = String::new();
+    process
+        .stdout()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    assert_eq!(stdout, "hello there\n");
+    assert_eq!(status.await.unwrap().status.as_deref(), Some("Success"));
+    process.join().await.unwrap();
+
+    let mut process = pods.exec("copy-0", ["fail"], &params).await.unwrap();
+    let status = process.take_status().unwrap().await.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+    let cause = &status.details.unwrap().causes.unwrap()[0];
+    assert_eq!(cause.message.as_deref(), Some("3"));
+
+    let requests = emu.exec_requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].command, ["echo", "hello", "there"]);
+    assert_eq!(requests[0].container.as_deref(), Some("main"));
+    assert_eq!(emu.requests(Verb::Exec, Kind::Pod), 2);
+    assert_eq!(emu.mutating_requests(), 2, "an exec is a mutating request");
+
+    let e = pods
+        .exec("nowhere", ["echo"], &params)
+        .await
+        .err()
+        .expect("refused before the upgrade");
+    assert_eq!(status_code(e), 404);
+    let other = AttachParams::default().stderr(true).container("sidecar");
+    let e = pods
+        .exec("copy-0", ["echo"], &other)
+        .await
+        .err()
+        .expect("refused before the upgrade");
+    assert_eq!(status_code(e), 400);
+}

@@ -12,6 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -21,7 +22,13 @@ use super::selector::{FieldSelector, LabelSelector};
 use super::store::{ApiError, Kind, Store, Verb, remove_resource_version};
 
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new().fallback(handle).with_state(shared)
+    Router::new()
+        .route(
+            "/api/v1/namespaces/{namespace}/pods/{pod}/exec",
+            any(super::exec::exec),
+        )
+        .fallback(handle)
+        .with_state(shared)
 }
 
 /// A parsed API path: `/api/v1/namespaces/NS/pods/NAME/SUB` and friends.
@@ -135,6 +142,12 @@ async fn handle(
         Verb::Update => update(&shared, &route, &body),
         Verb::Patch => patch(&shared, &route, &headers, &body),
         Verb::Delete => delete(&shared, &route, &query, &body),
+        // Served by its own route (a WebSocket upgrade); never parsed here.
+        Verb::Exec => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "exec is a WebSocket upgrade",
+        )),
     };
     match result {
         Ok((code, value)) => json_response(code, &value),
@@ -144,7 +157,7 @@ async fn handle(
 
 type Answer = Result<(StatusCode, Value), ApiError>;
 
-fn json_response(code: StatusCode, value: &Value) -> Response {
+pub(super) fn json_response(code: StatusCode, value: &Value) -> Response {
     (
         code,
         [(header::CONTENT_TYPE, "application/json")],
@@ -153,7 +166,7 @@ fn json_response(code: StatusCode, value: &Value) -> Response {
         .into_response()
 }
 
-fn error(e: &ApiError) -> Response {
+pub(super) fn error(e: &ApiError) -> Response {
     let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(code, &e.status())
 }

@@ -12,7 +12,8 @@
 //! 404/409/410/422/500, and watches that expire (410 Gone) so clients must
 //! re-list. It counts requests by verb and resource so tests can prove
 //! "watch, not re-list" and "no mutating request", and records each delete
-//! request with the grace period it asked for.
+//! request with the grace period it asked for. The pod `exec` subresource
+//! speaks WebSocket (`v4.channel.k8s.io`) and answers scripted output.
 //!
 //! Tests drive it through [`Emulator`]: [`Emulator::edit`] runs a closure on
 //! the [`Store`] under its lock (so several changes and an expiry are one
@@ -22,6 +23,7 @@
 
 #![allow(dead_code)]
 
+mod exec;
 mod http;
 pub mod patch;
 pub mod selector;
@@ -36,6 +38,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+pub use exec::{ExecRequest, ExecScript};
 pub use store::{DeleteRequest, InjectedFailure, Kind, Store, Verb};
 
 /// How the emulator behaves where the real server has knobs.
@@ -246,6 +249,16 @@ impl Emulator {
                 .map(|(_, v)| v.clone())
                 .collect()
         })
+    }
+
+    /// What `program` answers when a test's client executes it in any pod.
+    pub fn script_exec(&self, program: &str, script: ExecScript) {
+        self.edit(|s| s.exec_scripts.insert(program.to_string(), script));
+    }
+
+    /// Execs accepted so far.
+    pub fn exec_requests(&self) -> Vec<ExecRequest> {
+        self.read(|s| s.exec_requests.clone())
     }
 
     /// The next `times` requests of `verb` on `kind` (any when None) fail with `code`.

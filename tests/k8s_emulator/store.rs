@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::{Value, json};
 
+use super::exec::{self, ExecRequest, ExecRun, ExecScript};
 use super::selector::LabelSelector;
 
 /// The resources the emulator serves.
@@ -75,13 +76,15 @@ pub enum Verb {
     Update,
     Patch,
     Delete,
+    /// The pod `exec` subresource (RBAC: `create` on `pods/exec`).
+    Exec,
 }
 
 impl Verb {
     pub fn mutates(self) -> bool {
         matches!(
             self,
-            Verb::Create | Verb::Update | Verb::Patch | Verb::Delete
+            Verb::Create | Verb::Update | Verb::Patch | Verb::Delete | Verb::Exec
         )
     }
 }
@@ -182,6 +185,10 @@ pub struct Store {
     next_ip: u32,
     next_uid: u64,
     next_node: usize,
+    /// Execs accepted, oldest first.
+    pub exec_requests: Vec<ExecRequest>,
+    /// What a program answers when executed, by program (`command[0]`).
+    pub exec_scripts: HashMap<String, ExecScript>,
     /// Delete requests accepted over HTTP, oldest first.
     pub delete_requests: Vec<DeleteRequest>,
     /// Pods whose deletion grace period runs; the server removes them later.
@@ -204,6 +211,8 @@ impl Store {
             next_uid: 0,
             next_node: 0,
             delete_requests: Vec::new(),
+            exec_requests: Vec::new(),
+            exec_scripts: HashMap::new(),
             removals: Vec::new(),
         }
     }
@@ -242,6 +251,39 @@ impl Store {
             uid: text(&meta["uid"]),
             grace_period_seconds: grace,
         });
+    }
+
+    /// Checks an exec as the API server does before upgrading (the pod and
+    /// container exist, a command is given), records it, and runs it.
+    pub fn exec(&mut self, request: ExecRequest) -> Result<ExecRun, ApiError> {
+        let pod = self
+            .get(Kind::Pod, &request.namespace, &request.pod)
+            .ok_or_else(|| ApiError::not_found(Kind::Pod, &request.pod))?;
+        let containers: Vec<&str> = pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        if let Some(container) = &request.container
+            && !containers.contains(&container.as_str())
+        {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!("container {container} is not valid for pod {}", request.pod),
+            ));
+        }
+        if request.command.is_empty() {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                "you must specify at least 1 command",
+            ));
+        }
+        let script = self.exec_scripts.get(&request.command[0]);
+        let run = exec::run(&request.command, script);
+        self.exec_requests.push(request);
+        Ok(run)
     }
 
     pub fn inject_failure(&mut self, failure: InjectedFailure) {
