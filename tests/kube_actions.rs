@@ -537,3 +537,78 @@ async fn errors_never_carry_the_token() {
         assert!(!text.contains("emulator-secret-token"), "{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_command_runs_in_the_pod_through_exec() {
+    use k8s_emulator::ExecScript;
+    let s = setup("db").await;
+    s.emu
+        .create_statefulset("db", "copy", 2, &[("app", "copy")], 10035);
+    s.emu.script_exec(
+        "/opt/db/remove-instance",
+        ExecScript {
+            stdout: "left the cluster\n".into(),
+            ..ExecScript::default()
+        },
+    );
+    s.emu.script_exec(
+        "/opt/db/refuse",
+        ExecScript {
+            stderr: "this instance leads; fail over first\n".into(),
+            exit_code: 3,
+            ..ExecScript::default()
+        },
+    );
+    let command = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+
+    let out = s
+        .actions
+        .exec_in_pod(
+            "db",
+            "copy-1",
+            Some("main"),
+            &command(&["/opt/db/remove-instance", "--graceful"]),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "left the cluster\n");
+    let ran = s.emu.exec_requests();
+    assert_eq!(ran.len(), 1);
+    assert_eq!(ran[0].pod, "copy-1");
+    assert_eq!(ran[0].container.as_deref(), Some("main"));
+    assert_eq!(ran[0].command, ["/opt/db/remove-instance", "--graceful"]);
+
+    let e = s
+        .actions
+        .exec_in_pod("db", "copy-0", None, &command(&["/opt/db/refuse"]), WAIT)
+        .await
+        .unwrap_err();
+    match &e {
+        KubeActionError::CommandFailed {
+            exit_code, stderr, ..
+        } => {
+            assert_eq!(*exit_code, 3);
+            assert_eq!(stderr, "this instance leads; fail over first");
+        }
+        other => panic!("expected CommandFailed, got {other:?}"),
+    }
+    assert!(
+        e.to_string()
+            .starts_with("Pod db/copy-0: the command exited with code 3")
+    );
+
+    let e = s
+        .actions
+        .exec_in_pod("db", "copy-0", None, &command(&["/no/such"]), WAIT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.http_status(), Some(500), "{e}");
+    assert!(e.to_string().contains("executable file not found"), "{e}");
+    let e = s
+        .actions
+        .exec_in_pod("db", "nowhere", None, &command(&["echo"]), WAIT)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, KubeActionError::NotFound { .. }), "{e:?}");
+}

@@ -100,6 +100,15 @@ pub enum KubeActionError {
     #[error("{object}: cannot talk to the API server: {message}")]
     Transport { object: ObjectRef, message: String },
 
+    /// A command run in the pod exited with a non-zero code.
+    #[error("{object}: the command exited with code {exit_code}: {stderr}")]
+    CommandFailed {
+        object: ObjectRef,
+        exit_code: i32,
+        /// The end of what it wrote to stderr.
+        stderr: String,
+    },
+
     /// The console would not send the request (it would do something else
     /// than asked, e.g. isolate more than the one pod).
     #[error("{object}: not done: {reason}")]
@@ -146,6 +155,7 @@ impl KubeActionError {
             | KubeActionError::Api { object, .. }
             | KubeActionError::Timeout { object, .. }
             | KubeActionError::Transport { object, .. }
+            | KubeActionError::CommandFailed { object, .. }
             | KubeActionError::Refused { object, .. }
             | KubeActionError::Malformed { object, .. } => object,
         }

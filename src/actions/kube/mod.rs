@@ -29,7 +29,7 @@ use kube::Client;
 pub use cordon::CordonChange;
 pub use error::{KubeActionError, ObjectRef};
 pub use isolate::{ConsolePolicy, Healed, Isolation, IsolationRequest, PodSelection};
-pub use remove::{PodDeletion, PodFate};
+pub use remove::{ExecOutput, PodDeletion, PodFate};
 pub use scale::ScaleChange;
 
 /// A client to act with and how long one operation may take.
