@@ -258,3 +258,130 @@ async fn old_versions_are_gone_and_failures_can_be_injected() {
     assert_eq!(status_code(e), 500);
     pods.get("a-0").await.expect("only the next request fails");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_requests_are_recorded_with_the_grace_period_asked() {
+    let (emu, client) = setup().await;
+    emu.create_statefulset("db", "copy", 3, &[("app", "copy")], 1);
+    let pods: Api<Pod> = Api::namespaced(client, "db");
+    let uid = pods.get("copy-1").await.unwrap().metadata.uid.unwrap();
+    pods.delete("copy-1", &DeleteParams::default().grace_period(7))
+        .await
+        .unwrap();
+    pods.delete("copy-2", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deletes = emu.delete_requests(Kind::Pod);
+    assert_eq!(deletes.len(), 2, "{deletes:?}");
+    assert_eq!(
+        (deletes[0].name.as_str(), deletes[0].namespace.as_str()),
+        ("copy-1", "db")
+    );
+    assert_eq!(deletes[0].uid, uid);
+    assert_eq!(deletes[0].grace_period_seconds, Some(7));
+    assert_eq!(deletes[1].grace_period_seconds, None, "none asked");
+    let terminating = pods.get("copy-1").await.unwrap();
+    assert_eq!(terminating.metadata.deletion_grace_period_seconds, Some(7));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn field_selectors_pick_an_object_by_name_in_lists_and_watches() {
+    let (emu, client) = setup().await;
+    emu.create_statefulset("db", "copy", 3, &[("app", "copy")], 1);
+    let pods: Api<Pod> = Api::namespaced(client, "db");
+    let one = pods
+        .list(&ListParams::default().fields("metadata.name=copy-1"))
+        .await
+        .unwrap();
+    let names: Vec<_> = one.items.iter().map(|p| p.metadata.name.clone()).collect();
+    assert_eq!(names, [Some("copy-1".to_string())]);
+    let version = one.metadata.resource_version.unwrap();
+    let mut events = pods
+        .watch(
+            &WatchParams::default()
+                .fields("metadata.name=copy-2")
+                .timeout(10),
+            &version,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    emu.set_pod_ready("db", "copy-0", false);
+    emu.set_pod_ready("db", "copy-2", false);
+    match tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("a watch event")
+        .expect("the watch goes on")
+        .unwrap()
+    {
+        WatchEvent::Modified(p) => assert_eq!(p.metadata.name.as_deref(), Some("copy-2")),
+        other => panic!("expected copy-2 modified, got {other:?}"),
+    }
+    let e = pods
+        .list(&ListParams::default().fields("spec.nodeName=node-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_speaks_the_v4_channel_protocol_and_is_recorded() {
+    use k8s_emulator::ExecScript;
+    use kube::api::AttachParams;
+    use tokio::io::AsyncReadExt;
+
+    let (emu, client) = setup().await;
+    emu.create_statefulset("db", "copy", 1, &[("app", "copy")], 1);
+    emu.script_exec(
+        "fail",
+        ExecScript {
+            stderr: "no\n".into(),
+            exit_code: 3,
+            ..ExecScript::default()
+        },
+    );
+    let pods: Api<Pod> = Api::namespaced(client, "db");
+    let params = AttachParams::default().stderr(true).container("main");
+    let mut process = pods
+        .exec("copy-0", ["echo", "hello", "there"], &params)
+        .await
+        .unwrap();
+    let status = process.take_status().unwrap();
+    let mut stdout = String::new();
+    process
+        .stdout()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    assert_eq!(stdout, "hello there\n");
+    assert_eq!(status.await.unwrap().status.as_deref(), Some("Success"));
+    process.join().await.unwrap();
+
+    let mut process = pods.exec("copy-0", ["fail"], &params).await.unwrap();
+    let status = process.take_status().unwrap().await.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+    let cause = &status.details.unwrap().causes.unwrap()[0];
+    assert_eq!(cause.message.as_deref(), Some("3"));
+
+    let requests = emu.exec_requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].command, ["echo", "hello", "there"]);
+    assert_eq!(requests[0].container.as_deref(), Some("main"));
+    assert_eq!(emu.requests(Verb::Exec, Kind::Pod), 2);
+    assert_eq!(emu.mutating_requests(), 2, "an exec is a mutating request");
+
+    let e = pods
+        .exec("nowhere", ["echo"], &params)
+        .await
+        .err()
+        .expect("refused before the upgrade");
+    assert_eq!(status_code(e), 404);
+    let other = AttachParams::default().stderr(true).container("sidecar");
+    let e = pods
+        .exec("copy-0", ["echo"], &other)
+        .await
+        .err()
+        .expect("refused before the upgrade");
+    assert_eq!(status_code(e), 400);
+}

@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod docker;
 pub mod executor;
+pub mod kube;
 pub mod lab;
 pub mod ledger;
 pub mod plan;

@@ -12,16 +12,23 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::Shared;
 use super::patch::{merge_patch, strategic_merge_patch};
-use super::selector::LabelSelector;
+use super::selector::{FieldSelector, LabelSelector};
 use super::store::{ApiError, Kind, Store, Verb, remove_resource_version};
 
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new().fallback(handle).with_state(shared)
+    Router::new()
+        .route(
+            "/api/v1/namespaces/{namespace}/pods/{pod}/exec",
+            any(super::exec::exec),
+        )
+        .fallback(handle)
+        .with_state(shared)
 }
 
 /// A parsed API path: `/api/v1/namespaces/NS/pods/NAME/SUB` and friends.
@@ -135,6 +142,12 @@ async fn handle(
         Verb::Update => update(&shared, &route, &body),
         Verb::Patch => patch(&shared, &route, &headers, &body),
         Verb::Delete => delete(&shared, &route, &query, &body),
+        // Served by its own route (a WebSocket upgrade); never parsed here.
+        Verb::Exec => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "exec is a WebSocket upgrade",
+        )),
     };
     match result {
         Ok((code, value)) => json_response(code, &value),
@@ -144,7 +157,7 @@ async fn handle(
 
 type Answer = Result<(StatusCode, Value), ApiError>;
 
-fn json_response(code: StatusCode, value: &Value) -> Response {
+pub(super) fn json_response(code: StatusCode, value: &Value) -> Response {
     (
         code,
         [(header::CONTENT_TYPE, "application/json")],
@@ -153,7 +166,7 @@ fn json_response(code: StatusCode, value: &Value) -> Response {
         .into_response()
 }
 
-fn error(e: &ApiError) -> Response {
+pub(super) fn error(e: &ApiError) -> Response {
     let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(code, &e.status())
 }
@@ -173,6 +186,11 @@ fn selector(query: &HashMap<String, String>) -> Result<LabelSelector, ApiError> 
     })
 }
 
+fn fields(query: &HashMap<String, String>) -> Result<FieldSelector, ApiError> {
+    FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str))
+        .map_err(|e| ApiError::new(400, "BadRequest", e))
+}
+
 fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(400, "BadRequest", format!("the body is not JSON: {e}")))
@@ -185,6 +203,7 @@ fn body_json(body: &Bytes) -> Result<Value, ApiError> {
 /// than the compacted history is 410 Gone, as on the real server.
 fn list(shared: &Arc<Shared>, route: &Route, query: &HashMap<String, String>) -> Answer {
     let selector = selector(query)?;
+    let fields = fields(query)?;
     let limit: usize = query
         .get("limit")
         .and_then(|l| l.parse().ok())
@@ -206,7 +225,8 @@ fn list(shared: &Arc<Shared>, route: &Route, query: &HashMap<String, String>) ->
             Some((rv, _, _)) => *rv,
             None => store.resource_version(),
         };
-        let items = store.list(route.kind, route.namespace.as_deref(), &selector);
+        let mut items = store.list(route.kind, route.namespace.as_deref(), &selector);
+        items.retain(|(_, v)| fields.matches(v));
         let start = match &after {
             Some((_, ns, name)) => items.partition_point(|((_, n, m), _)| (n, m) <= (ns, name)),
             None => 0,
@@ -454,7 +474,11 @@ fn delete(
         .and_then(|g| g.parse().ok())
         .or(from_body);
     shared
-        .edit(|s| s.delete(route.kind, route.ns(), name_of(route), grace))
+        .edit(|s| {
+            let deleted = s.delete(route.kind, route.ns(), name_of(route), grace)?;
+            s.record_delete_request(route.kind, &deleted, grace);
+            Ok(deleted)
+        })
         .map(|v| (StatusCode::OK, v))
 }
 
@@ -473,20 +497,22 @@ struct WatchRequest {
     kind: Kind,
     namespace: Option<String>,
     selector: LabelSelector,
+    fields: FieldSelector,
     from: Option<u64>,
     bookmarks: bool,
     timeout: Duration,
 }
 
 fn watch(shared: Arc<Shared>, route: &Route, query: &HashMap<String, String>) -> Response {
-    let selector = match selector(query) {
-        Ok(s) => s,
-        Err(e) => return error(&e),
+    let (selector, fields) = match (selector(query), fields(query)) {
+        (Ok(s), Ok(f)) => (s, f),
+        (Err(e), _) | (_, Err(e)) => return error(&e),
     };
     let request = WatchRequest {
         kind: route.kind,
         namespace: route.namespace.clone(),
         selector,
+        fields,
         from: query
             .get("resourceVersion")
             .and_then(|rv| rv.parse().ok())
@@ -545,6 +571,7 @@ async fn serve_watch(shared: Arc<Shared>, request: WatchRequest, tx: mpsc::Sende
                     &request.selector,
                 )
                 .into_iter()
+                .filter(|(_, v)| request.fields.matches(v))
                 .map(|(_, v)| line("ADDED", v))
                 .collect(),
         };
@@ -612,6 +639,7 @@ fn next_turn(store: &Store, request: &WatchRequest, epoch: u64, cursor: u64) -> 
                         .is_none_or(|n| n == c.namespace)
                 })
                 .filter(|c| request.selector.matches(&c.object))
+                .filter(|c| request.fields.matches(&c.object))
                 .map(|c| line(c.event, &c.object))
                 .collect();
             Turn::Send(lines, store.resource_version())

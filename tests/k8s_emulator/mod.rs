@@ -8,9 +8,12 @@
 //! (`limit`/`continue`), merge and strategic-merge patch, the `scale`
 //! subresource, a StatefulSet controller that creates and deletes pods
 //! `<name>-<ordinal>`, deletion with a grace period, NetworkPolicy create and
-//! delete, `Status` answers 404/409/410/422/500, and watches that expire
-//! (410 Gone) so clients must re-list. It counts requests by verb and
-//! resource so tests can prove "watch, not re-list" and "no mutating request".
+//! delete, field selectors on `metadata.name`, `Status` answers
+//! 404/409/410/422/500, and watches that expire (410 Gone) so clients must
+//! re-list. It counts requests by verb and resource so tests can prove
+//! "watch, not re-list" and "no mutating request", and records each delete
+//! request with the grace period it asked for. The pod `exec` subresource
+//! speaks WebSocket (`v4.channel.k8s.io`) and answers scripted output.
 //!
 //! Tests drive it through [`Emulator`]: [`Emulator::edit`] runs a closure on
 //! the [`Store`] under its lock (so several changes and an expiry are one
@@ -20,6 +23,7 @@
 
 #![allow(dead_code)]
 
+mod exec;
 mod http;
 pub mod patch;
 pub mod selector;
@@ -34,7 +38,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-pub use store::{InjectedFailure, Kind, Store, Verb};
+pub use exec::{ExecRequest, ExecScript};
+pub use store::{DeleteRequest, InjectedFailure, Kind, Store, Verb};
 
 /// How the emulator behaves where the real server has knobs.
 #[derive(Debug, Clone)]
@@ -181,6 +186,17 @@ impl Emulator {
         self.read(Store::mutating_requests)
     }
 
+    /// Delete requests of a kind accepted so far, with the grace period each asked for.
+    pub fn delete_requests(&self, kind: Kind) -> Vec<DeleteRequest> {
+        self.read(|s| {
+            s.delete_requests
+                .iter()
+                .filter(|d| d.kind == kind)
+                .cloned()
+                .collect()
+        })
+    }
+
     /// Watches being served right now.
     pub fn open_watches(&self) -> usize {
         self.shared.open_watches.load(Ordering::SeqCst)
@@ -233,6 +249,16 @@ impl Emulator {
                 .map(|(_, v)| v.clone())
                 .collect()
         })
+    }
+
+    /// What `program` answers when a test's client executes it in any pod.
+    pub fn script_exec(&self, program: &str, script: ExecScript) {
+        self.edit(|s| s.exec_scripts.insert(program.to_string(), script));
+    }
+
+    /// Execs accepted so far.
+    pub fn exec_requests(&self) -> Vec<ExecRequest> {
+        self.read(|s| s.exec_requests.clone())
     }
 
     /// The next `times` requests of `verb` on `kind` (any when None) fail with `code`.

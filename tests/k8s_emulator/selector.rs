@@ -1,6 +1,7 @@
 //! Label selectors as the API server parses them from `?labelSelector=`:
 //! `k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`, `k notin (a,b)`, joined
-//! by commas (all must hold).
+//! by commas (all must hold). Field selectors (`?fieldSelector=`) only as
+//! far as clients use them: `metadata.name` and `metadata.namespace`.
 
 use serde_json::Value;
 
@@ -44,6 +45,44 @@ impl LabelSelector {
             Requirement::NotExists(k) => get(k).is_none(),
             Requirement::In(k, vs) => get(k).is_some_and(|v| vs.iter().any(|x| x == v)),
             Requirement::NotIn(k, vs) => !get(k).is_some_and(|v| vs.iter().any(|x| x == v)),
+        })
+    }
+}
+
+/// A parsed field selector: `metadata.name=x`, `metadata.namespace!=y`, ...
+/// Other fields are a 400 from the real server too unless the resource
+/// registers them, which none of the emulated ones needs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FieldSelector(Vec<(String, bool, String)>);
+
+impl FieldSelector {
+    pub fn parse(text: &str) -> Result<FieldSelector, String> {
+        let mut out = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (field, equal, value) = match part.split_once("!=") {
+                Some((f, v)) => (f, false, v),
+                None => {
+                    let (f, v) = part
+                        .split_once("==")
+                        .or_else(|| part.split_once('='))
+                        .ok_or_else(|| format!("invalid field selector: {part:?}"))?;
+                    (f, true, v)
+                }
+            };
+            let field = field.trim();
+            if !matches!(field, "metadata.name" | "metadata.namespace") {
+                return Err(format!("field label not supported: {field}"));
+            }
+            out.push((field.to_string(), equal, value.trim().to_string()));
+        }
+        Ok(FieldSelector(out))
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        self.0.iter().all(|(field, equal, value)| {
+            let pointer = format!("/{}", field.replace('.', "/"));
+            let actual = object.pointer(&pointer).and_then(Value::as_str);
+            (actual == Some(value.as_str())) == *equal
         })
     }
 }
@@ -141,5 +180,23 @@ mod tests {
             assert!(!LabelSelector::parse(s).unwrap().matches(&pod), "{s}");
         }
         assert!(LabelSelector::parse("a b c").is_err());
+    }
+
+    #[test]
+    fn field_selectors_on_name_and_namespace() {
+        let pod = json!({"metadata": {"name": "copy-1", "namespace": "db"}});
+        for s in [
+            "",
+            "metadata.name=copy-1",
+            "metadata.name==copy-1,metadata.namespace=db",
+            "metadata.name!=copy-2",
+        ] {
+            assert!(FieldSelector::parse(s).unwrap().matches(&pod), "{s}");
+        }
+        for s in ["metadata.name=copy-2", "metadata.namespace!=db"] {
+            assert!(!FieldSelector::parse(s).unwrap().matches(&pod), "{s}");
+        }
+        assert!(FieldSelector::parse("spec.nodeName=node-1").is_err());
+        assert!(FieldSelector::parse("metadata.name").is_err());
     }
 }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::{Value, json};
 
+use super::exec::{self, ExecRequest, ExecRun, ExecScript};
 use super::selector::LabelSelector;
 
 /// The resources the emulator serves.
@@ -75,13 +76,15 @@ pub enum Verb {
     Update,
     Patch,
     Delete,
+    /// The pod `exec` subresource (RBAC: `create` on `pods/exec`).
+    Exec,
 }
 
 impl Verb {
     pub fn mutates(self) -> bool {
         matches!(
             self,
-            Verb::Create | Verb::Update | Verb::Patch | Verb::Delete
+            Verb::Create | Verb::Update | Verb::Patch | Verb::Delete | Verb::Exec
         )
     }
 }
@@ -154,6 +157,17 @@ pub struct PendingRemoval {
     pub uid: String,
 }
 
+/// A delete request the server accepted, with the grace period the client
+/// asked for (None: it asked for none, so the pod's own applies).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteRequest {
+    pub kind: Kind,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub grace_period_seconds: Option<u64>,
+}
+
 /// The whole state.
 pub struct Store {
     rv: u64,
@@ -171,6 +185,12 @@ pub struct Store {
     next_ip: u32,
     next_uid: u64,
     next_node: usize,
+    /// Execs accepted, oldest first.
+    pub exec_requests: Vec<ExecRequest>,
+    /// What a program answers when executed, by program (`command[0]`).
+    pub exec_scripts: HashMap<String, ExecScript>,
+    /// Delete requests accepted over HTTP, oldest first.
+    pub delete_requests: Vec<DeleteRequest>,
     /// Pods whose deletion grace period runs; the server removes them later.
     pub removals: Vec<(std::time::Duration, PendingRemoval)>,
 }
@@ -190,6 +210,9 @@ impl Store {
             next_ip: 0,
             next_uid: 0,
             next_node: 0,
+            delete_requests: Vec::new(),
+            exec_requests: Vec::new(),
+            exec_scripts: HashMap::new(),
             removals: Vec::new(),
         }
     }
@@ -215,6 +238,52 @@ impl Store {
             .filter(|((verb, _), _)| verb.mutates())
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// Notes an accepted delete request; `object` is what the server answered.
+    pub fn record_delete_request(&mut self, kind: Kind, object: &Value, grace: Option<u64>) {
+        let meta = &object["metadata"];
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        self.delete_requests.push(DeleteRequest {
+            kind,
+            namespace: text(&meta["namespace"]),
+            name: text(&meta["name"]),
+            uid: text(&meta["uid"]),
+            grace_period_seconds: grace,
+        });
+    }
+
+    /// Checks an exec as the API server does before upgrading (the pod and
+    /// container exist, a command is given), records it, and runs it.
+    pub fn exec(&mut self, request: ExecRequest) -> Result<ExecRun, ApiError> {
+        let pod = self
+            .get(Kind::Pod, &request.namespace, &request.pod)
+            .ok_or_else(|| ApiError::not_found(Kind::Pod, &request.pod))?;
+        let containers: Vec<&str> = pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        if let Some(container) = &request.container
+            && !containers.contains(&container.as_str())
+        {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!("container {container} is not valid for pod {}", request.pod),
+            ));
+        }
+        if request.command.is_empty() {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                "you must specify at least 1 command",
+            ));
+        }
+        let script = self.exec_scripts.get(&request.command[0]);
+        let run = exec::run(&request.command, script);
+        self.exec_requests.push(request);
+        Ok(run)
     }
 
     pub fn inject_failure(&mut self, failure: InjectedFailure) {
