@@ -37,22 +37,8 @@ fn redis_source(ip: &str) -> SourceSpec {
 
 /// `redis-server` arguments; replicas notice a lost master within seconds.
 fn redis_command(master: Option<&str>) -> Vec<String> {
-    let mut cmd: Vec<String> = [
-        "redis-server",
-        "--protected-mode",
-        "no",
-        "--save",
-        "",
-        "--repl-ping-replica-period",
-        "1",
-        "--repl-timeout",
-        "3",
-    ]
-    .map(String::from)
-    .to_vec();
-    if let Some(ip) = master {
-        cmd.extend(["--replicaof".into(), ip.into(), "6379".into()]);
-    }
+    let mut cmd = clusterdeck::lab::docker::redis_command(master);
+    cmd.extend(["--repl-ping-replica-period", "1", "--repl-timeout", "3"].map(String::from));
     cmd
 }
 

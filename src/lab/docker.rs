@@ -141,20 +141,7 @@ impl DockerLab {
         timeout: Duration,
     ) -> Result<String, String> {
         let name = format!("clusterdeck-lab-{}-{role}", self.id);
-        let mut cmd: Vec<String> = [
-            "redis-server",
-            "--protected-mode",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .map(String::from)
-        .to_vec();
-        if let Some(ip) = master {
-            cmd.extend(["--replicaof".into(), ip.to_string(), "6379".into()]);
-        }
+        let cmd = redis_command(master);
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(cmd),
@@ -342,4 +329,24 @@ async fn ensure_image(docker: &Docker, image: &str, timeout: Duration) -> Result
     )
     .await?;
     found.id.ok_or_else(|| format!("image {image} has no id"))
+}
+
+/// `redis-server` arguments for a lab container on port 6379, in memory
+/// only; a replica of `master` (an IP) when given.
+pub fn redis_command(master: Option<&str>) -> Vec<String> {
+    let mut cmd: Vec<String> = [
+        "redis-server",
+        "--protected-mode",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(ip) = master {
+        cmd.extend(["--replicaof".into(), ip.to_string(), "6379".into()]);
+    }
+    cmd
 }
