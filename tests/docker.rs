@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clusterdeck::actions::executor::{ExecContext, perform};
+use clusterdeck::actions::plan::plan;
 use clusterdeck::actions::{
-    Action, AuditLog, FaultLedger, HealReason, Instance, Isolation, Platforms, RemoveMethod,
+    Action, AuditLog, FaultLedger, HealReason, Instance, Intent, Isolation, PlanContext, Platforms,
+    RemoveMethod,
 };
 use clusterdeck::config::Config;
 use clusterdeck::model::{EventKind, Health, Member, Topology};
@@ -326,8 +328,6 @@ async fn remove_instance_runs_the_sigterm_handler_and_the_container_goes_away() 
     });
 }
 
-/// Joins the engine to a Swarm for the test, and leaves again if it was not
-/// in one before (also when the test fails).
 fn running_tasks(w: &Watcher, service: &str) -> usize {
     w.cluster(&format!("swarm/{service}")).map_or(0, |c| {
         c.members
@@ -477,4 +477,129 @@ async fn services_of_one_stack_are_one_cluster_with_tiers_from_the_config() {
         "grouped, not one cluster per service"
     );
     w.stop().await;
+}
+
+/// The running task of a one-replica service, once its container is on
+/// every one of `networks`.
+fn task_on<'a>(
+    w: &'a Watcher,
+    service: &str,
+    networks: &[&str],
+) -> Option<&'a clusterdeck::model::Member> {
+    w.cluster(&format!("swarm/{service}"))?
+        .members
+        .iter()
+        .find(|m| {
+            m.raw.get("swarm.task_state").map(String::as_str) == Some("running")
+                && m.placement.container.is_some()
+                && networks
+                    .iter()
+                    .all(|n| m.placement.networks.iter().any(|p| p == n))
+        })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_swarm_task_is_cut_off_its_overlays_and_comes_back_as_it_was() {
+    let _swarm = SwarmGuard::enter();
+    let mut test = DockerTest::new("taskcut");
+    // One overlay other containers may join, and one only services may (as
+    // `docker stack deploy` makes them).
+    let (shared, _) = test.overlay("shared", true);
+    let (stack, _) = test.overlay("stack", false);
+    let service = test.service(
+        "redis",
+        1,
+        &[
+            "--network",
+            &format!("name={shared},alias=cache"),
+            "--network",
+            &stack,
+        ],
+        &["redis-server", "--protected-mode", "no"],
+    );
+    let mut w = Watcher::new();
+    w.start(docker_source());
+    w.until("the task running on both overlays", DEADLINE, |w| {
+        task_on(w, &service, &[&shared, &stack]).is_some()
+    })
+    .await;
+    let task = task_on(&w, &service, &[&shared, &stack]).unwrap().clone();
+    let container = task.placement.container.clone().unwrap();
+    let cluster = w.cluster(&format!("swarm/{service}")).unwrap().clone();
+    let state = tempfile::tempdir().unwrap();
+    let (ctx, audit) = exec_context(state.path());
+    let config = Config::default();
+
+    for network in [&shared, &stack] {
+        let ip = test.ip(&container, network);
+        let aliases = test.aliases(&container, network);
+        assert!(ip.starts_with("10.215."), "{network}: {ip}");
+        // The key's path: the planner offers the network, nothing refused.
+        let mut draft = plan(
+            Intent::Disconnect,
+            &task,
+            &cluster,
+            &PlanContext {
+                config: &config,
+                faults: &[],
+            },
+        )
+        .unwrap_or_else(|e| panic!("refused {network}: {e}"));
+        draft.answer(network).unwrap();
+        draft.answer("2m").unwrap();
+        let outcome = perform(&audit, &ctx, draft.into_action()).await;
+        assert!(outcome.ok, "{network}: {}", outcome.message);
+        w.until(
+            &format!("the task shown cut off {network}"),
+            DEADLINE,
+            |w| {
+                w.cluster(&format!("swarm/{service}")).is_some_and(|c| {
+                    c.members.iter().any(|m| {
+                        m.id == task.id
+                            && m.raw.get(raw::CUT_OFF_FROM).map(String::as_str)
+                                == Some(network.as_str())
+                            && m.health == Health::Degraded
+                    })
+                })
+            },
+        )
+        .await;
+        assert!(!test.networks_of(&container).contains(network));
+
+        let faults = ctx.ledger.records().unwrap();
+        assert_eq!(faults.len(), 1, "written to the ledger");
+        let heal = Action::Heal {
+            member: Some(task.id.clone()),
+            faults: faults.iter().map(|f| f.id.clone()).collect(),
+            summaries: vec![],
+            reason: HealReason::Asked,
+        };
+        let outcome = perform(&audit, &ctx, heal).await;
+        assert!(outcome.ok, "{network}: {}", outcome.message);
+        assert!(ctx.ledger.records().unwrap().is_empty());
+        assert_eq!(
+            test.ip(&container, network),
+            ip,
+            "same address on {network}"
+        );
+        assert_eq!(
+            test.aliases(&container, network),
+            aliases,
+            "same aliases on {network}"
+        );
+        w.until(&format!("the task back on {network}"), DEADLINE, |w| {
+            task_on(w, &service, &[&shared, &stack])
+                .is_some_and(|m| m.id == task.id && !m.raw.contains_key(raw::CUT_OFF_FROM))
+        })
+        .await;
+    }
+    // Swarm did not replace the task behind our back: the same container.
+    assert_eq!(
+        task_on(&w, &service, &[&shared, &stack])
+            .and_then(|m| m.placement.container.clone())
+            .as_deref(),
+        Some(container.as_str())
+    );
+    w.stop().await;
+    drop(test);
 }

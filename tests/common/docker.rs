@@ -221,19 +221,34 @@ impl DockerTest {
     }
 
     /// A network with its own private subnet; returns (name, subnet prefix
-    /// such as `10.214.37`).
+    /// such as `10.214.37`). Overlays are attachable.
     pub fn network(&mut self, driver: &str) -> (String, String) {
-        let name = format!("{}-net", self.run);
+        self.network_named("net", driver, driver == "overlay", "10.214")
+    }
+
+    /// A Swarm overlay, attachable or not, in `10.215.x.0/24`.
+    pub fn overlay(&mut self, name: &str, attachable: bool) -> (String, String) {
+        self.network_named(name, "overlay", attachable, "10.215")
+    }
+
+    fn network_named(
+        &mut self,
+        name: &str,
+        driver: &str,
+        attachable: bool,
+        base: &str,
+    ) -> (String, String) {
+        let name = format!("{}-{name}", self.run);
         let mut last = String::new();
         for _ in 0..20 {
-            let prefix = format!("10.214.{}", fastrand::u8(1..250));
+            let prefix = format!("{base}.{}", fastrand::u8(1..250));
             let mut args: Vec<String> = vec![
                 "network".into(),
                 "create".into(),
                 "--driver".into(),
                 driver.into(),
             ];
-            if driver == "overlay" {
+            if attachable {
                 args.push("--attachable".into());
             }
             args.extend(["--subnet".into(), format!("{prefix}.0/24")]);
@@ -403,42 +418,70 @@ fn sweep_dead_runs() {
     });
 }
 
-/// Swarm mode for as long as any test of this process needs it. Tests run in
-/// parallel: the first to enter initialises Swarm if the engine was not in it,
-/// and the last to leave takes the engine out again, so a test never loses
-/// the swarm under another's feet and the engine is left as it was found.
-pub struct SwarmGuard(());
+/// The engine in Swarm mode for as long as a test needs it. Several tests
+/// (in this process or in other test processes) may hold it at once: each
+/// holds a shared lock on a file; the first that finds the engine outside a
+/// Swarm joins it (`docker swarm init --advertise-addr 127.0.0.1`) and leaves
+/// a mark; the last one out, if the mark says tests made the Swarm, leaves
+/// it again. A Swarm the machine was already in is never left.
+pub struct SwarmGuard {
+    _shared: std::fs::File,
+}
 
-/// (tests inside, whether this process initialised Swarm)
-static SWARM_USERS: std::sync::Mutex<(usize, bool)> = std::sync::Mutex::new((0, false));
+fn swarm_lock_path() -> PathBuf {
+    std::env::temp_dir().join("clusterdeck-test-swarm.lock")
+}
+
+fn swarm_mark_path() -> PathBuf {
+    std::env::temp_dir().join("clusterdeck-test-swarm.joined")
+}
+
+fn swarm_state() -> String {
+    docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"])
+}
+
+fn open_swarm_lock() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(swarm_lock_path())
+        .expect("the Swarm lock file")
+}
 
 impl SwarmGuard {
     pub fn enter() -> SwarmGuard {
         require_engine();
-        let mut users = SWARM_USERS.lock().unwrap_or_else(|p| p.into_inner());
-        if users.0 == 0 {
-            let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
-            users.1 = state != "active";
-            if users.1
-                && let Err(e) = try_docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"])
-            {
-                panic!("the engine refused `docker swarm init --advertise-addr 127.0.0.1`: {e}");
+        let shared = open_swarm_lock();
+        shared
+            .lock_shared()
+            .expect("shared lock on the Swarm lock file");
+        if swarm_state() != "active" {
+            std::fs::write(swarm_mark_path(), b"made by clusterdeck tests\n").unwrap();
+            if let Err(e) = try_docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]) {
+                // Another test process may have joined it at the same moment.
+                assert_eq!(
+                    swarm_state(),
+                    "active",
+                    "the engine refused `docker swarm init --advertise-addr 127.0.0.1`: {e}"
+                );
             }
         }
-        users.0 += 1;
-        SwarmGuard(())
+        SwarmGuard { _shared: shared }
     }
 }
 
 impl Drop for SwarmGuard {
     fn drop(&mut self) {
-        let mut users = SWARM_USERS.lock().unwrap_or_else(|p| p.into_inner());
-        users.0 = users.0.saturating_sub(1);
-        if users.0 == 0 && users.1 {
+        // Our shared lock goes with `self._shared` only after this body, so
+        // take the exclusive lock on a second handle once it is released.
+        let _ = self._shared.unlock();
+        let exclusive = open_swarm_lock();
+        if exclusive.try_lock().is_ok() && swarm_mark_path().exists() {
             let _ = try_docker(&["swarm", "leave", "--force"]);
             // Swarm made it for overlays; it is not ours to keep.
             let _ = try_docker(&["network", "rm", "docker_gwbridge"]);
-            users.1 = false;
+            let _ = std::fs::remove_file(swarm_mark_path());
         }
     }
 }

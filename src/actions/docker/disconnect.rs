@@ -16,10 +16,10 @@ use bollard::query_parameters::{InspectContainerOptions, InspectNetworkOptions};
 
 use super::timed;
 use crate::actions::ledger::SavedEndpoint;
-use crate::sources::docker::observe::can_disconnect;
+use crate::sources::docker::observe::{can_disconnect, is_task_container};
 
-/// Reads what a reconnect will need, and refuses a network the engine would
-/// not let go of (the ingress, a non-attachable overlay).
+/// Reads what a reconnect will need, and refuses a network the container
+/// cannot be cut off from and brought back to (see [`can_disconnect`]).
 pub async fn save_endpoint(
     docker: &Docker,
     container_id: &str,
@@ -33,6 +33,7 @@ pub async fn save_endpoint(
         docker.inspect_container(container_id, None::<InspectContainerOptions>),
     )
     .await?;
+    let managed = is_task_container(&inspected);
     let endpoint = inspected
         .network_settings
         .and_then(|n| n.networks)
@@ -51,10 +52,10 @@ pub async fn save_endpoint(
         ingress: net.ingress,
         ..Default::default()
     };
-    if !can_disconnect(Some(&as_network)) {
+    if !can_disconnect(Some(&as_network), managed) {
         return Err(format!(
-            "the engine cannot disconnect {container} from {network}: it is the Swarm ingress or an \
-             overlay that is not attachable; nothing was changed"
+            "{container} cannot be cut off from {network}: {}; nothing was changed",
+            why_not(network)
         ));
     }
     let configured_subnet = net
@@ -65,6 +66,15 @@ pub async fn save_endpoint(
         endpoint,
         configured_subnet && net.name.as_deref() != Some("bridge"),
     ))
+}
+
+/// Why a container cannot be cut off from `network`, in one clause.
+pub fn why_not(network: &str) -> &'static str {
+    match network {
+        "host" => "the engine does not disconnect a container from the host network",
+        "none" => "`none` is no network to lose",
+        _ => "only a Swarm task's container can leave a Swarm network that is not attachable",
+    }
 }
 
 fn saved(endpoint: EndpointSettings, can_pin: bool) -> SavedEndpoint {

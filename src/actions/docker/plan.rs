@@ -1,7 +1,7 @@
 //! Drafts for members the Docker source saw: the ids come from the
 //! member's raw fields ([`raw`]), so a draft names exactly what the engine
 //! will be asked about. Refusals happen here, before anything is asked,
-//! e.g. a container whose only network is a non-attachable overlay.
+//! e.g. a container whose only network is the host's.
 
 use crate::actions::plan::{
     AnswerKind, Draft, Field, Intent, PlanContext, Question, swarm_node, swarm_service,
@@ -158,12 +158,12 @@ fn disconnect(member: &Member) -> Result<Draft, String> {
         .cloned()
         .collect();
     let Some(first) = choices.first().cloned() else {
-        return Err(match fixed.is_empty() {
-            true => format!("{name} is not attached to any network"),
-            false => format!(
-                "the engine cannot disconnect {name} from {}: the Swarm ingress and \
-                 overlays that are not attachable do not let a task's container go",
-                fixed.join(", ")
+        return Err(match fixed.as_slice() {
+            [] => format!("{name} is not attached to any network"),
+            [network, ..] => format!(
+                "{name} cannot be cut off from {}: {}",
+                fixed.join(", "),
+                crate::actions::docker::disconnect::why_not(network)
             ),
         });
     };
@@ -320,16 +320,33 @@ mod tests {
     }
 
     #[test]
-    fn a_non_attachable_overlay_is_refused_before_asking() {
+    fn a_network_it_cannot_leave_is_refused_before_asking() {
         let config = Config::default();
         let e = plan(
             Intent::Disconnect,
-            &container(&["ingress"], Some("ingress")),
+            &container(&["host"], Some("host")),
             &cluster(),
             &ctx(&config),
         )
         .unwrap_err();
-        assert!(e.contains("cannot disconnect redis-1 from ingress"), "{e}");
+        assert_eq!(
+            e,
+            "redis-1 cannot be cut off from host: the engine does not disconnect a \
+             container from the host network"
+        );
+        let e = plan(
+            Intent::Disconnect,
+            &container(&["stack_net"], Some("stack_net")),
+            &cluster(),
+            &ctx(&config),
+        )
+        .unwrap_err();
+        assert!(
+            e.ends_with(
+                "only a Swarm task's container can leave a Swarm network that is not attachable"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -304,10 +304,6 @@ fn fill_container(
         (Some(ip), Some(port)) => Some(normalize_address(&ip, port)),
         _ => None,
     };
-    if let Some(address) = &address {
-        memory.addresses.insert(id.clone(), address.clone());
-    }
-    member.address = address.or_else(|| memory.addresses.get(&id).cloned());
     let was_on = memory
         .networks
         .insert(id.clone(), member.placement.networks.clone());
@@ -316,7 +312,18 @@ fn fill_container(
         .into_iter()
         .filter(|n| !member.placement.networks.contains(n))
         .collect();
-    if !lost.is_empty() && is_running(container) {
+    let cut_off = !lost.is_empty() && is_running(container);
+    member.address = match (address, memory.addresses.get(&id)) {
+        // Cut off the network its address is on, it would show up at its
+        // address on another network: keep the one it is known by.
+        (_, Some(known)) if cut_off => Some(known.clone()),
+        (Some(address), _) => {
+            memory.addresses.insert(id.clone(), address.clone());
+            Some(address)
+        }
+        (None, known) => known.cloned(),
+    };
+    if cut_off {
         let lost_text = lost.join(", ");
         member.error = Some(format!("cut off: not attached to {lost_text} any more"));
         member.health = Health::Degraded;
@@ -333,15 +340,16 @@ fn fill_container(
     member
         .raw
         .insert("docker.state".into(), state_word(container));
+    let managed = is_task_container(container);
     for (network, endpoint) in &endpoints {
         member.raw.insert(
             format!("{}{network}", raw::NETWORK_PREFIX),
-            endpoint_summary(endpoint, networks.get(network.as_str()).copied()),
+            endpoint_summary(endpoint, networks.get(network.as_str()).copied(), managed),
         );
     }
     let fixed: Vec<&str> = endpoints
         .iter()
-        .filter(|(n, _)| !can_disconnect(networks.get(n.as_str()).copied()))
+        .filter(|(n, _)| !can_disconnect(networks.get(n.as_str()).copied(), managed))
         .map(|(n, _)| n.as_str())
         .collect();
     if !fixed.is_empty() {
@@ -384,20 +392,35 @@ fn pick_ip(endpoints: &[(String, EndpointSettings)], preferred: Option<&str>) ->
         .find_map(|(_, e)| ip_of(e))
 }
 
-/// False for networks the engine will not let go of a container: the Swarm
-/// ingress and overlays that are not attachable; `host` and `none` too.
-pub fn can_disconnect(network: Option<&Network>) -> bool {
+/// False for networks a container cannot be cut off from and brought back
+/// to: `host` (the engine refuses) and `none` (no network to lose); and a
+/// Swarm network that is not attachable (or the ingress) unless the
+/// container is a Swarm task's (`managed`). The engine lets a task's
+/// container go from any of its Swarm networks and takes it back with its
+/// address (verified on Engine 20.10 in `tests/docker.rs`); a plain
+/// container is only ever on attachable ones.
+pub fn can_disconnect(network: Option<&Network>, managed: bool) -> bool {
     let Some(network) = network else {
         return true;
     };
-    let swarm_scoped = network.scope.as_deref() == Some("swarm");
-    let fixed_name = matches!(network.name.as_deref(), Some("host" | "none"));
-    !(network.ingress == Some(true)
-        || fixed_name
-        || swarm_scoped && network.attachable != Some(true))
+    if matches!(network.name.as_deref(), Some("host" | "none")) {
+        return false;
+    }
+    let swarm_only = network.scope.as_deref() == Some("swarm")
+        && (network.ingress == Some(true) || network.attachable != Some(true));
+    managed || !swarm_only
 }
 
-fn endpoint_summary(endpoint: &EndpointSettings, network: Option<&Network>) -> String {
+/// True for a Swarm task's container (the engine manages its networks).
+pub fn is_task_container(container: &ContainerInspectResponse) -> bool {
+    label(container, TASK_ID).is_some()
+}
+
+fn endpoint_summary(
+    endpoint: &EndpointSettings,
+    network: Option<&Network>,
+    managed: bool,
+) -> String {
     let mut text = endpoint
         .ip_address
         .clone()
@@ -406,7 +429,7 @@ fn endpoint_summary(endpoint: &EndpointSettings, network: Option<&Network>) -> S
     if let Some(aliases) = endpoint.aliases.as_ref().filter(|a| !a.is_empty()) {
         text.push_str(&format!(" aliases {}", aliases.join(",")));
     }
-    if !can_disconnect(network) {
+    if !can_disconnect(network, managed) {
         text.push_str(" (cannot be disconnected)");
     }
     text
@@ -730,5 +753,72 @@ mod tests {
         }
         let back = observe(&before, &Config::default(), &mut memory);
         assert!(!back.members[0].raw.contains_key(raw::CUT_OFF_FROM));
+    }
+
+    #[test]
+    fn a_task_container_can_leave_any_swarm_network_but_nothing_leaves_host() {
+        let net = |name: &str, scope: &str, attachable: bool, ingress: bool| Network {
+            name: Some(name.into()),
+            scope: Some(scope.into()),
+            attachable: Some(attachable),
+            ingress: Some(ingress),
+            ..Default::default()
+        };
+        let stack = net("stack_net", "swarm", false, false);
+        let ingress = net("ingress", "swarm", false, true);
+        let attachable = net("shared", "swarm", true, false);
+        let host = net("host", "local", false, false);
+        assert!(can_disconnect(Some(&stack), true));
+        assert!(can_disconnect(Some(&ingress), true));
+        assert!(!can_disconnect(Some(&stack), false));
+        assert!(can_disconnect(Some(&attachable), false));
+        assert!(!can_disconnect(Some(&host), true));
+        assert!(!can_disconnect(Some(&host), false));
+    }
+
+    #[test]
+    fn a_container_cut_off_one_of_two_networks_keeps_its_address() {
+        let mut two = container("c1", "redis-1", Some("10.9.0.2"));
+        let other = EndpointSettings {
+            ip_address: Some("10.8.0.7".into()),
+            ..Default::default()
+        };
+        let networks = two
+            .network_settings
+            .as_mut()
+            .unwrap()
+            .networks
+            .as_mut()
+            .unwrap();
+        networks.insert("other".into(), other.clone());
+        let mut one = container("c1", "redis-1", None);
+        let only_other = one
+            .network_settings
+            .as_mut()
+            .unwrap()
+            .networks
+            .as_mut()
+            .unwrap();
+        only_other.insert("other".into(), other);
+        let mut memory = Memory::default();
+        let look = |c: &ContainerInspectResponse, memory: &mut Memory| {
+            let inventory = Inventory {
+                containers: vec![c.clone()],
+                ..Inventory::default()
+            };
+            observe(&inventory, &Config::default(), memory)
+                .members
+                .remove(0)
+        };
+        assert_eq!(
+            look(&two, &mut memory).address.as_deref(),
+            Some("10.9.0.2:6379")
+        );
+        let cut = look(&one, &mut memory);
+        assert_eq!(cut.address.as_deref(), Some("10.9.0.2:6379"));
+        assert_eq!(cut.raw[raw::CUT_OFF_FROM], "net");
+        let back = look(&two, &mut memory);
+        assert_eq!(back.address.as_deref(), Some("10.9.0.2:6379"));
+        assert!(!back.raw.contains_key(raw::CUT_OFF_FROM));
     }
 }
