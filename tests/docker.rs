@@ -603,3 +603,122 @@ async fn a_swarm_task_is_cut_off_its_overlays_and_comes_back_as_it_was() {
     w.stop().await;
     drop(test);
 }
+
+/// The member the Docker source made of `container`, and its cluster.
+fn member_and_cluster(
+    w: &Watcher,
+    container: &str,
+) -> Option<(Member, clusterdeck::model::Cluster)> {
+    w.app.topology.clusters.iter().find_map(|c| {
+        c.members
+            .iter()
+            .find(|m| m.placement.container.as_deref() == Some(container) && m.health == Health::Ok)
+            .map(|m| (m.clone(), c.clone()))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remove_instance_runs_the_configured_command_and_shows_its_output_and_exit_code() {
+    let mut test = DockerTest::new("rmexec");
+    let redis = ["redis-server", "--protected-mode", "no", "--save", ""];
+    let leaving = test.run("ag-leaving", &[], &redis);
+    let stuck = test.run("ag-stuck", &[], &redis);
+    let run = &test.run;
+    // Like the AllegroGraph seed's remove script: the instance tells the
+    // cluster it leaves (here: a key in its own Redis) and says so.
+    let yaml = format!(
+        r#"clusters:
+  - name: graph-leaving
+    match: {{names: ["{run}-ag-leaving"]}}
+    remove:
+      exec: ["/bin/sh", "-c", "redis-cli set removed-by remove-script && echo left the cluster"]
+      grace: 20s
+  - name: graph-stuck
+    match: {{names: ["{run}-ag-stuck"]}}
+    remove:
+      exec: ["/bin/sh", "-c", "echo trying to leave; echo cannot leave: last copy >&2; exit 3"]
+      grace: 20s
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clusterdeck.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let config = Arc::new(Config::load(&path).unwrap());
+    for c in [&leaving, &stuck] {
+        wait_until("Redis to answer", DEADLINE, || {
+            try_docker(&["exec", c, "redis-cli", "ping"]).is_ok_and(|o| o == "PONG")
+        });
+    }
+    let mut w = Watcher::new();
+    w.start(SourceSpec::Docker(DockerSpec {
+        host: DockerHost::resolve(None),
+        config: Arc::clone(&config),
+    }));
+    w.until(
+        "both instances in their configured clusters",
+        DEADLINE,
+        |w| {
+            [&leaving, &stuck].iter().all(|c| {
+                member_and_cluster(w, c)
+                    .is_some_and(|(_, cluster)| cluster.id.starts_with("config/"))
+            })
+        },
+    )
+    .await;
+    let (ctx, audit) = exec_context(dir.path());
+    let remove = |container: &str| {
+        let (member, cluster) = member_and_cluster(&w, container).unwrap();
+        let context = PlanContext {
+            config: &config,
+            faults: &[],
+        };
+        let draft = plan(Intent::Remove, &member, &cluster, &context).unwrap();
+        assert!(
+            draft.question().is_none(),
+            "a configured command asks nothing"
+        );
+        let action = draft.into_action();
+        assert!(
+            matches!(
+                &action,
+                Action::RemoveInstance {
+                    method: RemoveMethod::Exec {
+                        timeout_secs: 20,
+                        ..
+                    },
+                    ..
+                }
+            ),
+            "{action:?}"
+        );
+        action
+    };
+
+    let outcome = perform(&audit, &ctx, remove(&leaving)).await;
+    assert!(outcome.ok, "{}", outcome.message);
+    assert!(
+        outcome.message.contains("exited with code 0")
+            && outcome.message.contains("left the cluster"),
+        "{}",
+        outcome.message
+    );
+    let value = docker(&["exec", &leaving, "redis-cli", "get", "removed-by"]);
+    assert_eq!(value, "remove-script", "the remove script ran");
+
+    let outcome = perform(&audit, &ctx, remove(&stuck)).await;
+    assert!(
+        !outcome.ok,
+        "a non-zero exit is a failure: {}",
+        outcome.message
+    );
+    assert!(
+        outcome.message.contains("exited with code 3")
+            && outcome.message.contains("trying to leave")
+            && outcome.message.contains("cannot leave: last copy"),
+        "{}",
+        outcome.message
+    );
+    let audit_text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(audit_text.contains("\"phase\":\"failed\""), "{audit_text}");
+    w.stop().await;
+}
