@@ -68,8 +68,9 @@ pub enum Command {
         /// The Redis image for `--docker` (pulled if not present).
         #[arg(long, default_value = crate::lab::docker::DEFAULT_IMAGE)]
         image: String,
-        /// With --docker: run the Redis instances as a Swarm service (the
-        /// engine must be a Swarm manager), so that scale and cordon act on it.
+        /// Run the Redis instances as a Swarm stack on the engine (implies
+        /// --docker; the engine must be a Swarm manager): a `master` service
+        /// and a `copies` service, so that scale and cordon act on them.
         #[arg(long)]
         swarm: bool,
         /// Number of replicas.

@@ -68,11 +68,15 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
             let options = crate::lab::console::LabOptions {
                 replicas,
                 sentinels,
-                docker: cli
-                    .sources
-                    .docker
-                    .as_deref()
-                    .map(|h| crate::sources::docker::DockerHost::resolve(Some(h))),
+                // `--swarm` means the lab runs on an engine: `--docker`'s, or
+                // the one DOCKER_HOST (or the default socket) names.
+                docker: match (cli.sources.docker.as_deref(), swarm) {
+                    (Some(host), _) => {
+                        Some(crate::sources::docker::DockerHost::resolve(Some(host)))
+                    }
+                    (None, true) => Some(crate::sources::docker::DockerHost::resolve(None)),
+                    (None, false) => None,
+                },
                 image,
                 swarm,
                 config: Arc::clone(&cli.sources.config),

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::docker::{DockerTest, wait_until};
+use common::docker::{DockerTest, SwarmGuard, wait_until};
 use common::pty::PtyConsole;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -357,4 +357,98 @@ fn the_lab_on_docker_runs_redis_in_containers_and_removes_them_on_exit() {
         common::docker::docker(&["network", "ls", "-q", "--filter", &filter]).is_empty(),
         "network removed"
     );
+}
+
+/// The lab's id from its notice (`Docker lab <id> on network ...`).
+fn lab_id(notice: &str) -> String {
+    notice
+        .split_whitespace()
+        .skip_while(|w| *w != "lab")
+        .nth(1)
+        .expect("the notice names the lab")
+        .to_string()
+}
+
+/// Filters the members to `service`'s tasks and waits until the members
+/// pane's title says `<service> <running>/<desired>`.
+fn filter_to_service(c: &mut PtyConsole, service: &str, tasks: u32) -> String {
+    c.send("/");
+    // Backspaces clear an earlier filter.
+    c.send(&"\x7f".repeat(80));
+    c.send(service);
+    c.send("\r");
+    let title = format!("{service} {tasks}/{tasks}");
+    c.wait_for(&format!("the title {title:?}"), DEADLINE, |s| {
+        s.lines().any(|l| l.starts_with('┌') && l.contains(&title))
+    })
+}
+
+#[test]
+fn the_lab_on_swarm_scales_its_copies_with_s_and_removes_everything_on_exit() {
+    let _swarm = SwarmGuard::enter();
+    let image = common::docker::test_image();
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path().to_str().unwrap().to_string();
+    let mut sweep = LabSweep(None);
+    let mut c = PtyConsole::spawn(
+        &[
+            "lab",
+            "--swarm",
+            "--image",
+            image,
+            "--replicas",
+            "1",
+            "--interval",
+            "200ms",
+        ],
+        160,
+        50,
+        &[("CLUSTERDECK_STATE_DIR", &state)],
+    );
+    let id = lab_id(&c.wait_for_text("Docker lab", DEADLINE));
+    sweep.0 = Some(id.clone());
+    let master = format!("clusterdeck-lab-{id}-master");
+    let copies = format!("clusterdeck-lab-{id}-copies");
+    c.wait_for_text("Clusters", DEADLINE);
+    filter_to_service(&mut c, &master, 1);
+    filter_to_service(&mut c, &copies, 1);
+    c.wait_for("a copy's details", DEADLINE, |s| {
+        s.lines()
+            .any(|l| l.contains("│name") && l.contains(&format!("{copies}.1")))
+    });
+    c.send("s");
+    let question = c.wait_for_text("Replicas of Swarm service", DEADLINE);
+    assert!(question.contains(&copies), "{question}");
+    c.send("3");
+    c.send("\r");
+    let confirm = c.wait_for_text("y/N", DEADLINE);
+    assert!(
+        confirm.contains(&copies) && confirm.contains("/update?version="),
+        "the dialog names the service and the call:\n{confirm}"
+    );
+    c.send("y");
+    let screen = c.wait_for("three copies' tasks on screen", DEADLINE, |s| {
+        s.lines()
+            .any(|l| l.contains(&format!("{copies} 3/3")) && l.contains("· 3 "))
+    });
+    assert_eq!(
+        screen
+            .lines()
+            .filter(|l| l.contains("    COPY   clusterdeck-lab-"))
+            .count(),
+        3,
+        "{screen}"
+    );
+    let filter = format!("label=clusterdeck.lab={id}");
+    let listed = |what: &[&str]| {
+        let mut args = what.to_vec();
+        args.extend(["-q", "--filter", &filter]);
+        common::docker::docker(&args)
+    };
+    assert_eq!(listed(&["service", "ls"]).lines().count(), 2);
+    c.send("q");
+    assert!(c.wait_exit(DEADLINE).success());
+    assert_eq!(listed(&["service", "ls"]), "", "services removed");
+    assert_eq!(listed(&["ps", "-a"]), "", "task containers removed");
+    assert_eq!(listed(&["network", "ls"]), "", "network removed");
 }

@@ -136,7 +136,7 @@ async fn run_on_docker(
         lab.id,
         lab.network,
         if options.swarm {
-            ", s scales the service, c/C cordon the node"
+            ", s scales the copies' service, c/C cordon the node"
         } else {
             ""
         }

@@ -1,8 +1,11 @@
 //! `clusterdeck lab --docker`: the lab's Redis as containers on a private
 //! network (a bridge with its own subnet), a master and replicas; with
-//! `--swarm`, a replicated Swarm service on an attachable overlay, so that
-//! scale and cordon have something to act on. Everything it creates carries
-//! the label `clusterdeck.lab=<id>` and is removed by [`DockerLab::stop`].
+//! `--swarm`, a small stack on an attachable overlay: a `master` service of
+//! one task and a `copies` service whose tasks replicate from it (by the
+//! master service's name), so that scale and cordon have something to act
+//! on. Their tiers come from the `clusterdeck.tier` label. Everything it
+//! creates carries the label `clusterdeck.lab=<id>` and is removed by
+//! [`DockerLab::stop`], which waits until the tasks' containers are gone.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,12 +17,14 @@ use bollard::models::{
     ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, RemoveContainerOptions,
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, ListContainersOptions,
+    RemoveContainerOptions,
 };
 use futures::StreamExt;
 
 use crate::sources::docker::DockerHost;
 use crate::sources::docker::client::{is_not_found, timed};
+use crate::sources::docker::observe::TIER_LABEL;
 
 /// The image `--image` defaults to: the official Redis image, pulled when
 /// it is not on the engine yet.
@@ -43,7 +48,8 @@ pub struct DockerLab {
     pub id: String,
     pub network: String,
     pub containers: Vec<String>,
-    pub service: Option<String>,
+    /// Swarm services (`master`, `copies`), in the order they were made.
+    pub services: Vec<String>,
     /// `redis://<master IP>:6379` for a standalone lab (reachable from the
     /// host through the bridge); none for Swarm (overlays are not).
     pub master_url: Option<String>,
@@ -63,7 +69,7 @@ impl DockerLab {
             network: format!("clusterdeck-lab-{id}"),
             id,
             containers: Vec::new(),
-            service: None,
+            services: Vec::new(),
             master_url: None,
         };
         match lab.build(config, timeout).await {
@@ -83,9 +89,13 @@ impl DockerLab {
         let image = ensure_image(&self.docker, &config.image, timeout).await?;
         self.create_network(config.swarm, timeout).await?;
         if config.swarm {
+            let master = self
+                .create_service("master", &image, 1, None, timeout)
+                .await?;
             return self
-                .create_service(&image, config.replicas + 1, timeout)
-                .await;
+                .create_service("copies", &image, config.replicas, Some(&master), timeout)
+                .await
+                .map(drop);
         }
         let master = self.run_redis("master", &image, None, timeout).await?;
         let ip = self.ip_of(&master, timeout).await?;
@@ -198,25 +208,35 @@ impl DockerLab {
             .ok_or_else(|| "the lab master has no address on the lab network".to_string())
     }
 
+    /// A replicated service of `replicas` Redis tasks; with `master`, they
+    /// replicate from that service (its name resolves on the overlay).
+    /// Returns the service's name.
     async fn create_service(
         &mut self,
+        role: &str,
         image: &str,
         replicas: usize,
+        master: Option<&str>,
         timeout: Duration,
-    ) -> Result<(), String> {
-        let name = format!("clusterdeck-lab-{}-redis", self.id);
+    ) -> Result<String, String> {
+        let name = format!("clusterdeck-lab-{}-{role}", self.id);
+        let mut args: Vec<String> = ["--protected-mode", "no", "--save", ""]
+            .map(String::from)
+            .to_vec();
+        if let Some(master) = master {
+            args.extend(["--replicaof".into(), master.to_string(), "6379".into()]);
+        }
+        let mut labels = self.labels();
+        let tier = if master.is_some() { "copy" } else { "master" };
+        labels.insert(TIER_LABEL.into(), tier.into());
         let spec = ServiceSpec {
             name: Some(name.clone()),
-            labels: Some(self.labels()),
+            labels: Some(labels),
             task_template: Some(TaskSpec {
                 container_spec: Some(TaskSpecContainerSpec {
                     image: Some(image.to_string()),
                     command: Some(vec!["redis-server".into()]),
-                    args: Some(
-                        ["--protected-mode", "no", "--save", ""]
-                            .map(String::from)
-                            .to_vec(),
-                    ),
+                    args: Some(args),
                     labels: Some(self.labels()),
                     ..Default::default()
                 }),
@@ -240,21 +260,24 @@ impl DockerLab {
             self.docker.create_service(spec, None),
         )
         .await?;
-        self.service = Some(name);
-        Ok(())
+        self.services.push(name.clone());
+        Ok(name)
     }
 
     /// Removes everything the lab created; says what could not be removed.
     pub async fn stop(&self, timeout: Duration) {
-        if let Some(service) = &self.service
-            && let Err(e) = timed(
+        for service in self.services.iter().rev() {
+            match timed(
                 timeout,
-                "remove the lab service",
+                &format!("remove the lab service {service}"),
                 self.docker.delete_service(service),
             )
             .await
-        {
-            eprintln!("clusterdeck: {e}");
+            {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => eprintln!("clusterdeck: {e}"),
+            }
         }
         for id in &self.containers {
             let options = RemoveContainerOptions {
@@ -273,8 +296,12 @@ impl DockerLab {
                 Err(e) => eprintln!("clusterdeck: {e}"),
             }
         }
-        // A service's tasks let go of the network a moment after it is removed.
+        // The engine removes a service's task containers a moment after the
+        // service, and only then lets go of the network.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        if !self.services.is_empty() {
+            self.wait_for_task_containers(deadline, timeout).await;
+        }
         loop {
             match timed(
                 timeout,
@@ -289,6 +316,40 @@ impl DockerLab {
                     return eprintln!("clusterdeck: {e}");
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+}
+
+impl DockerLab {
+    /// Waits (until `deadline`) for the lab's task containers to be gone.
+    async fn wait_for_task_containers(&self, deadline: tokio::time::Instant, timeout: Duration) {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LAB_LABEL}={}", self.id)],
+        )]);
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        loop {
+            let left = timed(
+                timeout,
+                "list the lab's containers",
+                self.docker.list_containers(Some(options.clone())),
+            )
+            .await;
+            match left {
+                Ok(left) if left.is_empty() => return,
+                Ok(left) if tokio::time::Instant::now() > deadline => {
+                    return eprintln!(
+                        "clusterdeck: {} task container(s) of the lab are still there",
+                        left.len()
+                    );
+                }
+                Err(e) => return eprintln!("clusterdeck: {e}"),
+                Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         }
     }
