@@ -452,3 +452,53 @@ fn the_lab_on_swarm_scales_its_copies_with_s_and_removes_everything_on_exit() {
     assert_eq!(listed(&["ps", "-a"]), "", "task containers removed");
     assert_eq!(listed(&["network", "ls"]), "", "network removed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn n_on_a_network_it_cannot_leave_says_so_before_acting() {
+    let mut test = DockerTest::new("host");
+    // The host's network: the engine does not disconnect a container from it.
+    let container = test.run("host", &["--network", "host"], &["sleep", "600"]);
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    let seen: Seen = Arc::default();
+    tokio::spawn(proxy(
+        UnixListener::bind(&socket).unwrap(),
+        Arc::clone(&seen),
+    ));
+    let host = format!("--docker=unix://{}", socket.display());
+    let state = dir.path().to_str().unwrap().to_string();
+    let name = container.clone();
+    let screen = tokio::task::spawn_blocking(move || {
+        let mut c = PtyConsole::spawn(
+            &[&host, "--interval", "200ms"],
+            150,
+            40,
+            &[("CLUSTERDECK_STATE_DIR", &state)],
+        );
+        filter_to(&mut c, &name);
+        c.send("n");
+        let screen = c.wait_for_text("cannot be cut off from host", DEADLINE);
+        // Nothing was asked, so there is nothing to confirm.
+        c.send("y");
+        c.send("q");
+        assert!(c.wait_exit(DEADLINE).success());
+        screen
+    })
+    .await
+    .unwrap();
+    assert!(
+        screen.contains("does not disconnect a container from the host network"),
+        "{screen}"
+    );
+    let methods = methods(&seen);
+    assert!(methods.iter().any(|m| m == "GET"), "the console looked");
+    let mutating: Vec<&String> = methods
+        .iter()
+        .filter(|m| *m != "GET" && *m != "HEAD")
+        .collect();
+    assert!(
+        mutating.is_empty(),
+        "mutating requests reached the engine: {mutating:?}"
+    );
+    assert_eq!(test.networks_of(&container), ["host"]);
+}
