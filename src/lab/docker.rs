@@ -220,12 +220,8 @@ impl DockerLab {
         timeout: Duration,
     ) -> Result<String, String> {
         let name = format!("clusterdeck-lab-{}-{role}", self.id);
-        let mut args: Vec<String> = ["--protected-mode", "no", "--save", ""]
-            .map(String::from)
-            .to_vec();
-        if let Some(master) = master {
-            args.extend(["--replicaof".into(), master.to_string(), "6379".into()]);
-        }
+        let mut command = redis_command(master);
+        let args = command.split_off(1);
         let mut labels = self.labels();
         let tier = if master.is_some() { "copy" } else { "master" };
         labels.insert(TIER_LABEL.into(), tier.into());
@@ -235,7 +231,7 @@ impl DockerLab {
             task_template: Some(TaskSpec {
                 container_spec: Some(TaskSpecContainerSpec {
                     image: Some(image.to_string()),
-                    command: Some(vec!["redis-server".into()]),
+                    command: Some(command),
                     args: Some(args),
                     labels: Some(self.labels()),
                     ..Default::default()
@@ -393,7 +389,7 @@ async fn ensure_image(docker: &Docker, image: &str, timeout: Duration) -> Result
 }
 
 /// `redis-server` arguments for a lab container on port 6379, in memory
-/// only; a replica of `master` (an IP) when given.
+/// only; a replica of `master` (an IP, or a Swarm service's name) when given.
 pub fn redis_command(master: Option<&str>) -> Vec<String> {
     let mut cmd: Vec<String> = [
         "redis-server",
