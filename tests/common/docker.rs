@@ -304,6 +304,8 @@ impl DockerTest {
         args.extend([
             "--container-label".into(),
             format!("{TEST_LABEL}={}", self.run),
+            "--container-label".into(),
+            format!("{PID_LABEL}={}", std::process::id()),
         ]);
         args.extend(options.iter().map(|s| s.to_string()));
         args.push(image_id(test_image()));
@@ -387,32 +389,34 @@ pub fn remove_labelled(label: &str) {
 }
 
 /// Removes resources of test processes that are not running any more (a
-/// test killed before its guards ran).
+/// test killed before its guards ran). The process is read from the pid
+/// label, or from the run's name (`cdt-<test>-<pid>-<n>`) for what carries
+/// only the run label (a service's task containers, once the service went
+/// with the Swarm).
 fn sweep_dead_runs() {
     static SWEPT: OnceLock<()> = OnceLock::new();
     SWEPT.get_or_init(|| {
-        let format = format!("{{{{.Label \"{PID_LABEL}\"}}}}");
-        let mut pids = Vec::new();
-        for kind in [["ps", "-a"], ["network", "ls"]] {
+        let format = format!("{{{{.Label \"{TEST_LABEL}\"}}}}");
+        let mut runs = Vec::new();
+        for kind in [["ps", "-a"], ["network", "ls"], ["service", "ls"]] {
             if let Ok(out) = try_docker(&[
                 kind[0],
                 kind[1],
                 "--filter",
-                &format!("label={PID_LABEL}"),
+                &format!("label={TEST_LABEL}"),
                 "--format",
                 &format,
             ]) {
-                pids.extend(out.lines().map(str::to_string));
+                runs.extend(out.lines().map(str::to_string));
             }
         }
-        pids.sort();
-        pids.dedup();
-        for pid in pids {
-            let alive = pid
-                .parse::<i32>()
-                .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
-            if !alive {
-                remove_labelled(&format!("{PID_LABEL}={pid}"));
+        runs.sort();
+        runs.dedup();
+        for run in runs {
+            let pid = run.rsplit('-').nth(1).and_then(|p| p.parse::<i32>().ok());
+            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if pid.is_some() && !alive {
+                remove_labelled(&format!("{TEST_LABEL}={run}"));
             }
         }
     });
