@@ -412,6 +412,15 @@ fn the_lab_on_swarm_scales_its_copies_with_s_and_removes_everything_on_exit() {
     c.wait_for_text("Clusters", DEADLINE);
     filter_to_service(&mut c, &master, 1);
     filter_to_service(&mut c, &copies, 1);
+    // The copy replicates from the master service, by its name on the overlay.
+    let service_filter = format!("label=com.docker.swarm.service.name={copies}");
+    wait_until("the copy's link to the master up", DEADLINE, || {
+        let copy = common::docker::docker(&["ps", "-q", "--filter", &service_filter]);
+        copy.lines().next().is_some_and(|id| {
+            common::docker::try_docker(&["exec", id, "redis-cli", "info", "replication"])
+                .is_ok_and(|info| info.contains("master_link_status:up"))
+        })
+    });
     c.wait_for("a copy's details", DEADLINE, |s| {
         s.lines()
             .any(|l| l.contains("│name") && l.contains(&format!("{copies}.1")))

@@ -1,8 +1,8 @@
 //! `clusterdeck lab --docker`: the lab's Redis as containers on a private
 //! network (a bridge with its own subnet), a master and replicas; with
 //! `--swarm`, a small stack on an attachable overlay: a `master` service of
-//! one task and a `copies` service whose tasks replicate from it (by the
-//! master service's name), so that scale and cordon have something to act
+//! one task and a `copies` service whose tasks replicate from it (by
+//! `tasks.<master service>`), so that scale and cordon have something to act
 //! on. Their tiers come from the `clusterdeck.tier` label. Everything it
 //! creates carries the label `clusterdeck.lab=<id>` and is removed by
 //! [`DockerLab::stop`], which waits until the tasks' containers are gone.
@@ -209,7 +209,7 @@ impl DockerLab {
     }
 
     /// A replicated service of `replicas` Redis tasks; with `master`, they
-    /// replicate from that service (its name resolves on the overlay).
+    /// replicate from that service's task.
     /// Returns the service's name.
     async fn create_service(
         &mut self,
@@ -220,7 +220,10 @@ impl DockerLab {
         timeout: Duration,
     ) -> Result<String, String> {
         let name = format!("clusterdeck-lab-{}-{role}", self.id);
-        let mut command = redis_command(master);
+        // `tasks.<service>` is the task's own address: the service's virtual
+        // IP needs the kernel's IPVS, which not every host has.
+        let master = master.map(|m| format!("tasks.{m}"));
+        let mut command = redis_command(master.as_deref());
         let args = command.split_off(1);
         let mut labels = self.labels();
         let tier = if master.is_some() { "copy" } else { "master" };
