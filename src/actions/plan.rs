@@ -246,6 +246,7 @@ pub fn plan(
     }
     match member.placement.platform.as_deref() {
         Some("docker" | "swarm") => super::docker::plan::plan(intent, member, cluster, ctx),
+        Some("kubernetes") => super::kube::plan::plan(intent, member, cluster, ctx),
         other => Err(not_applicable(intent, member, other)),
     }
 }
@@ -258,9 +259,9 @@ fn not_applicable(intent: Intent, member: &Member, platform: Option<&str>) -> St
         Some(p) => format!("on {p}, which has no {intent} action yet"),
     };
     let needs = match intent {
-        Intent::Scale => "a Swarm service",
-        Intent::Cordon | Intent::Uncordon => "a Swarm node",
-        Intent::Disconnect | Intent::Remove => "a container",
+        Intent::Scale => "a Swarm service or a StatefulSet",
+        Intent::Cordon | Intent::Uncordon => "a Swarm or Kubernetes node",
+        Intent::Disconnect | Intent::Remove => "a container or a pod",
         Intent::Reconnect | Intent::HealAll => "a fault",
     };
     format!("{intent} needs {needs}; {} is {what}", member.name)
@@ -273,6 +274,7 @@ pub fn faults_on<'a>(member: &Member, faults: &'a [FaultRecord]) -> Vec<&'a Faul
         .filter(|f| {
             f.member == member.id
                 || member.placement.container.as_deref() == Some(f.target.as_str())
+                || member.placement.pod.as_deref() == Some(f.target.as_str())
                 || member.name == f.target
         })
         .collect()
@@ -281,7 +283,12 @@ pub fn faults_on<'a>(member: &Member, faults: &'a [FaultRecord]) -> Vec<&'a Faul
 fn reconnect(member: &Member, faults: &[FaultRecord]) -> Result<Draft, String> {
     let held: Vec<&FaultRecord> = faults_on(member, faults)
         .into_iter()
-        .filter(|f| matches!(f.undo, Undo::DockerReconnect { .. }))
+        .filter(|f| {
+            matches!(
+                f.undo,
+                Undo::DockerReconnect { .. } | Undo::KubeDeleteNetworkPolicy { .. }
+            )
+        })
         .collect();
     if held.is_empty() {
         return Err(format!(
@@ -376,7 +383,7 @@ mod tests {
         let e = plan(Intent::Scale, &member(Some("process")), &cluster(), &ctx).unwrap_err();
         assert_eq!(
             e,
-            "scale needs a Swarm service; redis-1 is a plain process (no platform source sees it)"
+            "scale needs a Swarm service or a StatefulSet; redis-1 is a plain process (no platform source sees it)"
         );
         let e = plan(Intent::Reconnect, &member(None), &cluster(), &ctx).unwrap_err();
         assert!(e.contains("no disconnect fault"), "{e}");
