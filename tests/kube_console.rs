@@ -372,3 +372,52 @@ async fn scaling_copy_through_the_planner_changes_only_the_copies() {
         .await;
     watcher.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn actions_follow_ctx_to_the_other_cluster() {
+    let one = Emulator::start().await;
+    one.add_nodes(&["node-1"]);
+    one.create_statefulset("db", "apple", 1, &[("app", "apple")], 7000);
+    let two = Emulator::start().await;
+    two.add_nodes(&["node-1"]);
+    two.create_statefulset("db", "berry", 1, &[("app", "berry")], 7000);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        k8s_emulator::kubeconfig(&[("one", &one, "db"), ("two", &two, "db")]),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let docker = format!("unix://{}/no-docker.sock", dir.path().display());
+    let mut console = PtyConsole::spawn(
+        &["--kube"],
+        160,
+        40,
+        &[
+            ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+            ("CLUSTERDECK_STATE_DIR", state.to_str().unwrap()),
+            ("DOCKER_HOST", &docker),
+        ],
+    );
+    console.wait_for_text("apple-0", WAIT);
+    console.send(":ctx two\r");
+    console.wait_for("the other context", WAIT, |sc| {
+        sc.contains("berry-0") && sc.contains("kube:two/db") && sc.contains("1 clusters, 1 members")
+    });
+    select(&mut console, "berry-0");
+    console.send("s");
+    console.wait_for_text("Replicas of StatefulSet db/berry", WAIT);
+    console.send("3\r");
+    console.wait_for_text("statefulsets/berry/scale", WAIT);
+    console.send("y");
+    console.wait_for("berry's new pods", WAIT, |sc| sc.contains("berry-2"));
+    assert_eq!(two.requests(Verb::Patch, Kind::StatefulSet), 1);
+    assert_eq!(
+        one.mutating_requests(),
+        0,
+        "the first context is left alone"
+    );
+    console.send("q");
+    console.wait_exit(WAIT);
+}
