@@ -190,6 +190,9 @@ async fn heal(
         );
     }
     if read_only {
+        for target in &sweep {
+            println!("NOT swept {} (read-only)", target.label());
+        }
         return Ok(exit_healed(all_healed && sweep.is_empty()));
     }
     for target in &sweep {

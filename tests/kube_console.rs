@@ -421,3 +421,96 @@ async fn actions_follow_ctx_to_the_other_cluster() {
     console.send("q");
     console.wait_exit(WAIT);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_configured_remove_command_runs_in_the_pod_with_its_output_and_exit_code() {
+    let s = setup(2).await;
+    s.emu.script_exec(
+        "/remove.sh",
+        k8s_emulator::ExecScript {
+            stdout: "left the cluster\n".into(),
+            stderr: String::new(),
+            exit_code: 0,
+        },
+    );
+    s.emu.script_exec(
+        "/broken.sh",
+        k8s_emulator::ExecScript {
+            stdout: String::new(),
+            stderr: "no quorum\n".into(),
+            exit_code: 3,
+        },
+    );
+    let (ctx, audit) = s.exec();
+    let remove = |program: &str| Action::RemoveInstance {
+        member: "m".into(),
+        instance: Instance::KubePod {
+            namespace: "ag".into(),
+            name: "copy-1".into(),
+        },
+        method: RemoveMethod::Exec {
+            command: vec![program.into()],
+            timeout_secs: 10,
+        },
+    };
+    let outcome = perform(&audit, &ctx, remove("/remove.sh")).await;
+    assert!(outcome.ok, "{}", outcome.message);
+    assert!(
+        outcome.message.contains("exited 0") && outcome.message.contains("left the cluster"),
+        "{}",
+        outcome.message
+    );
+    let outcome = perform(&audit, &ctx, remove("/broken.sh")).await;
+    assert!(!outcome.ok);
+    assert!(
+        outcome.message.contains('3') && outcome.message.contains("no quorum"),
+        "{}",
+        outcome.message
+    );
+    let execs = s.emu.exec_requests();
+    assert_eq!(execs.len(), 2);
+    assert_eq!(execs[0].pod, "copy-1");
+    assert!(
+        s.emu.delete_requests(Kind::Pod).is_empty(),
+        "exec deletes nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cordon_is_a_fault_healed_by_uncordoning() {
+    let s = setup(1).await;
+    let (ctx, audit) = s.exec();
+    let unschedulable = |node: &str| {
+        s.emu.read(|st| {
+            st.get(Kind::Node, "", node).unwrap()["spec"]["unschedulable"].as_bool() == Some(true)
+        })
+    };
+    let cordon = Action::Cordon {
+        member: "m".into(),
+        node: clusterdeck::actions::NodeRef::KubeNode {
+            name: "node-1".into(),
+        },
+        mode: clusterdeck::actions::CordonMode::Pause,
+        ttl_secs: 600,
+    };
+    let outcome = perform(&audit, &ctx, cordon.clone()).await;
+    assert!(outcome.ok, "{}", outcome.message);
+    assert!(unschedulable("node-1"));
+    let records = ctx.ledger.records().unwrap();
+    assert!(matches!(
+        &records[..],
+        [r] if matches!(&r.undo, Undo::KubeUncordon { node, .. } if node == "node-1")
+    ));
+    // Cordoning a cordoned node leaves nothing to heal.
+    let outcome = perform(&audit, &ctx, cordon).await;
+    assert!(
+        outcome.message.contains("cordoned already"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(ctx.ledger.records().unwrap().len(), 1);
+
+    heal(&ctx, &[records[0].id.clone()]).await.unwrap();
+    assert!(!unschedulable("node-1"));
+    assert!(ctx.ledger.records().unwrap().is_empty());
+}

@@ -436,4 +436,39 @@ mod tests {
         assert!(q.parse("0s").is_err());
         assert!(q.parse("2h").is_err());
     }
+
+    #[test]
+    fn reconnect_heals_a_pods_isolation_from_the_ledger() {
+        let now = time::OffsetDateTime::now_utc();
+        let fault = FaultRecord {
+            id: "fault-1".into(),
+            run: "r".into(),
+            member: "10.0.0.9:10035".into(),
+            target: "copy-1".into(),
+            summary: "isolated".into(),
+            injected_at: now,
+            expires_at: now,
+            undo: Undo::KubeDeleteNetworkPolicy {
+                context: Some("prod".into()),
+                kubeconfig: None,
+                namespace: "ag".into(),
+                policy: "clusterdeck-isolate-copy-1".into(),
+            },
+        };
+        let config = Config::default();
+        let faults = [fault];
+        let ctx = PlanContext {
+            config: &config,
+            faults: &faults,
+        };
+        // The member's address changed; its pod is what the fault is held on.
+        let mut m = member(Some("kubernetes"));
+        m.placement.pod = Some("copy-1".into());
+        let draft = plan(Intent::Reconnect, &m, &cluster(), &ctx).unwrap();
+        let text = draft.action().describe();
+        assert!(
+            text.contains("delete NetworkPolicy ag/clusterdeck-isolate-copy-1 (context prod)"),
+            "{text}"
+        );
+    }
 }
