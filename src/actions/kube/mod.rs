@@ -89,8 +89,19 @@ pub async fn connect_actions(
     Ok(KubeConnection {
         actions: KubeActions::new(connected.client, timeout),
         context: connected.context,
-        kubeconfig: target.kubeconfig.clone(),
+        kubeconfig: target.kubeconfig.clone().or_else(kubeconfig_from_env),
     })
+}
+
+/// `KUBECONFIG` when it names one file, so a record made under it is
+/// healed on the same cluster by a process with another environment.
+fn kubeconfig_from_env() -> Option<PathBuf> {
+    let value = std::env::var_os("KUBECONFIG")?;
+    let mut paths = std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty());
+    match (paths.next(), paths.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
 }
 
 /// The target a ledger record names: its kubeconfig and context.
