@@ -514,3 +514,28 @@ async fn a_cordon_is_a_fault_healed_by_uncordoning() {
     assert!(!unschedulable("node-1"));
     assert!(ctx.ledger.records().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clusterdeck_heal_sweeps_a_console_policy_the_ledger_lost() {
+    let s = setup(2).await;
+    let (ctx, audit) = s.exec();
+    let isolate = Action::Disconnect {
+        member: "m".into(),
+        isolation: Isolation::KubePod {
+            namespace: "ag".into(),
+            pod: "copy-0".into(),
+        },
+        ttl_secs: 60,
+    };
+    assert!(perform(&audit, &ctx, isolate).await.ok);
+    std::fs::remove_file(ctx.ledger.path()).unwrap();
+    assert_eq!(s.policies().len(), 1);
+
+    let (code, stdout, stderr) = run_binary(&s, &["heal", "--kube"]).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("deleted NetworkPolicy ag/clusterdeck-isolate-copy-0"),
+        "{stdout}"
+    );
+    assert!(s.policies().is_empty());
+}

@@ -11,6 +11,8 @@
 //! - [`ledger`]: the fault ledger: every fault written down, with its undo,
 //!   before it is injected;
 //! - [`docker`]: the Docker Engine and Swarm calls;
+//! - [`kube`]: the Kubernetes calls, and [`kube::KubePlatform`], the target
+//!   the actions share with the source so they follow `:ctx` / `:ns`;
 //! - [`executor`], [`audit`], [`lab`]: running, logging, the local lab.
 
 pub mod audit;

@@ -1,7 +1,7 @@
 //! From a key on the selected member to a draft action, whatever the platform.
 //!
 //! [`plan`] looks at the member's platform and asks that platform's planner
-//! (Docker/Swarm today, Kubernetes next) to build a [`Draft`]: an [`Action`]
+//! (Docker/Swarm, Kubernetes) to build a [`Draft`]: an [`Action`]
 //! with the values still to be asked ([`Question`]s, each with a default and a
 //! validation). The UI asks them one by one in a generic prompt and knows
 //! nothing of the platform; when the draft has no question left, it becomes
