@@ -400,7 +400,11 @@ pub fn platforms(planned: &[PlannedSource]) -> Platforms {
         SourceSpec::Docker(spec) => Some(spec.host.clone()),
         _ => None,
     });
-    Platforms { docker }
+    let kube = planned.iter().find_map(|p| match &p.spec {
+        SourceSpec::Kube(target) => Some(crate::actions::kube::KubePlatform::new(target.clone())),
+        _ => None,
+    });
+    Platforms { docker, kube }
 }
 
 /// Parses `1s`, `500ms`, `2m` (humantime).

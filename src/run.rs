@@ -6,13 +6,15 @@ use color_eyre::eyre::Result;
 
 use std::sync::Arc;
 
-use crate::actions::executor::{ExecContext, Executor};
+use crate::actions::executor::{ExecContext, Executor, sweep_console_policies};
+use crate::actions::kube::{KubePlatform, target_for_undo};
 use crate::actions::plan::heal_action;
-use crate::actions::{AuditLog, FaultLedger, HealReason, Platforms};
+use crate::actions::{AuditLog, FaultLedger, HealReason, Platforms, Undo};
 use crate::app::HeaderInfo;
 use crate::app::console::{self, ConsoleOptions};
 use crate::cli::{Cli, Command, UsageError, platforms};
 use crate::headless::{self, Outcome, WatchOutput};
+use crate::sources::kube::KubeTarget;
 
 /// Exit code for bad usage or configuration.
 pub const EXIT_USAGE: u8 = 2;
@@ -58,7 +60,10 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
     };
     let timeout = cli.common.request_timeout;
     match cli.command {
-        Some(Command::Heal) => heal(timeout, cli.common.read_only).await,
+        Some(Command::Heal) => {
+            let kube = cli.sources.kube_target();
+            heal(timeout, cli.common.read_only, kube).await
+        }
         Some(Command::Lab {
             replicas,
             sentinels,
@@ -132,21 +137,44 @@ fn exit_code(outcome: Outcome) -> ExitCode {
     }
 }
 
-/// `clusterdeck heal`: undoes every fault in the ledger and says what it did;
-/// exit 0 when all are healed (or there were none), 1 otherwise.
-async fn heal(timeout: std::time::Duration, read_only: bool) -> Result<ExitCode> {
+/// `clusterdeck heal`: undoes every fault in the ledger and says what it did,
+/// then deletes every console-labelled NetworkPolicy left on the Kubernetes
+/// clusters it knows of (the `--kube` flags' and those the ledger named),
+/// so an isolation is healed even when its record is lost; exit 0 when all
+/// are healed (or there were none), 1 otherwise.
+async fn heal(
+    timeout: std::time::Duration,
+    read_only: bool,
+    kube: Option<KubeTarget>,
+) -> Result<ExitCode> {
     let ledger = FaultLedger::default_location();
     let faults = ledger.records()?;
+    let mut sweep: Vec<KubeTarget> = kube.iter().cloned().collect();
+    for fault in &faults {
+        if let Undo::KubeDeleteNetworkPolicy {
+            context,
+            kubeconfig,
+            ..
+        } = &fault.undo
+        {
+            let target = target_for_undo(context.as_deref(), kubeconfig.as_ref());
+            if !sweep.contains(&target) {
+                sweep.push(target);
+            }
+        }
+    }
     if faults.is_empty() {
         println!("no faults in {}", ledger.path().display());
-        return Ok(ExitCode::SUCCESS);
     }
     let (tx, _rx) = tokio::sync::mpsc::channel(1);
     let executor = Executor::new(
         read_only,
         AuditLog::default_location(),
         ExecContext {
-            platforms: Platforms::default(),
+            platforms: Platforms {
+                docker: None,
+                kube: kube.map(KubePlatform::new),
+            },
             ledger: ledger.clone(),
             run: String::new(),
             timeout,
@@ -165,9 +193,31 @@ async fn heal(timeout: std::time::Duration, read_only: bool) -> Result<ExitCode>
             fault.id, fault.target, fault.summary, outcome.message
         );
     }
-    Ok(if all_healed {
+    if read_only {
+        for target in &sweep {
+            println!("NOT swept {} (read-only)", target.label());
+        }
+        return Ok(exit_healed(all_healed && sweep.is_empty()));
+    }
+    for target in &sweep {
+        match sweep_console_policies(target, timeout).await {
+            Ok(lines) if lines.is_empty() => {
+                println!("no console NetworkPolicy left on {}", target.label())
+            }
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                all_healed = false;
+                println!("NOT swept {}: {e}", target.label());
+            }
+        }
+    }
+    Ok(exit_healed(all_healed))
+}
+
+fn exit_healed(all_healed: bool) -> ExitCode {
+    if all_healed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_SOURCE_FAILED)
-    })
+    }
 }

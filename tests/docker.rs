@@ -129,6 +129,7 @@ fn exec_context(state: &std::path::Path) -> (ExecContext, AuditLog) {
     let ctx = ExecContext {
         platforms: Platforms {
             docker: Some(DockerHost::resolve(None)),
+            kube: None,
         },
         ledger: FaultLedger::in_dir(state),
         run: "test-run".into(),

@@ -16,14 +16,20 @@ use tokio::sync::mpsc;
 
 use super::audit::AuditLog;
 use super::docker::{self, DockerHost};
+use super::kube::{KubeConnection, KubePlatform, connect_actions, target_for_undo};
 use super::lab::{LabCommand, LabHandle};
 use super::ledger::{FaultLedger, FaultRecord, Undo, new_fault_id};
-use super::{Action, ActionOutcome, Instance, Isolation, NodeRef, RemoveMethod, Workload};
+use super::{
+    Action, ActionOutcome, Instance, Isolation, NodeRef, RemoveMethod, Workload, grace_u32,
+    replica_count,
+};
 
 /// The platforms actions can reach in this session.
 #[derive(Debug, Clone, Default)]
 pub struct Platforms {
     pub docker: Option<DockerHost>,
+    /// The Kubernetes source's target, following `:ctx` / `:ns`.
+    pub kube: Option<KubePlatform>,
 }
 
 /// Everything an action's task needs.
@@ -59,6 +65,11 @@ impl Executor {
             ctx,
             outcomes,
         }
+    }
+
+    /// The platforms this executor reaches (to follow `:ctx` / `:ns`).
+    pub fn platforms(&self) -> &Platforms {
+        &self.ctx.platforms
     }
 
     /// Starts the action; its outcome arrives on the outcomes channel.
@@ -145,11 +156,34 @@ async fn run(action: &Action, ctx: &ExecContext) -> Result<String, String> {
             replicas,
             ..
         } => docker::scale::scale(&connect(ctx).await?, id, name, *replicas, ctx.timeout).await,
+        Action::Scale {
+            workload: Workload::StatefulSet { namespace, name },
+            replicas,
+            ..
+        } => kube(ctx)
+            .await?
+            .actions
+            .scale_statefulset(namespace, name, replica_count(*replicas))
+            .await
+            .map(|change| change.summary())
+            .map_err(|e| e.to_string()),
+        Action::Cordon {
+            node: NodeRef::KubeNode { .. },
+            ..
+        } => kube_cordon(action, ctx).await,
         Action::Cordon { .. } => cordon(action, ctx).await,
         Action::Uncordon {
             node: NodeRef::SwarmNode { id, hostname },
             ..
         } => uncordon(ctx, id, hostname).await,
+        Action::Uncordon {
+            node: NodeRef::KubeNode { name },
+            ..
+        } => kube_uncordon(ctx, name).await,
+        Action::Disconnect {
+            isolation: Isolation::KubePod { .. },
+            ..
+        } => isolate(action, ctx).await,
         Action::Disconnect { .. } => disconnect(action, ctx).await,
         Action::Heal { faults, .. } => heal(ctx, faults).await,
         Action::RemoveInstance {
@@ -185,7 +219,196 @@ async fn run(action: &Action, ctx: &ExecContext) -> Result<String, String> {
                 }
             }
         }
+        Action::RemoveInstance {
+            instance: Instance::KubePod { namespace, name },
+            method,
+            ..
+        } => kube_remove(ctx, namespace, name, method).await,
     }
+}
+
+/// A client for the session's Kubernetes target as it is now.
+async fn kube(ctx: &ExecContext) -> Result<KubeConnection, String> {
+    let platform = ctx
+        .platforms
+        .kube
+        .as_ref()
+        .ok_or("no Kubernetes in this session (start with --kube)")?;
+    connect_actions(&platform.current(), ctx.timeout).await
+}
+
+/// The cluster a Kubernetes fault was injected on, as its record names it.
+async fn kube_for_undo(
+    ctx: &ExecContext,
+    context: Option<&str>,
+    kubeconfig: Option<&std::path::PathBuf>,
+) -> Result<KubeConnection, String> {
+    let mut target = target_for_undo(context, kubeconfig);
+    // A record without a kubeconfig was made with the default one; the
+    // session's may name it explicitly.
+    if target.kubeconfig.is_none() {
+        target.kubeconfig = ctx
+            .platforms
+            .kube
+            .as_ref()
+            .and_then(|k| k.current().kubeconfig);
+    }
+    connect_actions(&target, ctx.timeout).await
+}
+
+async fn kube_remove(
+    ctx: &ExecContext,
+    namespace: &str,
+    pod: &str,
+    method: &RemoveMethod,
+) -> Result<String, String> {
+    let kube = kube(ctx).await?;
+    match method {
+        RemoveMethod::Terminate { grace_secs } => kube
+            .actions
+            .delete_pod(namespace, pod, grace_u32(*grace_secs))
+            .await
+            .map(|deletion| deletion.summary())
+            .map_err(|e| e.to_string()),
+        RemoveMethod::Exec {
+            command,
+            timeout_secs,
+        } => match kube
+            .actions
+            .exec_in_pod(
+                namespace,
+                pod,
+                None,
+                command,
+                Duration::from_secs(*timeout_secs),
+            )
+            .await
+        {
+            Ok(output) => Ok(format!(
+                "`{}` in pod {namespace}/{pod} exited 0: {}",
+                command.join(" "),
+                output_text(&output.stdout, &output.stderr)
+            )),
+            Err(e) => Err(e.to_string()),
+        },
+    }
+}
+
+/// A command's output in one line for the outcome.
+fn output_text(stdout: &str, stderr: &str) -> String {
+    let text = [stdout.trim(), stderr.trim()]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if text.is_empty() {
+        "(no output)".into()
+    } else {
+        text.lines().collect::<Vec<_>>().join(" / ")
+    }
+}
+
+/// Isolates a pod: the record (with the context reached) goes to the ledger
+/// first, and its id labels the policy.
+async fn isolate(action: &Action, ctx: &ExecContext) -> Result<String, String> {
+    let Action::Disconnect {
+        member,
+        isolation: Isolation::KubePod { namespace, pod },
+        ttl_secs,
+    } = action
+    else {
+        return Err("internal: not an isolation".into());
+    };
+    let kube = kube(ctx).await?;
+    let policy = super::kube::isolate::isolation_policy_name(pod);
+    let undo = Undo::KubeDeleteNetworkPolicy {
+        context: Some(kube.context.clone()),
+        kubeconfig: kube.kubeconfig.clone(),
+        namespace: namespace.clone(),
+        policy,
+    };
+    let fault = record(
+        ctx,
+        member,
+        pod,
+        "isolated by a deny-all NetworkPolicy".into(),
+        *ttl_secs,
+        undo,
+    );
+    let request = super::kube::IsolationRequest {
+        namespace: namespace.clone(),
+        pod: pod.clone(),
+        fault_id: fault.id.clone(),
+        expires_at: fault.expires_at,
+    };
+    inject(ctx, fault, async {
+        kube.actions
+            .isolate_pod(&request)
+            .await
+            .map(|isolation| isolation.summary())
+            .map_err(|e| e.to_string())
+    })
+    .await
+}
+
+/// Cordons a node as a fault; a node that was cordoned already is left as
+/// it was and its record taken back, so healing does not uncordon it.
+async fn kube_cordon(action: &Action, ctx: &ExecContext) -> Result<String, String> {
+    let Action::Cordon {
+        member,
+        node: NodeRef::KubeNode { name },
+        ttl_secs,
+        ..
+    } = action
+    else {
+        return Err("internal: not a Kubernetes cordon".into());
+    };
+    let kube = kube(ctx).await?;
+    let undo = Undo::KubeUncordon {
+        context: Some(kube.context.clone()),
+        kubeconfig: kube.kubeconfig.clone(),
+        node: name.clone(),
+    };
+    let fault = record(
+        ctx,
+        member,
+        name,
+        format!("node {name} cordoned"),
+        *ttl_secs,
+        undo,
+    );
+    let id = fault.id.clone();
+    let mut was_cordoned = false;
+    let message = inject(ctx, fault, async {
+        let change = kube.actions.cordon(name).await.map_err(|e| e.to_string())?;
+        was_cordoned = change.was_unschedulable;
+        Ok(change.summary())
+    })
+    .await?;
+    if was_cordoned {
+        ctx.ledger
+            .remove(&id)
+            .map_err(|e| format!("{message}, but the fault ledger could not be updated: {e}"))?;
+        return Ok(format!("node {name} was cordoned already: nothing to heal"));
+    }
+    Ok(message)
+}
+
+/// Uncordons a node and forgets the cordon faults held on it.
+async fn kube_uncordon(ctx: &ExecContext, node: &str) -> Result<String, String> {
+    let kube = kube(ctx).await?;
+    let message = kube
+        .actions
+        .uncordon(node)
+        .await
+        .map(|change| change.summary())
+        .map_err(|e| e.to_string())?;
+    ctx.ledger
+        .update(|faults| {
+            faults.retain(|f| !matches!(&f.undo, Undo::KubeUncordon { node: n, .. } if n == node))
+        })
+        .map_err(|e| format!("{message}, but the fault ledger could not be updated: {e}"))?;
+    Ok(message)
 }
 
 fn lab(ctx: &ExecContext) -> Result<&LabHandle, String> {
@@ -405,7 +628,68 @@ async fn undo(ctx: &ExecContext, undo: &Undo) -> Result<String, String> {
             docker::cordon::set_availability(&docker, node_id, hostname, availability, ctx.timeout)
                 .await
         }
+        Undo::KubeDeleteNetworkPolicy {
+            context,
+            kubeconfig,
+            namespace,
+            policy,
+        } => {
+            let kube = kube_for_undo(ctx, context.as_deref(), kubeconfig.as_ref()).await?;
+            match kube.actions.heal_isolation(namespace, policy).await {
+                Ok(super::kube::Healed::Removed) => {
+                    Ok(format!("NetworkPolicy {namespace}/{policy} deleted"))
+                }
+                Ok(super::kube::Healed::AlreadyGone) => Ok(format!(
+                    "NetworkPolicy {namespace}/{policy} was gone already"
+                )),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Undo::KubeUncordon {
+            context,
+            kubeconfig,
+            node,
+        } => {
+            let kube = kube_for_undo(ctx, context.as_deref(), kubeconfig.as_ref()).await?;
+            kube.actions
+                .uncordon(node)
+                .await
+                .map(|change| change.summary())
+                .map_err(|e| e.to_string())
+        }
     }
+}
+
+/// Deletes every console-labelled NetworkPolicy on `target`, whether or not
+/// the ledger remembers it (`clusterdeck heal`); answers one line per policy.
+pub async fn sweep_console_policies(
+    target: &crate::sources::kube::KubeTarget,
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
+    let kube = connect_actions(target, timeout).await?;
+    let found = kube
+        .actions
+        .find_console_policies(None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut lines = Vec::new();
+    for policy in found {
+        let line = match kube
+            .actions
+            .heal_isolation(&policy.namespace, &policy.name)
+            .await
+        {
+            Ok(_) => format!(
+                "deleted NetworkPolicy {}/{} (fault {})",
+                policy.namespace,
+                policy.name,
+                policy.fault_id.as_deref().unwrap_or("?")
+            ),
+            Err(e) => return Err(e.to_string()),
+        };
+        lines.push(line);
+    }
+    Ok(lines)
 }
 
 fn log_audit(audit: &AuditLog, phase: &str, action: &Action, message: Option<&str>) {

@@ -33,8 +33,9 @@ pub struct SavedEndpoint {
     pub can_pin_address: bool,
 }
 
-/// How to undo one fault. New platforms add variants (Kubernetes: delete the
-/// NetworkPolicy the console created).
+/// How to undo one fault. Kubernetes undos name the kubeconfig and the
+/// context the fault was injected through, so they reach that cluster after
+/// `:ctx` and from `clusterdeck heal`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Undo {
@@ -50,6 +51,23 @@ pub enum Undo {
         node_id: String,
         hostname: String,
         availability: String,
+    },
+    /// Delete the deny-all NetworkPolicy that isolates a pod.
+    KubeDeleteNetworkPolicy {
+        #[serde(default)]
+        context: Option<String>,
+        #[serde(default)]
+        kubeconfig: Option<PathBuf>,
+        namespace: String,
+        policy: String,
+    },
+    /// Make a cordoned node schedulable again.
+    KubeUncordon {
+        #[serde(default)]
+        context: Option<String>,
+        #[serde(default)]
+        kubeconfig: Option<PathBuf>,
+        node: String,
     },
 }
 
@@ -77,8 +95,24 @@ impl Undo {
                 availability,
                 ..
             } => format!("set Swarm node {hostname} availability back to {availability}"),
+            Undo::KubeDeleteNetworkPolicy {
+                context,
+                namespace,
+                policy,
+                ..
+            } => format!(
+                "delete NetworkPolicy {namespace}/{policy}{}",
+                in_context(context.as_deref())
+            ),
+            Undo::KubeUncordon { context, node, .. } => {
+                format!("uncordon node {node}{}", in_context(context.as_deref()))
+            }
         }
     }
+}
+
+fn in_context(context: Option<&str>) -> String {
+    context.map_or_else(String::new, |c| format!(" (context {c})"))
 }
 
 /// One fault the console holds.

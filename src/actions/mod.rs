@@ -11,6 +11,8 @@
 //! - [`ledger`]: the fault ledger: every fault written down, with its undo,
 //!   before it is injected;
 //! - [`docker`]: the Docker Engine and Swarm calls;
+//! - [`kube`]: the Kubernetes calls, and [`kube::KubePlatform`], the target
+//!   the actions share with the source so they follow `:ctx` / `:ns`;
 //! - [`executor`], [`audit`], [`lab`]: running, logging, the local lab.
 
 pub mod audit;
@@ -33,14 +35,29 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Workload {
-    SwarmService { id: String, name: String },
+    SwarmService {
+        id: String,
+        name: String,
+    },
+    /// Scaled through its `scale` subresource.
+    StatefulSet {
+        namespace: String,
+        name: String,
+    },
 }
 
 /// A machine the orchestrator schedules on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NodeRef {
-    SwarmNode { id: String, hostname: String },
+    SwarmNode {
+        id: String,
+        hostname: String,
+    },
+    /// Cordoned through `spec.unschedulable`.
+    KubeNode {
+        name: String,
+    },
 }
 
 /// How an instance is cut off from the network.
@@ -53,6 +70,8 @@ pub enum Isolation {
         container: String,
         network: String,
     },
+    /// A deny-all NetworkPolicy selecting the pod, labelled as the console's.
+    KubePod { namespace: String, pod: String },
 }
 
 /// One running instance.
@@ -60,6 +79,7 @@ pub enum Isolation {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Instance {
     DockerContainer { id: String, name: String },
+    KubePod { namespace: String, name: String },
 }
 
 /// How an instance is removed: never SIGKILL first, since a remove-instance
@@ -234,6 +254,54 @@ impl Action {
                 short(container_id),
                 secs(*ttl_secs)
             ),
+            Action::Scale {
+                workload: Workload::StatefulSet { namespace, name },
+                replicas,
+                ..
+            } => kube::scale::describe_scale(namespace, name, replica_count(*replicas)),
+            Action::Cordon {
+                node: NodeRef::KubeNode { name },
+                ttl_secs,
+                ..
+            } => format!(
+                "{}; heals (uncordons) after {}",
+                kube::cordon::describe_cordon(name, true),
+                secs(*ttl_secs)
+            ),
+            Action::Uncordon {
+                node: NodeRef::KubeNode { name },
+                ..
+            } => kube::cordon::describe_cordon(name, false),
+            Action::Disconnect {
+                isolation: Isolation::KubePod { namespace, pod },
+                ttl_secs,
+                ..
+            } => format!(
+                "{}; the policy is written to the fault ledger first and deleted after {}",
+                kube::isolate::describe_isolate(
+                    namespace,
+                    pod,
+                    std::time::Duration::from_secs(*ttl_secs)
+                ),
+                secs(*ttl_secs)
+            ),
+            Action::RemoveInstance {
+                instance: Instance::KubePod { namespace, name },
+                method,
+                ..
+            } => match method {
+                RemoveMethod::Terminate { grace_secs } => {
+                    kube::remove::describe_remove(namespace, name, grace_u32(*grace_secs))
+                }
+                RemoveMethod::Exec {
+                    command,
+                    timeout_secs,
+                } => format!(
+                    "{}; show its output and exit code (at most {})",
+                    kube::remove::describe_exec(namespace, name, None, command),
+                    secs(*timeout_secs)
+                ),
+            },
             Action::Heal {
                 summaries, reason, ..
             } => {
@@ -296,6 +364,17 @@ impl Action {
     pub fn heals(&self) -> bool {
         matches!(self, Action::Heal { .. })
     }
+}
+
+/// A replica count as the Kubernetes API takes it (an `i32`); the scale
+/// question never asks above a thousand.
+pub fn replica_count(replicas: u64) -> i32 {
+    i32::try_from(replicas).unwrap_or(i32::MAX)
+}
+
+/// A grace period as the Kubernetes API takes it (a `u32` of seconds).
+pub fn grace_u32(secs: u64) -> u32 {
+    u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
 /// An id as people read it: the first 12 characters.

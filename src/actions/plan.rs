@@ -1,7 +1,7 @@
 //! From a key on the selected member to a draft action, whatever the platform.
 //!
 //! [`plan`] looks at the member's platform and asks that platform's planner
-//! (Docker/Swarm today, Kubernetes next) to build a [`Draft`]: an [`Action`]
+//! (Docker/Swarm, Kubernetes) to build a [`Draft`]: an [`Action`]
 //! with the values still to be asked ([`Question`]s, each with a default and a
 //! validation). The UI asks them one by one in a generic prompt and knows
 //! nothing of the platform; when the draft has no question left, it becomes
@@ -246,6 +246,7 @@ pub fn plan(
     }
     match member.placement.platform.as_deref() {
         Some("docker" | "swarm") => super::docker::plan::plan(intent, member, cluster, ctx),
+        Some("kubernetes") => super::kube::plan::plan(intent, member, cluster, ctx),
         other => Err(not_applicable(intent, member, other)),
     }
 }
@@ -258,9 +259,9 @@ fn not_applicable(intent: Intent, member: &Member, platform: Option<&str>) -> St
         Some(p) => format!("on {p}, which has no {intent} action yet"),
     };
     let needs = match intent {
-        Intent::Scale => "a Swarm service",
-        Intent::Cordon | Intent::Uncordon => "a Swarm node",
-        Intent::Disconnect | Intent::Remove => "a container",
+        Intent::Scale => "a Swarm service or a StatefulSet",
+        Intent::Cordon | Intent::Uncordon => "a Swarm or Kubernetes node",
+        Intent::Disconnect | Intent::Remove => "a container or a pod",
         Intent::Reconnect | Intent::HealAll => "a fault",
     };
     format!("{intent} needs {needs}; {} is {what}", member.name)
@@ -273,6 +274,7 @@ pub fn faults_on<'a>(member: &Member, faults: &'a [FaultRecord]) -> Vec<&'a Faul
         .filter(|f| {
             f.member == member.id
                 || member.placement.container.as_deref() == Some(f.target.as_str())
+                || member.placement.pod.as_deref() == Some(f.target.as_str())
                 || member.name == f.target
         })
         .collect()
@@ -281,7 +283,12 @@ pub fn faults_on<'a>(member: &Member, faults: &'a [FaultRecord]) -> Vec<&'a Faul
 fn reconnect(member: &Member, faults: &[FaultRecord]) -> Result<Draft, String> {
     let held: Vec<&FaultRecord> = faults_on(member, faults)
         .into_iter()
-        .filter(|f| matches!(f.undo, Undo::DockerReconnect { .. }))
+        .filter(|f| {
+            matches!(
+                f.undo,
+                Undo::DockerReconnect { .. } | Undo::KubeDeleteNetworkPolicy { .. }
+            )
+        })
         .collect();
     if held.is_empty() {
         return Err(format!(
@@ -376,7 +383,7 @@ mod tests {
         let e = plan(Intent::Scale, &member(Some("process")), &cluster(), &ctx).unwrap_err();
         assert_eq!(
             e,
-            "scale needs a Swarm service; redis-1 is a plain process (no platform source sees it)"
+            "scale needs a Swarm service or a StatefulSet; redis-1 is a plain process (no platform source sees it)"
         );
         let e = plan(Intent::Reconnect, &member(None), &cluster(), &ctx).unwrap_err();
         assert!(e.contains("no disconnect fault"), "{e}");
@@ -428,5 +435,40 @@ mod tests {
         assert!(matches!(q.parse("45"), Ok(Value::Number(45))));
         assert!(q.parse("0s").is_err());
         assert!(q.parse("2h").is_err());
+    }
+
+    #[test]
+    fn reconnect_heals_a_pods_isolation_from_the_ledger() {
+        let now = time::OffsetDateTime::now_utc();
+        let fault = FaultRecord {
+            id: "fault-1".into(),
+            run: "r".into(),
+            member: "10.0.0.9:10035".into(),
+            target: "copy-1".into(),
+            summary: "isolated".into(),
+            injected_at: now,
+            expires_at: now,
+            undo: Undo::KubeDeleteNetworkPolicy {
+                context: Some("prod".into()),
+                kubeconfig: None,
+                namespace: "ag".into(),
+                policy: "clusterdeck-isolate-copy-1".into(),
+            },
+        };
+        let config = Config::default();
+        let faults = [fault];
+        let ctx = PlanContext {
+            config: &config,
+            faults: &faults,
+        };
+        // The member's address changed; its pod is what the fault is held on.
+        let mut m = member(Some("kubernetes"));
+        m.placement.pod = Some("copy-1".into());
+        let draft = plan(Intent::Reconnect, &m, &cluster(), &ctx).unwrap();
+        let text = draft.action().describe();
+        assert!(
+            text.contains("delete NetworkPolicy ag/clusterdeck-isolate-copy-1 (context prod)"),
+            "{text}"
+        );
     }
 }

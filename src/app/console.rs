@@ -252,6 +252,9 @@ impl Loop {
     fn switch_kube(&mut self, context: Option<String>, namespace: Option<String>) {
         if let Some(replaced) = self.sources.switch_kube(context, namespace) {
             tracing::info!(old = %replaced.old, new = %replaced.new.target, "switching the Kubernetes source");
+            if let Some(kube) = &self.executor.platforms().kube {
+                kube.set(replaced.target.clone());
+            }
             self.app
                 .replace_source(&replaced.old, replaced.new, OffsetDateTime::now_utc());
         }

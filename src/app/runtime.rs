@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::PlannedSource;
 use crate::model::{SourceKind, SourceReport};
-use crate::sources::kube::Namespaces;
+use crate::sources::kube::{KubeTarget, Namespaces};
 use crate::sources::{SourceContext, SourceSpec};
 
 use super::SourceLabel;
@@ -40,6 +40,8 @@ struct RunningSource {
 pub struct Replaced {
     pub old: String,
     pub new: SourceLabel,
+    /// What the new source watches (the actions follow it).
+    pub target: KubeTarget,
 }
 
 impl RunningSources {
@@ -126,8 +128,12 @@ impl RunningSources {
         };
         self.labels.retain(|l| l.id != old.id);
         self.labels.push(new.clone());
-        self.spawn(new.id.clone(), SourceSpec::Kube(target));
-        Some(Replaced { old: old.id, new })
+        self.spawn(new.id.clone(), SourceSpec::Kube(target.clone()));
+        Some(Replaced {
+            old: old.id,
+            new,
+            target,
+        })
     }
 
     /// Cancels every source and waits for them, at most `budget`.

@@ -153,7 +153,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[Key::Char(':')], Command::CommandLine, "command line", Some("cmd"), Always),
     bind(&[Key::Char('K')], Command::LabKill, "kill selected (y/N)", Some("kill"), Lab),
     bind(&[Key::Char('R')], Command::LabRestart, "restart selected (y/N)", Some("restart"), Lab),
-    bind(&[Key::Char('s')], Command::Act(Intent::Scale), "scale service (y/N)", Some("scale"), Mutating),
+    bind(&[Key::Char('s')], Command::Act(Intent::Scale), "scale replicas (y/N)", Some("scale"), Mutating),
     bind(&[Key::Char('c')], Command::Act(Intent::Cordon), "cordon node (y/N)", None, Mutating),
     bind(&[Key::Char('C')], Command::Act(Intent::Uncordon), "uncordon node (y/N)", None, Mutating),
     bind(&[Key::Char('n')], Command::Act(Intent::Disconnect), "cut off network (y/N)", Some("cut"), Mutating),

@@ -18,19 +18,100 @@
 pub mod cordon;
 mod error;
 pub mod isolate;
+pub mod plan;
 pub mod remove;
 pub mod scale;
 
 use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use kube::Client;
+
+use crate::sources::kube::client::connect;
+use crate::sources::kube::{KubeTarget, Namespaces};
 
 pub use cordon::CordonChange;
 pub use error::{KubeActionError, ObjectRef};
 pub use isolate::{ConsolePolicy, Healed, Isolation, IsolationRequest, PodSelection};
 pub use remove::{ExecOutput, PodDeletion, PodFate};
 pub use scale::ScaleChange;
+
+/// The Kubernetes target actions reach: the source's, shared so that `:ctx`
+/// and `:ns` move the actions with the source. Cheap to clone; the lock is
+/// held only to copy or replace the target, never across a call.
+#[derive(Debug, Clone)]
+pub struct KubePlatform {
+    target: Arc<RwLock<KubeTarget>>,
+}
+
+impl KubePlatform {
+    pub fn new(target: KubeTarget) -> KubePlatform {
+        KubePlatform {
+            target: Arc::new(RwLock::new(target)),
+        }
+    }
+
+    /// The target as it is now.
+    pub fn current(&self) -> KubeTarget {
+        self.target
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Follows the source to another context or namespace.
+    pub fn set(&self, target: KubeTarget) {
+        *self
+            .target
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = target;
+    }
+}
+
+/// A connected client and where it points: the context it resolved to (the
+/// kubeconfig's current one when none was named), for the fault ledger.
+pub struct KubeConnection {
+    pub actions: KubeActions,
+    pub context: String,
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// Connects to `target`; the error is what the user reads.
+pub async fn connect_actions(
+    target: &KubeTarget,
+    timeout: Duration,
+) -> Result<KubeConnection, String> {
+    let connected = connect(target, timeout)
+        .await
+        .map_err(|e| format!("cannot reach Kubernetes ({}): {e}", target.label()))?;
+    Ok(KubeConnection {
+        actions: KubeActions::new(connected.client, timeout),
+        context: connected.context,
+        kubeconfig: target.kubeconfig.clone().or_else(kubeconfig_from_env),
+    })
+}
+
+/// `KUBECONFIG` when it names one file, so a record made under it is
+/// healed on the same cluster by a process with another environment.
+fn kubeconfig_from_env() -> Option<PathBuf> {
+    let value = std::env::var_os("KUBECONFIG")?;
+    let mut paths = std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty());
+    match (paths.next(), paths.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+/// The target a ledger record names: its kubeconfig and context.
+pub fn target_for_undo(context: Option<&str>, kubeconfig: Option<&PathBuf>) -> KubeTarget {
+    KubeTarget {
+        kubeconfig: kubeconfig.cloned(),
+        context: context.map(str::to_string),
+        namespaces: Namespaces::FromContext,
+    }
+}
 
 /// A client to act with and how long one operation may take.
 #[derive(Clone)]
