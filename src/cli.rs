@@ -373,7 +373,11 @@ impl SourceArgs {
             None => None,
         };
         if let Some(target) = kube {
-            push(SourceKind::Kube, target.label(), SourceSpec::Kube(target));
+            push(
+                SourceKind::Kube,
+                target.label(),
+                SourceSpec::Kube(target, Arc::clone(&self.config)),
+            );
         }
         if self.docker.is_some() || (!named_any && found.docker) {
             let host = DockerHost::resolve(self.docker.as_deref());
@@ -401,7 +405,9 @@ pub fn platforms(planned: &[PlannedSource]) -> Platforms {
         _ => None,
     });
     let kube = planned.iter().find_map(|p| match &p.spec {
-        SourceSpec::Kube(target) => Some(crate::actions::kube::KubePlatform::new(target.clone())),
+        SourceSpec::Kube(target, _) => {
+            Some(crate::actions::kube::KubePlatform::new(target.clone()))
+        }
         _ => None,
     });
     Platforms { docker, kube }
@@ -531,7 +537,7 @@ mod tests {
             .unwrap();
         assert_eq!(plan.len(), 1);
         assert_eq!(plan[0].id, "kube#0");
-        let SourceSpec::Kube(target) = &plan[0].spec else {
+        let SourceSpec::Kube(target, _) = &plan[0].spec else {
             panic!("{plan:?}")
         };
         assert_eq!(target.context.as_deref(), Some("prod"));
@@ -541,7 +547,7 @@ mod tests {
             .sources
             .plan_with(&none)
             .unwrap();
-        assert!(matches!(&plan[0].spec, SourceSpec::Kube(t) if t.namespaces == Namespaces::All));
+        assert!(matches!(&plan[0].spec, SourceSpec::Kube(t, _) if t.namespaces == Namespaces::All));
         assert!(parse(&["-A", "-n", "db"]).is_err(), "-A and -n conflict");
     }
 

@@ -59,7 +59,10 @@ fn target(kubeconfig: &std::path::Path, namespace: &str) -> KubeTarget {
 
 fn watch(setup: &Setup, namespace: &str) -> Watcher {
     let mut watcher = Watcher::new();
-    watcher.start(SourceSpec::Kube(target(&setup.kubeconfig, namespace)));
+    watcher.start(SourceSpec::Kube(
+        target(&setup.kubeconfig, namespace),
+        Default::default(),
+    ));
     watcher
 }
 

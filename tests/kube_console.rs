@@ -340,7 +340,7 @@ async fn remove_instance_deletes_the_pod_with_the_grace_period_asked() {
 async fn scaling_copy_through_the_planner_changes_only_the_copies() {
     let s = setup(3).await;
     let mut watcher = Watcher::new();
-    watcher.start(SourceSpec::Kube(s.target()));
+    watcher.start(SourceSpec::Kube(s.target(), Default::default()));
     watcher
         .until("the four pods", WAIT, |w| {
             w.cluster("k8s/ag").is_some_and(|c| c.members.len() == 4)

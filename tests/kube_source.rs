@@ -30,11 +30,14 @@ async fn emulator() -> Emulator {
 }
 
 fn target(kubeconfig: &Path, namespace: &str) -> SourceSpec {
-    SourceSpec::Kube(KubeTarget {
-        kubeconfig: Some(kubeconfig.to_path_buf()),
-        context: None,
-        namespaces: Namespaces::Named(namespace.into()),
-    })
+    SourceSpec::Kube(
+        KubeTarget {
+            kubeconfig: Some(kubeconfig.to_path_buf()),
+            context: None,
+            namespaces: Namespaces::Named(namespace.into()),
+        },
+        Default::default(),
+    )
 }
 
 /// Member names of a cluster, sorted.
@@ -574,4 +577,39 @@ async fn ctx_and_ns_switch_the_console_live() {
     console.send("q");
     console.wait_exit(deadline);
     assert_eq!(one.mutating_requests() + two.mutating_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_file_decides_cluster_and_tiers_of_statefulsets() {
+    let emu = emulator().await;
+    // Names with no tier word in them: only the config can tell.
+    emu.create_statefulset("db", "store-a", 1, &[("app", "store")], 7000);
+    emu.create_statefulset("db", "store-b", 2, &[("app", "store")], 7000);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = emu.write_kubeconfig(dir.path(), "emulator", "db");
+    let config = dir.path().join("deck.yaml");
+    std::fs::write(
+        &config,
+        "clusters:\n  - name: store\n    match: {labels: {app: store}}\n    master: {names: ['store-a*']}\n    copy: {names: ['store-b*']}\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let (code, stdout, stderr) =
+        run_binary(&kubeconfig, &["snapshot", "--kube", "--config", config]).await;
+    assert_eq!(code, 0, "stderr: {stderr}\nstdout: {stdout}");
+    let doc: Value = serde_json::from_str(&stdout).expect("snapshot JSON");
+    let clusters = doc["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 1, "{doc:#}");
+    assert_eq!(clusters[0]["id"], "config/store");
+    let tier_of = |name: &str| {
+        clusters[0]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .map(|m| m["tier"].clone())
+    };
+    assert_eq!(tier_of("store-a-0"), Some(Value::from("master")));
+    assert_eq!(tier_of("store-b-0"), Some(Value::from("copy")));
+    assert_eq!(tier_of("store-b-1"), Some(Value::from("copy")));
 }

@@ -104,12 +104,12 @@ impl RunningSources {
         let i = self
             .running
             .iter()
-            .position(|r| matches!(r.spec, SourceSpec::Kube(_)))?;
+            .position(|r| matches!(r.spec, SourceSpec::Kube(..)))?;
         let old = self.running.remove(i);
         // Cancelled, not awaited: the loop never waits; its last reports are
         // told apart by the new id.
         old.stop.cancel();
-        let SourceSpec::Kube(mut target) = old.spec else {
+        let SourceSpec::Kube(mut target, config) = old.spec else {
             unreachable!("found as a Kube source above")
         };
         if let Some(context) = context {
@@ -128,7 +128,7 @@ impl RunningSources {
         };
         self.labels.retain(|l| l.id != old.id);
         self.labels.push(new.clone());
-        self.spawn(new.id.clone(), SourceSpec::Kube(target.clone()));
+        self.spawn(new.id.clone(), SourceSpec::Kube(target.clone(), config));
         Some(Replaced {
             old: old.id,
             new,

@@ -53,7 +53,8 @@ pub enum SourceSpec {
     /// A deterministic simulated fleet.
     Sim(sim::SimConfig),
     /// StatefulSets, pods and nodes of a Kubernetes context, watched.
-    Kube(kube::KubeTarget),
+    /// (with the cluster config: names and labels to clusters and tiers).
+    Kube(kube::KubeTarget, std::sync::Arc<crate::config::Config>),
     /// A Docker Engine: containers, and Swarm services, tasks and nodes.
     Docker(docker::DockerSpec),
 }
@@ -66,7 +67,7 @@ impl SourceSpec {
             SourceSpec::Sentinel { .. } => "sentinel",
             SourceSpec::Registry { .. } => "registry",
             SourceSpec::Sim(_) => "sim",
-            SourceSpec::Kube(_) => "kube",
+            SourceSpec::Kube(..) => "kube",
             SourceSpec::Docker(_) => "docker",
         }
     }
@@ -82,7 +83,7 @@ impl SourceSpec {
                 tokio::spawn(redis::run_registry(ctx, target, key))
             }
             SourceSpec::Sim(config) => tokio::spawn(sim::run(ctx, config)),
-            SourceSpec::Kube(target) => tokio::spawn(kube::run(ctx, target)),
+            SourceSpec::Kube(target, config) => tokio::spawn(kube::run(ctx, target, config)),
             SourceSpec::Docker(spec) => tokio::spawn(docker::run(ctx, spec)),
         }
     }

@@ -17,6 +17,9 @@ pub mod inventory;
 pub mod report;
 pub mod tiers;
 
+use std::sync::Arc;
+
+use crate::config::Config;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -84,7 +87,7 @@ enum Update {
 
 /// Runs the source until shutdown: connects (retrying with backoff while
 /// the kubeconfig or context is wrong), then watches.
-pub async fn run(ctx: SourceContext, target: KubeTarget) {
+pub async fn run(ctx: SourceContext, target: KubeTarget, config: Arc<Config>) {
     let mut retry = Duration::from_millis(500);
     loop {
         let connected = tokio::select! {
@@ -93,7 +96,7 @@ pub async fn run(ctx: SourceContext, target: KubeTarget) {
             c = client::connect(&target, ctx.timeout) => c,
         };
         match connected {
-            Ok(connected) => return watch(&ctx, connected).await,
+            Ok(connected) => return watch(&ctx, connected, &config).await,
             Err(e) => {
                 tracing::warn!(source = %ctx.id, error = %e, "kubernetes source cannot connect");
                 let report = base_report(&ctx, target.label(), SourceStatus::Error(e.to_string()));
@@ -271,7 +274,7 @@ impl Watching {
 }
 
 /// Watches until shutdown, sending a report [`DEBOUNCE`] after a change.
-async fn watch(ctx: &SourceContext, connected: Connected) {
+async fn watch(ctx: &SourceContext, connected: Connected, config: &Config) {
     let label = connected.label();
     let all_namespaces = connected.namespace.is_none();
     tracing::info!(source = %ctx.id, target = %label, "watching kubernetes");
@@ -290,7 +293,7 @@ async fn watch(ctx: &SourceContext, connected: Connected) {
             _ = ctx.shutdown.cancelled() => return,
             _ = sleep_until(ready), if ready.is_some() => {
                 due = None;
-                let report = report(ctx, &label, &state, all_namespaces);
+                let report = report(ctx, &label, &state, all_namespaces, config);
                 // `snapshot` waits for a second answer from every source,
                 // because a polled source's first look only starts
                 // discovery. A watched source's first report is already
@@ -336,8 +339,9 @@ fn report(
     label: &str,
     state: &Watching,
     all_namespaces: bool,
+    config: &Config,
 ) -> SourceReport {
-    let (clusters, members) = report::observations(&state.inventory, all_namespaces);
+    let (clusters, members) = report::observations(&state.inventory, all_namespaces, config);
     SourceReport {
         clusters,
         members,

@@ -10,12 +10,14 @@ use crate::model::{
 
 use super::inventory::{Inventory, NodeFacts, PodFacts};
 use super::tiers::{Grouping, cluster_id, grouping, platform_role};
+use crate::config::Config;
 
 /// Cluster and member observations for everything in `inventory`. Pod names
 /// are qualified by namespace (`ns/pod`) when several namespaces are watched.
 pub fn observations(
     inventory: &Inventory,
     all_namespaces: bool,
+    config: &Config,
 ) -> (Vec<ClusterObservation>, Vec<MemberObservation>) {
     let policies = isolated_pods(inventory);
     let mut clusters: BTreeMap<String, ClusterObservation> = BTreeMap::new();
@@ -32,15 +34,25 @@ pub fn observations(
             let sts = inventory
                 .statefulsets
                 .get(&format!("{}/{sts_name}", pod.namespace));
-            let group = grouping(sts_name, sts.map_or(&pod.labels, |s| &s.labels));
-            let cluster = cluster_id(&pod.namespace, &group);
-            clusters
-                .entry(cluster.clone())
-                .or_insert_with(|| cluster_observation(&cluster, &pod.namespace, &group));
+            let labels = sts.map_or(&pod.labels, |s| &s.labels);
+            let configured = configured(config, pod, sts_name, labels);
+            let (cluster, observation) = match &configured {
+                Some(c) => (c.cluster.clone(), configured_cluster(c)),
+                None => {
+                    let group = grouping(sts_name, labels);
+                    let id = cluster_id(&pod.namespace, &group);
+                    let observation = cluster_observation(&id, &pod.namespace, &group);
+                    (id, observation)
+                }
+            };
+            clusters.entry(cluster.clone()).or_insert(observation);
             let node = pod.node.as_deref().and_then(|n| inventory.nodes.get(n));
             let single = sts.and_then(|s| s.replicas) == Some(1);
             let key = format!("{}/{}", pod.namespace, pod.name);
             let mut member = member(pod, node, cluster, single, all_namespaces);
+            if let Some(c) = &configured {
+                apply_config(&mut member, pod, c);
+            }
             if let Some(policy) = policies.get(&key) {
                 member
                     .raw
@@ -50,6 +62,59 @@ pub fn observations(
         })
         .collect();
     (clusters.into_values().collect(), members)
+}
+
+/// What a config rule says of a pod: its cluster, tier and port.
+struct Configured {
+    cluster: String,
+    name: String,
+    tier: Tier,
+    port: Option<u16>,
+}
+
+/// The first config rule the pod (by pod or StatefulSet name, pod or
+/// StatefulSet labels) belongs to. Config beats labels and naming.
+fn configured(
+    config: &Config,
+    pod: &PodFacts,
+    statefulset: &str,
+    labels: &super::tiers::Labels,
+) -> Option<Configured> {
+    let names = [pod.name.as_str(), statefulset];
+    let lookup = |k: &str| {
+        pod.labels
+            .get(k)
+            .or_else(|| labels.get(k))
+            .map(String::as_str)
+    };
+    let assignment = config.assign(&names, &lookup)?;
+    Some(Configured {
+        cluster: assignment.rule.cluster_id(),
+        name: assignment.rule.name.clone(),
+        tier: assignment.tier,
+        port: assignment.rule.port,
+    })
+}
+
+fn configured_cluster(c: &Configured) -> ClusterObservation {
+    ClusterObservation {
+        id: c.cluster.clone(),
+        kind: "config".into(),
+        name: c.name.clone(),
+        precedence: 0,
+        ..ClusterObservation::default()
+    }
+}
+
+/// The rule's tier (when it names one) and port override what naming found.
+fn apply_config(member: &mut MemberObservation, pod: &PodFacts, c: &Configured) {
+    if c.tier != Tier::Unknown {
+        member.tier = c.tier;
+        member.native_role = Some(c.tier.as_str().to_string());
+    }
+    if let (Some(ip), Some(port)) = (&pod.ip, c.port) {
+        member.address = Some(normalize_address(ip, port));
+    }
 }
 
 fn cluster_observation(id: &str, namespace: &str, group: &Grouping) -> ClusterObservation {
@@ -212,7 +277,7 @@ mod tests {
 
     #[test]
     fn controlling_and_copy_are_one_cluster_with_one_leading_master() {
-        let (clusters, members) = observations(&allegrograph(), false);
+        let (clusters, members) = observations(&allegrograph(), false, &Config::default());
         assert_eq!(clusters.len(), 1);
         assert_eq!(clusters[0].id, "k8s/ag");
         assert!(members.iter().all(|m| m.cluster == "k8s/ag"));
@@ -225,6 +290,46 @@ mod tests {
         let copies = members.iter().filter(|m| m.tier == Tier::Copy).count();
         assert_eq!(copies, 3);
         assert!(members.iter().all(|m| m.health == Health::Ok));
+    }
+
+    #[test]
+    fn a_config_rule_beats_naming_for_cluster_tier_and_port() {
+        let mut inv = Inventory::default();
+        inv.statefulsets
+            .apply(Event::Apply(sts("graph-primary", 1)));
+        inv.statefulsets
+            .apply(Event::Apply(sts("graph-replica", 2)));
+        inv.pods
+            .apply(Event::Apply(pod("graph-primary", 0, "10.0.0.1")));
+        for i in 0..2 {
+            inv.pods.apply(Event::Apply(pod(
+                "graph-replica",
+                i,
+                &format!("10.0.1.{i}"),
+            )));
+        }
+        let yaml = "clusters:\n  - name: graph\n    match: {names: ['graph-*']}\n    master: {names: ['graph-primary*']}\n    copy: {names: ['graph-replica*']}\n    port: 7000\n";
+        let config = Config::parse(yaml, std::path::Path::new("graph.yaml")).unwrap();
+        let (clusters, members) = observations(&inv, false, &config);
+        assert_eq!(clusters.len(), 1, "{clusters:?}");
+        assert_eq!(clusters[0].id, "config/graph");
+        let tier = |name: &str| members.iter().find(|m| m.name == name).map(|m| m.tier);
+        assert_eq!(tier("graph-primary-0"), Some(Tier::Master));
+        assert_eq!(tier("graph-replica-1"), Some(Tier::Copy));
+        let primary = members
+            .iter()
+            .find(|m| m.name == "graph-primary-0")
+            .unwrap();
+        assert!(primary.leader, "a single master-tier instance leads");
+        assert_eq!(primary.address.as_deref(), Some("10.0.0.1:7000"));
+        // Without the rule, naming decides: another cluster, the declared port.
+        let (_, members) = observations(&inv, false, &Config::default());
+        assert!(members.iter().all(|m| !m.cluster.starts_with("config/")));
+        assert!(
+            members
+                .iter()
+                .all(|m| m.address.as_deref().is_some_and(|a| a.ends_with(":10035")))
+        );
     }
 
     #[test]
@@ -250,7 +355,7 @@ mod tests {
         pending.ip = None;
         pending.phase = Some("Pending".into());
         inv.pods.apply(Event::Apply(pending));
-        let (_, members) = observations(&inv, true);
+        let (_, members) = observations(&inv, true, &Config::default());
         let m = members.iter().find(|m| m.name == "ag/copy-3").unwrap();
         assert_eq!(m.address, None);
         assert_eq!(m.health, Health::Down);
