@@ -385,3 +385,50 @@ async fn exec_speaks_the_v4_channel_protocol_and_is_recorded() {
         .expect("refused before the upgrade");
     assert_eq!(status_code(e), 400);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_watch_that_asks_for_bookmarks_gets_the_current_version() {
+    let emu = Emulator::start_with(k8s_emulator::Options {
+        bookmark_every: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await;
+    emu.add_nodes(&["node-1"]);
+    emu.create_statefulset("db", "a", 1, &[("app", "a")], 1);
+    let pods: Api<Pod> = Api::namespaced(client(&emu).await, "db");
+    let listed = pods.list(&ListParams::default()).await.unwrap();
+    let version = listed.metadata.resource_version.unwrap();
+    let mut events = pods
+        .watch(&WatchParams::default(), &version)
+        .await
+        .unwrap()
+        .boxed();
+    let bookmark = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.next().await {
+                Some(Ok(WatchEvent::Bookmark(b))) => return b,
+                Some(Ok(_)) => continue,
+                other => panic!("the watch ended without a bookmark: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a bookmark within 10 s");
+    let marked: u64 = bookmark.metadata.resource_version.parse().unwrap();
+    assert!(
+        marked >= version.parse::<u64>().unwrap(),
+        "{marked} < {version}"
+    );
+    // Without asking, an idle watch stays silent.
+    let mut quiet = pods
+        .watch(&WatchParams::default().disable_bookmarks(), &version)
+        .await
+        .unwrap()
+        .boxed();
+    // Ten bookmark periods of silence.
+    let heard = tokio::time::timeout(Duration::from_secs(1), quiet.next()).await;
+    assert!(
+        heard.is_err(),
+        "an idle watch without bookmarks said {heard:?}"
+    );
+}
