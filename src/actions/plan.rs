@@ -16,8 +16,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::ledger::{FaultRecord, Undo};
-use super::{Action, HealReason, Isolation, NodeRef, RemoveMethod, Workload};
-use crate::config::Config;
+use super::{Action, HealReason, Instance, Isolation, NodeRef, RemoveMethod, Workload};
+use crate::config::{Config, RemoveRule};
 use crate::model::{Cluster, Member};
 
 /// What the user asked for with a key.
@@ -252,6 +252,63 @@ pub fn plan(
 }
 
 /// "scale needs a Swarm service; redis-1 is a plain process".
+/// The config's remove rule for a member: the rule the platform source
+/// assigned it by (its `config.cluster` raw field), else its cluster's.
+pub fn remove_rule<'a>(
+    member: &Member,
+    cluster: &Cluster,
+    config: &'a Config,
+) -> Option<&'a RemoveRule> {
+    let by_name = member
+        .raw
+        .get(crate::sources::docker::raw::CONFIG_CLUSTER)
+        .and_then(|name| config.clusters.iter().find(|r| &r.name == name));
+    by_name
+        .or_else(|| config.rule_for_cluster(&cluster.id))
+        .and_then(|r| r.remove.as_ref())
+}
+
+/// Remove-instance, the same on every platform: the configured command when
+/// there is one (nothing more to ask), else SIGTERM with the grace period
+/// asked (`prompt`), never SIGKILL first.
+pub fn remove_draft(
+    member: &Member,
+    instance: Instance,
+    rule: Option<&RemoveRule>,
+    default_grace_secs: u64,
+    prompt: String,
+    min_grace_secs: u64,
+) -> Draft {
+    let grace = rule.map_or(default_grace_secs, |r| r.grace.as_secs());
+    if let Some(command) = rule.and_then(|r| r.exec.clone()) {
+        let method = RemoveMethod::Exec {
+            command,
+            timeout_secs: grace,
+        };
+        let action = Action::RemoveInstance {
+            member: member.id.clone(),
+            instance,
+            method,
+        };
+        return Draft::new(action, Vec::new());
+    }
+    let action = Action::RemoveInstance {
+        member: member.id.clone(),
+        instance,
+        method: RemoveMethod::Terminate { grace_secs: grace },
+    };
+    let question = Question::new(
+        prompt,
+        format!("{grace}s"),
+        AnswerKind::Duration {
+            min_secs: min_grace_secs,
+            max_secs: 3600,
+        },
+        Field::Grace,
+    );
+    Draft::new(action, vec![question])
+}
+
 fn not_applicable(intent: Intent, member: &Member, platform: Option<&str>) -> String {
     let what = match platform {
         Some("process") | None => "a plain process (no platform source sees it)".to_string(),

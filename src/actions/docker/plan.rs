@@ -6,8 +6,8 @@
 use crate::actions::plan::{
     AnswerKind, Draft, Field, Intent, PlanContext, Question, swarm_node, swarm_service,
 };
-use crate::actions::{Action, CordonMode, Instance, Isolation, RemoveMethod};
-use crate::config::{Config, RemoveRule};
+use crate::actions::{Action, CordonMode, Instance, Isolation};
+use crate::config::Config;
 use crate::model::{Cluster, Member};
 use crate::sources::docker::raw;
 
@@ -198,60 +198,20 @@ fn disconnect(member: &Member) -> Result<Draft, String> {
 
 /// The cluster's remove rule: by the config rule the source matched, else
 /// by the cluster's id.
-fn remove_rule<'a>(
-    member: &Member,
-    cluster: &Cluster,
-    config: &'a Config,
-) -> Option<&'a RemoveRule> {
-    let by_name = raw_of(member, raw::CONFIG_CLUSTER)
-        .and_then(|name| config.clusters.iter().find(|r| r.name == name));
-    by_name
-        .or_else(|| config.rule_for_cluster(&cluster.id))
-        .and_then(|r| r.remove.as_ref())
-}
-
 fn remove(member: &Member, cluster: &Cluster, config: &Config) -> Result<Draft, String> {
     let (id, name) = container_of(member, Intent::Remove)?;
-    let rule = remove_rule(member, cluster, config);
-    let grace = rule.map_or(30, |r| r.grace.as_secs());
-    let instance = Instance::DockerContainer {
-        id,
-        name: name.clone(),
-    };
-    if let Some(command) = rule.and_then(|r| r.exec.clone()) {
-        let method = RemoveMethod::Exec {
-            command,
-            timeout_secs: grace,
-        };
-        return Ok(Draft::new(
-            Action::RemoveInstance {
-                member: member.id.clone(),
-                instance,
-                method,
-            },
-            Vec::new(),
-        ));
-    }
-    let action = Action::RemoveInstance {
-        member: member.id.clone(),
-        instance,
-        method: RemoveMethod::Terminate { grace_secs: grace },
-    };
-    let question = Question::new(
-        format!("Grace period for {name} after SIGTERM"),
-        format!("{grace}s"),
-        AnswerKind::Duration {
-            min_secs: 1,
-            max_secs: 3600,
-        },
-        Field::Grace,
-    );
-    Ok(Draft::new(action, vec![question]))
+    let rule = crate::actions::plan::remove_rule(member, cluster, config);
+    let prompt = format!("Grace period for {name} after SIGTERM");
+    let instance = Instance::DockerContainer { id, name };
+    Ok(crate::actions::plan::remove_draft(
+        member, instance, rule, 30, prompt, 1,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::RemoveMethod;
     use crate::model::Placement;
 
     fn container(networks: &[&str], undetachable: Option<&str>) -> Member {

@@ -5,8 +5,8 @@
 //! writes the context it reached into the fault ledger.
 
 use crate::actions::plan::{AnswerKind, Draft, Field, Intent, PlanContext, Question};
-use crate::actions::{Action, CordonMode, Instance, Isolation, NodeRef, RemoveMethod, Workload};
-use crate::config::{Config, RemoveRule};
+use crate::actions::{Action, CordonMode, Instance, Isolation, NodeRef, Workload};
+use crate::config::Config;
 use crate::model::{Cluster, Member};
 
 /// Default time to live of an isolation.
@@ -17,10 +17,6 @@ pub const CORDON_TTL_SECS: u64 = 600;
 pub const GRACE_SECS: u64 = 30;
 const MAX_TTL_SECS: u64 = 24 * 3600;
 const MAX_REPLICAS: u64 = 1000;
-/// The raw key the Docker source uses for the config rule a member matched;
-/// honoured here too when present.
-const CONFIG_CLUSTER: &str = "config.cluster";
-
 pub fn plan(
     intent: Intent,
     member: &Member,
@@ -174,54 +170,17 @@ fn isolate(member: &Member) -> Result<Draft, String> {
 
 /// The cluster's remove rule: by the config rule the member matched, else
 /// by the cluster's id.
-fn remove_rule<'a>(
-    member: &Member,
-    cluster: &Cluster,
-    config: &'a Config,
-) -> Option<&'a RemoveRule> {
-    let by_name = member
-        .raw
-        .get(CONFIG_CLUSTER)
-        .and_then(|name| config.clusters.iter().find(|r| &r.name == name));
-    by_name
-        .or_else(|| config.rule_for_cluster(&cluster.id))
-        .and_then(|r| r.remove.as_ref())
-}
-
 fn remove(member: &Member, cluster: &Cluster, config: &Config) -> Result<Draft, String> {
     let (namespace, pod) = pod_of(member, Intent::Remove)?;
-    let rule = remove_rule(member, cluster, config);
-    let grace = rule.map_or(GRACE_SECS, |r| r.grace.as_secs());
+    let rule = crate::actions::plan::remove_rule(member, cluster, config);
+    let prompt = format!("Grace period for pod {namespace}/{pod}");
     let instance = Instance::KubePod {
-        namespace: namespace.clone(),
-        name: pod.clone(),
+        namespace,
+        name: pod,
     };
-    if let Some(command) = rule.and_then(|r| r.exec.clone()) {
-        let action = Action::RemoveInstance {
-            member: member.id.clone(),
-            instance,
-            method: RemoveMethod::Exec {
-                command,
-                timeout_secs: grace,
-            },
-        };
-        return Ok(Draft::new(action, Vec::new()));
-    }
-    let action = Action::RemoveInstance {
-        member: member.id.clone(),
-        instance,
-        method: RemoveMethod::Terminate { grace_secs: grace },
-    };
-    let question = Question::new(
-        format!("Grace period for pod {namespace}/{pod}"),
-        format!("{grace}s"),
-        AnswerKind::Duration {
-            min_secs: 0,
-            max_secs: 3600,
-        },
-        Field::Grace,
-    );
-    Ok(Draft::new(action, vec![question]))
+    Ok(crate::actions::plan::remove_draft(
+        member, instance, rule, GRACE_SECS, prompt, 0,
+    ))
 }
 
 #[cfg(test)]
@@ -329,7 +288,10 @@ mod tests {
         )
         .unwrap();
         let mut member = pod("copy", 0);
-        member.raw.insert(CONFIG_CLUSTER.into(), "graph".into());
+        member.raw.insert(
+            crate::sources::docker::raw::CONFIG_CLUSTER.into(),
+            "graph".into(),
+        );
         let draft = plan(Intent::Remove, &member, &c, &ctx(&config)).unwrap();
         assert!(draft.question().is_none());
         assert!(draft.action().describe().contains("/exec?"));
