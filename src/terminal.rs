@@ -74,3 +74,11 @@ fn install_panic_hook() {
         }));
     });
 }
+
+/// Writes a line to stderr, ignoring failure: cleanup runs after the terminal
+/// may be gone (a dropped SSH session sends SIGHUP and closes it), and
+/// `eprintln!` would panic there and cut the cleanup short.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}

@@ -384,7 +384,11 @@ async fn lab_processes_die_with_their_parent() {
     if std::env::var_os(LAB_CHILD).is_some() {
         // The child: start a lab, say where it is, and wait to be killed.
         let lab = lab(config(0, 0)).await;
-        println!("LAB-ADDRESS {}", lab.address_of("master").unwrap());
+        println!(
+            "LAB-ADDRESS {} {}",
+            lab.address_of("master").unwrap(),
+            lab.dir().display()
+        );
         tokio::time::sleep(Duration::from_secs(60)).await;
         return;
     }
@@ -401,15 +405,18 @@ async fn lab_processes_die_with_their_parent() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let address = std::io::BufReader::new(stdout)
+    let started = std::io::BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
         .find_map(|line| line.strip_prefix("LAB-ADDRESS ").map(str::to_string));
     child.kill().unwrap();
     child.wait().unwrap();
-    let address = address.expect("the child started a lab");
+    let started = started.expect("the child started a lab");
+    let (address, dir) = started.split_once(' ').expect("address and directory");
+    // A killed process removes nothing: its lab's files are ours to clean.
+    let _ = std::fs::remove_dir_all(dir);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(&address).is_ok() {
+    while std::net::TcpStream::connect(address).is_ok() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "redis-server at {address} outlived its parent"

@@ -162,29 +162,33 @@ async fn heal_on_quit(executor: &Executor, ledger: &FaultLedger, run: Option<&st
     let mine: Vec<_> = match ledger.records() {
         Ok(all) => all.into_iter().filter(|f| f.run == run).collect(),
         Err(e) => {
-            eprintln!("clusterdeck: cannot read the fault ledger to heal this run's faults: {e}");
+            crate::terminal::say(format_args!(
+                "clusterdeck: cannot read the fault ledger to heal this run's faults: {e}"
+            ));
             return;
         }
     };
     if mine.is_empty() {
         return;
     }
-    eprintln!(
+    crate::terminal::say(format_args!(
         "clusterdeck: healing {} fault(s) this run injected...",
         mine.len()
-    );
+    ));
     let refs: Vec<_> = mine.iter().collect();
     let action = heal_action(None, &refs, HealReason::Quitting);
     match tokio::time::timeout(CLEANUP_BUDGET, executor.execute_now(action)).await {
-        Ok(outcome) if outcome.ok => eprintln!("clusterdeck: healed: {}", outcome.message),
-        Ok(outcome) => eprintln!(
+        Ok(outcome) if outcome.ok => {
+            crate::terminal::say(format_args!("clusterdeck: healed: {}", outcome.message))
+        }
+        Ok(outcome) => crate::terminal::say(format_args!(
             "clusterdeck: not all healed: {}; run `clusterdeck heal` to retry",
             outcome.message
-        ),
-        Err(_) => eprintln!(
+        )),
+        Err(_) => crate::terminal::say(format_args!(
             "clusterdeck: healing took longer than {}s; run `clusterdeck heal` to finish",
             CLEANUP_BUDGET.as_secs()
-        ),
+        )),
     }
 }
 

@@ -275,7 +275,7 @@ impl DockerLab {
             {
                 Ok(()) => {}
                 Err(e) if is_not_found(&e) => {}
-                Err(e) => eprintln!("clusterdeck: {e}"),
+                Err(e) => crate::terminal::say(format_args!("clusterdeck: {e}")),
             }
         }
         for id in &self.containers {
@@ -292,7 +292,7 @@ impl DockerLab {
             {
                 Ok(()) => {}
                 Err(e) if is_not_found(&e) => {}
-                Err(e) => eprintln!("clusterdeck: {e}"),
+                Err(e) => crate::terminal::say(format_args!("clusterdeck: {e}")),
             }
         }
         // The engine removes a service's task containers a moment after the
@@ -312,7 +312,7 @@ impl DockerLab {
                 Ok(()) => return,
                 Err(e) if is_not_found(&e) => return,
                 Err(e) if tokio::time::Instant::now() > deadline => {
-                    return eprintln!("clusterdeck: {e}");
+                    return crate::terminal::say(format_args!("clusterdeck: {e}"));
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
@@ -342,12 +342,12 @@ impl DockerLab {
             match left {
                 Ok(left) if left.is_empty() => return,
                 Ok(left) if tokio::time::Instant::now() > deadline => {
-                    return eprintln!(
+                    return crate::terminal::say(format_args!(
                         "clusterdeck: {} task container(s) of the lab are still there",
                         left.len()
-                    );
+                    ));
                 }
-                Err(e) => return eprintln!("clusterdeck: {e}"),
+                Err(e) => return crate::terminal::say(format_args!("clusterdeck: {e}")),
                 Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         }
