@@ -252,6 +252,49 @@ pub fn plan(
 }
 
 /// "scale needs a Swarm service; redis-1 is a plain process".
+/// Default time to live of a cut-off: a Docker disconnect, a pod isolation.
+pub const CUT_OFF_TTL_SECS: u64 = 60;
+/// Default time to live of a cordon done as a fault.
+pub const CORDON_TTL_SECS: u64 = 600;
+/// Default grace period between SIGTERM and SIGKILL when removing an instance.
+pub const GRACE_SECS: u64 = 30;
+/// Longest time to live a question accepts: faults are for demos and drills.
+const MAX_TTL_SECS: u64 = 24 * 3600;
+/// Most replicas the scale question accepts.
+const MAX_REPLICAS: u64 = 1000;
+
+/// "How many replicas?", the same on every platform.
+pub fn replicas_question(prompt: String, default: u64) -> Question {
+    Question::new(
+        prompt,
+        default.to_string(),
+        AnswerKind::Count {
+            min: 0,
+            max: MAX_REPLICAS,
+        },
+        Field::Replicas,
+    )
+}
+
+/// "Heal after how long?" for a fault, prefilled with `default_secs`.
+pub fn heal_after_question(prompt: &str, default_secs: u64) -> Question {
+    // Whole minutes read better from ten minutes up; below, seconds.
+    let default = if default_secs >= 600 && default_secs.is_multiple_of(60) {
+        format!("{}m", default_secs / 60)
+    } else {
+        format!("{default_secs}s")
+    };
+    Question::new(
+        prompt,
+        default,
+        AnswerKind::Duration {
+            min_secs: 1,
+            max_secs: MAX_TTL_SECS,
+        },
+        Field::TimeToLive,
+    )
+}
+
 /// The config's remove rule for a member: the rule the platform source
 /// assigned it by (its `config.cluster` raw field), else its cluster's.
 pub fn remove_rule<'a>(

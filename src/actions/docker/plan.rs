@@ -11,15 +11,11 @@ use crate::config::Config;
 use crate::model::{Cluster, Member};
 use crate::sources::docker::raw;
 
-/// Default time to live of a disconnect.
-pub const DISCONNECT_TTL_SECS: u64 = 60;
-/// Default time to live of a cordon done as a fault.
-pub const CORDON_TTL_SECS: u64 = 600;
-/// Longest time to live a question accepts: faults are for demos and drills.
-const MAX_TTL_SECS: u64 = 24 * 3600;
-/// Most replicas the scale question accepts.
-const MAX_REPLICAS: u64 = 1000;
+use crate::actions::plan::{
+    CORDON_TTL_SECS, CUT_OFF_TTL_SECS, GRACE_SECS, heal_after_question, replicas_question,
+};
 
+/// Plans `intent` on a container, a Swarm task or a Swarm node.
 pub fn plan(
     intent: Intent,
     member: &Member,
@@ -68,14 +64,9 @@ fn scale(member: &Member) -> Result<Draft, String> {
         current,
         replicas: current.unwrap_or(1),
     };
-    let question = Question::new(
+    let question = replicas_question(
         format!("Replicas of Swarm service {name}"),
-        current.unwrap_or(1).to_string(),
-        AnswerKind::Count {
-            min: 0,
-            max: MAX_REPLICAS,
-        },
-        Field::Replicas,
+        current.unwrap_or(1),
     );
     Ok(Draft::new(action, vec![question]))
 }
@@ -108,15 +99,7 @@ fn cordon(member: &Member) -> Result<Draft, String> {
             AnswerKind::Choice(vec!["pause".into(), "drain".into()]),
             Field::CordonMode,
         ),
-        Question::new(
-            "Heal (make it active again) after",
-            "10m",
-            AnswerKind::Duration {
-                min_secs: 1,
-                max_secs: MAX_TTL_SECS,
-            },
-            Field::TimeToLive,
-        ),
+        heal_after_question("Heal (make it active again) after", CORDON_TTL_SECS),
     ];
     Ok(Draft::new(action, questions))
 }
@@ -174,7 +157,7 @@ fn disconnect(member: &Member) -> Result<Draft, String> {
             container: name.clone(),
             network: first.clone(),
         },
-        ttl_secs: DISCONNECT_TTL_SECS,
+        ttl_secs: CUT_OFF_TTL_SECS,
     };
     let questions = vec![
         Question::new(
@@ -183,28 +166,18 @@ fn disconnect(member: &Member) -> Result<Draft, String> {
             AnswerKind::Choice(choices),
             Field::Network,
         ),
-        Question::new(
-            "Reconnect it after",
-            format!("{DISCONNECT_TTL_SECS}s"),
-            AnswerKind::Duration {
-                min_secs: 1,
-                max_secs: MAX_TTL_SECS,
-            },
-            Field::TimeToLive,
-        ),
+        heal_after_question("Reconnect it after", CUT_OFF_TTL_SECS),
     ];
     Ok(Draft::new(action, questions))
 }
 
-/// The cluster's remove rule: by the config rule the source matched, else
-/// by the cluster's id.
 fn remove(member: &Member, cluster: &Cluster, config: &Config) -> Result<Draft, String> {
     let (id, name) = container_of(member, Intent::Remove)?;
     let rule = crate::actions::plan::remove_rule(member, cluster, config);
     let prompt = format!("Grace period for {name} after SIGTERM");
     let instance = Instance::DockerContainer { id, name };
     Ok(crate::actions::plan::remove_draft(
-        member, instance, rule, 30, prompt, 1,
+        member, instance, rule, GRACE_SECS, prompt, 1,
     ))
 }
 

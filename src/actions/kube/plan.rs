@@ -4,19 +4,14 @@
 //! not in the draft: the executor acts on the source's current target and
 //! writes the context it reached into the fault ledger.
 
-use crate::actions::plan::{AnswerKind, Draft, Field, Intent, PlanContext, Question};
+use crate::actions::plan::{Draft, Intent, PlanContext};
 use crate::actions::{Action, CordonMode, Instance, Isolation, NodeRef, Workload};
 use crate::config::Config;
 use crate::model::{Cluster, Member};
 
-/// Default time to live of an isolation.
-pub const ISOLATE_TTL_SECS: u64 = 60;
-/// Default time to live of a cordon done as a fault.
-pub const CORDON_TTL_SECS: u64 = 600;
-/// Default grace period of a pod deletion.
-pub const GRACE_SECS: u64 = 30;
-const MAX_TTL_SECS: u64 = 24 * 3600;
-const MAX_REPLICAS: u64 = 1000;
+use crate::actions::plan::{
+    CORDON_TTL_SECS, CUT_OFF_TTL_SECS, GRACE_SECS, heal_after_question, replicas_question,
+};
 pub fn plan(
     intent: Intent,
     member: &Member,
@@ -83,14 +78,9 @@ fn scale(member: &Member, cluster: &Cluster) -> Result<Draft, String> {
         current: Some(current),
         replicas: current + 1,
     };
-    let question = Question::new(
+    let question = replicas_question(
         format!("Replicas of StatefulSet {namespace}/{name} (now {current})"),
-        (current + 1).to_string(),
-        AnswerKind::Count {
-            min: 0,
-            max: MAX_REPLICAS,
-        },
-        Field::Replicas,
+        current + 1,
     );
     Ok(Draft::new(action, vec![question]))
 }
@@ -121,15 +111,7 @@ fn cordon(member: &Member) -> Result<Draft, String> {
         mode: CordonMode::Pause,
         ttl_secs: CORDON_TTL_SECS,
     };
-    let question = Question::new(
-        "Heal (uncordon) after",
-        "10m",
-        AnswerKind::Duration {
-            min_secs: 1,
-            max_secs: MAX_TTL_SECS,
-        },
-        Field::TimeToLive,
-    );
+    let question = heal_after_question("Heal (uncordon) after", CORDON_TTL_SECS);
     Ok(Draft::new(action, vec![question]))
 }
 
@@ -154,17 +136,9 @@ fn isolate(member: &Member) -> Result<Draft, String> {
     let action = Action::Disconnect {
         member: member.id.clone(),
         isolation: Isolation::KubePod { namespace, pod },
-        ttl_secs: ISOLATE_TTL_SECS,
+        ttl_secs: CUT_OFF_TTL_SECS,
     };
-    let question = Question::new(
-        "Heal (delete the policy) after",
-        format!("{ISOLATE_TTL_SECS}s"),
-        AnswerKind::Duration {
-            min_secs: 1,
-            max_secs: MAX_TTL_SECS,
-        },
-        Field::TimeToLive,
-    );
+    let question = heal_after_question("Heal (delete the policy) after", CUT_OFF_TTL_SECS);
     Ok(Draft::new(action, vec![question]))
 }
 
