@@ -13,30 +13,14 @@ use tokio::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_clusterdeck");
 
-/// Runs `clusterdeck ARGS` to completion with its own state directory.
-/// Runs the binary where no Docker Engine answers, so that only the
-/// sources named on the command line start.
+/// Runs the binary where no Docker Engine answers and no kubeconfig exists,
+/// so that only the sources named on the command line start.
 async fn run(args: &[&str]) -> (i32, String, String) {
-    run_with_docker(args, "unix:///nonexistent/docker.sock").await
+    common::run_clusterdeck(args, &[]).await
 }
 
 async fn run_with_docker(args: &[&str], docker_host: &str) -> (i32, String, String) {
-    let state = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(args)
-        .env("CLUSTERDECK_STATE_DIR", state.path())
-        .env("DOCKER_HOST", docker_host)
-        .env_remove("REDIS_URL")
-        // No kubeconfig, whatever the machine has: Kubernetes would start by itself.
-        .env("KUBECONFIG", state.path().join("no-kubeconfig"))
-        .output()
-        .await
-        .expect("run clusterdeck");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_clusterdeck(args, &[("DOCKER_HOST", docker_host.as_ref())]).await
 }
 
 fn json(stdout: &str) -> Value {

@@ -26,7 +26,6 @@ use common::pty::PtyConsole;
 use k8s_emulator::{Emulator, Kind, Verb};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_clusterdeck");
 const WAIT: Duration = Duration::from_secs(20);
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -125,23 +124,12 @@ async fn eventually(what: &str, within: Duration, done: impl Fn() -> bool) {
 }
 
 async fn run_binary(setup: &Setup, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(BIN)
-        .args(args)
-        .env("KUBECONFIG", &setup.kubeconfig)
-        .env("CLUSTERDECK_STATE_DIR", setup.state())
-        .env(
-            "DOCKER_HOST",
-            format!("unix://{}/no-docker.sock", setup.dir.path().display()),
-        )
-        .env_remove("REDIS_URL")
-        .output()
-        .await
-        .expect("run clusterdeck");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let state = setup.state();
+    let env = [
+        ("KUBECONFIG", setup.kubeconfig.as_os_str()),
+        ("CLUSTERDECK_STATE_DIR", state.as_os_str()),
+    ];
+    common::run_clusterdeck(args, &env).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,7 +19,6 @@ use common::Watcher;
 use k8s_emulator::{Emulator, Kind, Verb};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_clusterdeck");
 const WAIT: Duration = Duration::from_secs(15);
 
 /// An emulator with two nodes.
@@ -196,27 +195,9 @@ async fn a_failing_api_is_an_error_that_clears_when_it_answers_again() {
     watcher.stop().await;
 }
 
-/// Runs the real binary with `KUBECONFIG` and its own state directory.
+/// Runs the real binary with `KUBECONFIG`: only the kubeconfig is on offer.
 async fn run_binary(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
-    let state = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("CLUSTERDECK_STATE_DIR", state.path())
-        // No engine here: only the kubeconfig is on offer, so Docker stays off.
-        .env(
-            "DOCKER_HOST",
-            format!("unix://{}/no-docker.sock", state.path().display()),
-        )
-        .env_remove("REDIS_URL")
-        .output()
-        .await
-        .expect("run clusterdeck");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_clusterdeck(args, &[("KUBECONFIG", kubeconfig.as_os_str())]).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -149,3 +149,33 @@ impl Drop for Watcher {
         self.shutdown.cancel();
     }
 }
+
+/// Runs `clusterdeck ARGS` to completion and returns (exit code, stdout,
+/// stderr). The machine offers it nothing by default — no Docker Engine, no
+/// kubeconfig, no `REDIS_URL`, a state directory of its own — so only the
+/// sources named on the command line start; `env` adds or overrides.
+pub async fn run_clusterdeck(
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (i32, String, String) {
+    let state = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_clusterdeck"));
+    command
+        .args(args)
+        .env("CLUSTERDECK_STATE_DIR", state.path())
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/no-docker.sock", state.path().display()),
+        )
+        .env("KUBECONFIG", state.path().join("no-kubeconfig"))
+        .env_remove("REDIS_URL");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().await.expect("run clusterdeck");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
