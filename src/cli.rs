@@ -273,7 +273,23 @@ impl SourceArgs {
     /// Checks every URL and turns the flags into the sources to start,
     /// adding what the environment offers when no source is named.
     pub fn plan(&self) -> Result<Vec<PlannedSource>, UsageError> {
-        self.plan_with(&Discovered::from_environment())
+        // Looking costs a connection attempt; with sources named it is not needed.
+        let found = if self.names_any_source() {
+            Discovered::default()
+        } else {
+            Discovered::from_environment()
+        };
+        self.plan_with(&found)
+    }
+
+    /// Some source is named on the command line: only those start.
+    fn names_any_source(&self) -> bool {
+        !self.redis.iter().all(|u| u.trim().is_empty())
+            || !self.sentinel.is_empty()
+            || self.registry_key.is_some()
+            || self.sim.is_some()
+            || self.docker.is_some()
+            || self.kube_target().is_some()
     }
 
     /// The Kubernetes target the flags ask for, if any.
@@ -360,12 +376,7 @@ impl SourceArgs {
                 SourceSpec::Sim(config),
             );
         }
-        let named_any = !self.redis.iter().all(|u| u.trim().is_empty())
-            || !self.sentinel.is_empty()
-            || self.registry_key.is_some()
-            || self.sim.is_some()
-            || self.docker.is_some()
-            || self.kube_target().is_some();
+        let named_any = self.names_any_source();
         // Only when nothing at all is named: naming sources means only those.
         let kube = match self.kube_target() {
             Some(target) => Some(target),
