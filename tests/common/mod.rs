@@ -7,6 +7,7 @@
 
 pub mod docker;
 pub mod pty;
+pub mod real_kube;
 
 use std::time::Duration;
 

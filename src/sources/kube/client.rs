@@ -86,6 +86,9 @@ pub fn kubeconfig_paths() -> Vec<PathBuf> {
     }
 }
 
+/// The user agent of every request: `clusterdeck/<version>`.
+pub const USER_AGENT: &str = concat!("clusterdeck/", env!("CARGO_PKG_VERSION"));
+
 /// How long the server keeps one watch request open (`timeoutSeconds`);
 /// the watcher then watches again from the last version, without a re-list.
 pub const WATCH_SECONDS: u32 = 55;
@@ -118,6 +121,11 @@ pub async fn connect(target: &KubeTarget, timeout: Duration) -> Result<Connected
     // Count the read timeout from the request, not from when a pooled
     // connection went idle.
     config.reset_reader_on_write = true;
+    // So that API server audit logs and rate limits can tell the console apart.
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(USER_AGENT),
+    ));
     let namespace = match &target.namespaces {
         Namespaces::FromContext => Some(config.default_namespace.clone()),
         Namespaces::Named(ns) => Some(ns.clone()),

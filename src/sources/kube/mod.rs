@@ -16,6 +16,7 @@ pub mod client;
 pub mod inventory;
 pub mod report;
 pub mod tiers;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -29,7 +30,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::time::Instant;
 
@@ -82,7 +82,7 @@ enum Update {
     StatefulSets(Event<StatefulSetFacts>),
     Nodes(Event<NodeFacts>),
     Policies(Event<PolicyFacts>),
-    Failed(Resource, watcher::Error),
+    Failed(Resource, watch::Failure),
 }
 
 /// Runs the source until shutdown: connects (retrying with backoff while
@@ -126,7 +126,7 @@ fn base_report(ctx: &SourceContext, target: String, status: SourceStatus) -> Sou
     }
 }
 
-/// One watcher with the default backoff, its events reduced to facts.
+/// One resource's watch (see [`watch`]), its events reduced to facts.
 fn watch_one<K, F>(
     api: Api<K>,
     config: watcher::Config,
@@ -138,11 +138,10 @@ where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
     F: Send + 'static,
 {
-    watcher::watcher(api, config)
-        .default_backoff()
+    watch::resource(api, config)
         .map(move |item| match item {
-            Ok(event) => wrap(reduce(event, facts)),
-            Err(e) => Update::Failed(resource, e),
+            watch::Item::Event(event) => wrap(reduce(event, facts)),
+            watch::Item::Failure(failure) => Update::Failed(resource, failure),
         })
         .boxed()
 }
@@ -209,31 +208,35 @@ struct Watching {
 impl Watching {
     /// Applies one update; true when the report would change.
     fn apply(&mut self, update: Update) -> bool {
-        let (resource, changed) = match update {
-            Update::Pods(e) => (Resource::Pods, self.inventory.pods.apply(e)),
-            Update::StatefulSets(e) => {
-                (Resource::StatefulSets, self.inventory.statefulsets.apply(e))
-            }
-            Update::Nodes(e) => (Resource::Nodes, self.inventory.nodes.apply(e)),
-            Update::Policies(e) => (Resource::NetworkPolicies, self.inventory.policies.apply(e)),
-            Update::Failed(resource, e) => return self.failed(resource, &e),
+        let (resource, answered, changed) = match update {
+            Update::Pods(e) => (Resource::Pods, answered(&e), self.inventory.pods.apply(e)),
+            Update::StatefulSets(e) => (
+                Resource::StatefulSets,
+                answered(&e),
+                self.inventory.statefulsets.apply(e),
+            ),
+            Update::Nodes(e) => (Resource::Nodes, answered(&e), self.inventory.nodes.apply(e)),
+            Update::Policies(e) => (
+                Resource::NetworkPolicies,
+                answered(&e),
+                self.inventory.policies.apply(e),
+            ),
+            Update::Failed(resource, failure) => return self.failed(resource, failure),
         };
-        changed | self.errors.remove(&resource).is_some()
+        // Only an answer from the server clears an error: `Init` is said
+        // before the list is even asked.
+        changed | (answered && self.errors.remove(&resource).is_some())
     }
 
-    fn failed(&mut self, resource: Resource, error: &watcher::Error) -> bool {
-        // 410 Gone is the normal end of a watch: the watcher re-lists.
-        if let watcher::Error::WatchError(status) = error
-            && status.code == 410
-        {
-            tracing::debug!(resource = resource.name(), "watch expired; re-listing");
-            return false;
-        }
-        tracing::warn!(resource = resource.name(), %error, "kubernetes watch failed");
+    fn failed(&mut self, resource: Resource, failure: watch::Failure) -> bool {
+        let text = match failure {
+            watch::Failure::Forbidden(text) | watch::Failure::Failed(text) => text,
+        };
+        tracing::warn!(resource = resource.name(), error = %text, "kubernetes watch failed");
         if !self.failed_early.contains(&resource) && !self.synced(resource) {
             self.failed_early.push(resource);
         }
-        let message = format!("{}: {error}", resource.name());
+        let message = format!("{}: {text}", resource.name());
         self.errors.insert(resource, message.clone()) != Some(message)
     }
 
@@ -318,6 +321,11 @@ async fn watch(ctx: &SourceContext, connected: Connected, config: &Config) {
             }
         }
     }
+}
+
+/// True for an event that only the server's answer produces.
+fn answered<F>(event: &Event<F>) -> bool {
+    !matches!(event, Event::Init)
 }
 
 async fn sleep_until(at: Option<Instant>) {
