@@ -1,7 +1,13 @@
 //! The terminal the console draws on: entered once, and restored on every
-//! way out (return, error, panic; signals end the loop and come back here).
+//! way out (return, error, panic; signals end the loop and come back here),
+//! suspended and resumed around a stop (Ctrl-Z, SIGTSTP).
+//!
+//! Nothing here may fail or panic when the terminal is gone (a closed tmux
+//! pane, a dropped SSH session: every write is EIO), because the console's
+//! cleanup (healing faults, removing a lab) runs after it.
 
 use std::io::{self, Stdout, stdout};
+use std::mem::ManuallyDrop;
 
 use crossterm::{
     cursor,
@@ -15,7 +21,10 @@ pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 /// Raw mode and the alternate screen while alive; the normal terminal after.
 pub struct TerminalGuard {
-    pub terminal: Tui,
+    /// Never dropped: ratatui's `Terminal` shows the cursor on drop and
+    /// reports a failure with `eprintln!`, which panics when the terminal
+    /// is gone. [`restore`] does the same, ignoring errors.
+    pub terminal: ManuallyDrop<Tui>,
 }
 
 impl TerminalGuard {
@@ -23,26 +32,47 @@ impl TerminalGuard {
     /// that restores the terminal before the panic is reported.
     pub fn enter() -> io::Result<TerminalGuard> {
         install_panic_hook();
-        terminal::enable_raw_mode()?;
-        let mut out = stdout();
-        if let Err(e) = execute!(
-            out,
-            EnterAlternateScreen,
-            EnableBracketedPaste,
-            cursor::Hide
-        ) {
-            restore();
-            return Err(e);
-        }
-        let terminal = match Terminal::new(CrosstermBackend::new(out)) {
+        setup()?;
+        let terminal = match Terminal::new(CrosstermBackend::new(stdout())) {
             Ok(t) => t,
             Err(e) => {
                 restore();
                 return Err(e);
             }
         };
-        Ok(TerminalGuard { terminal })
+        Ok(TerminalGuard {
+            terminal: ManuallyDrop::new(terminal),
+        })
     }
+
+    /// Gives the terminal back, stops the process as a shell's job (as vim
+    /// and k9s do on Ctrl-Z), and takes the terminal again when the shell
+    /// continues it; the next draw repaints everything.
+    pub fn suspend(&mut self) -> io::Result<()> {
+        restore();
+        // SAFETY: raise(3) on our own process; SIGSTOP cannot be caught, so
+        // this returns only once SIGCONT arrives.
+        unsafe {
+            libc::raise(libc::SIGSTOP);
+        }
+        setup()?;
+        self.terminal.clear()
+    }
+}
+
+/// Raw mode, the alternate screen, bracketed paste, no cursor.
+fn setup() -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    if let Err(e) = execute!(
+        stdout(),
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        cursor::Hide
+    ) {
+        restore();
+        return Err(e);
+    }
+    Ok(())
 }
 
 impl Drop for TerminalGuard {

@@ -69,3 +69,36 @@ fn a_panic_restores_the_terminal_and_reports() {
         "the panic message is shown after restore:\n{screen}"
     );
 }
+
+/// The lab's folder, as its notice names it (`... in /tmp/...:`).
+fn lab_dir(screen: &str) -> String {
+    screen
+        .split_whitespace()
+        .skip_while(|w| *w != "in")
+        .nth(1)
+        .map(|d| d.trim_end_matches(':').to_string())
+        .expect("the notice names the lab directory")
+}
+
+#[test]
+fn a_closed_terminal_still_cleans_up_the_lab() {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let mut console =
+        PtyConsole::spawn(&["lab"], 140, 40, &[("CLUSTERDECK_STATE_DIR", &state_dir)]);
+    let screen = console.wait_for("the lab's master", Duration::from_secs(60), |s| {
+        s.contains("MASTER") && s.matches(" OK ").count() >= 3
+    });
+    let dir = lab_dir(&screen);
+    assert!(std::path::Path::new(&dir).exists(), "{dir}");
+    // As a closed tmux pane or a dropped SSH session: SIGHUP, then every
+    // write to the terminal fails.
+    console.close_terminal();
+    let status = console.wait_exit(DEADLINE);
+    let log = std::fs::read_to_string(state.path().join("clusterdeck.log")).unwrap_or_default();
+    assert!(status.success(), "exit status {status:?}; log:\n{log}");
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "the lab's folder is removed with the terminal gone"
+    );
+}

@@ -1,7 +1,8 @@
 //! Runs the real `clusterdeck` binary in a pseudo-terminal, sends keys, and
 //! reads the screen through a terminal emulator (vt100).
 
-use std::io::{Read, Write};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -10,11 +11,50 @@ use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system}
 
 /// The console running in a pseudo-terminal.
 pub struct PtyConsole {
-    master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
+    /// None once [`PtyConsole::close_terminal`] closed it.
+    master: Option<Box<dyn MasterPty + Send>>,
+    writer: Option<Box<dyn Write + Send>>,
     child: Box<dyn Child + Send + Sync>,
     parser: Arc<Mutex<vt100::Parser>>,
     reader: Option<thread::JoinHandle<()>>,
+    /// Tells the reader to close its copy of the master and stop.
+    stop: Arc<AtomicBool>,
+}
+
+/// Reads the console's output into the emulator from a copy of the master's
+/// fd, looking every 50 ms whether to stop, so that closing the terminal
+/// can close every copy of the master.
+fn spawn_reader(
+    master_fd: i32,
+    sink: Arc<Mutex<vt100::Parser>>,
+    stop: Arc<AtomicBool>,
+) -> thread::JoinHandle<()> {
+    // SAFETY: dup(2) of an fd we own; the copy is closed by this thread.
+    let fd = unsafe { libc::dup(master_fd) };
+    assert!(fd >= 0, "dup of the pty master failed");
+    thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while !stop.load(Ordering::Relaxed) {
+            let mut poll = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, a bounded timeout.
+            let ready = unsafe { libc::poll(&mut poll, 1, 50) };
+            if ready <= 0 {
+                continue;
+            }
+            // SAFETY: reads into our own buffer, at most its length.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            sink.lock().unwrap().process(&buf[..n as usize]);
+        }
+        // SAFETY: the fd dup'ed above, closed once.
+        unsafe { libc::close(fd) };
+    })
 }
 
 impl PtyConsole {
@@ -45,24 +85,17 @@ impl PtyConsole {
             std::num::NonZeroU16::new(cols.max(1)).unwrap(),
             0,
         )));
-        let mut reader = pty.master.try_clone_reader().expect("pty reader");
-        let sink = Arc::clone(&parser);
-        let reader = thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().process(&buf[..n]);
-            }
-        });
+        let master_fd = pty.master.as_raw_fd().expect("the pty master's fd");
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = spawn_reader(master_fd, Arc::clone(&parser), Arc::clone(&stop));
         let writer = pty.master.take_writer().expect("pty writer");
         PtyConsole {
-            master: pty.master,
-            writer,
+            master: Some(pty.master),
+            writer: Some(writer),
             child,
             parser,
             reader: Some(reader),
+            stop,
         }
     }
 
@@ -93,10 +126,21 @@ impl PtyConsole {
 
     /// Types keys (raw bytes: "j", "\r", "\x1b" ...).
     pub fn send(&mut self, keys: &str) {
-        self.writer
-            .write_all(keys.as_bytes())
-            .expect("write to pty");
-        self.writer.flush().expect("flush pty");
+        let writer = self.writer.as_mut().expect("the terminal is open");
+        writer.write_all(keys.as_bytes()).expect("write to pty");
+        writer.flush().expect("flush pty");
+    }
+
+    /// Closes the pseudo-terminal's master side, as a closed tmux pane or a
+    /// dropped SSH session does: the console gets SIGHUP, and every write
+    /// to its terminal fails from then on.
+    pub fn close_terminal(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.writer = None;
+        self.master = None;
     }
 
     pub fn pid(&self) -> i32 {
@@ -138,7 +182,8 @@ impl PtyConsole {
 
     /// True when the terminal is in canonical mode with echo: raw mode is off.
     pub fn is_cooked(&self) -> bool {
-        let termios = self.master.get_termios().expect("termios of the pty");
+        let master = self.master.as_ref().expect("the terminal is open");
+        let termios = master.get_termios().expect("termios of the pty");
         use nix::sys::termios::LocalFlags;
         termios
             .local_flags
@@ -148,6 +193,7 @@ impl PtyConsole {
 
 impl Drop for PtyConsole {
     fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
