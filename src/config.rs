@@ -113,18 +113,32 @@ impl ClusterRule {
     }
 }
 
+/// Deepest nesting of `[`/`{` a config may have; real ones have a few.
+const MAX_NESTING: usize = 32;
+
 impl Config {
     /// Reads and checks a config file; errors name the file, line and field.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::bounded::read_text(path, crate::bounded::CONFIG_BYTES).map_err(|source| {
+                ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         Config::parse(&text, path)
     }
 
     /// Parses `text` as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let depth = crate::bounded::flow_depth(text);
+        if depth > MAX_NESTING {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                field: "(document)".into(),
+                message: format!("nested {depth} levels deep; at most {MAX_NESTING} are read"),
+            });
+        }
         let config: Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             line: e.location().map(|l| l.line()),
@@ -198,7 +212,7 @@ pub enum ConfigError {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: crate::bounded::ReadError,
     },
     #[error("--config {}{}: {message}", path.display(), location(*line, *column))]
     Parse {

@@ -13,11 +13,13 @@
 //! - [`ui`]: rendering, a pure function of the app state, and the key table.
 //! - [`headless`]: `snapshot` and `watch` for scripts.
 //! - [`lab`]: a real local Redis cluster for demos and tests.
+//! - [`bounded`]: reading files with a bound on size and kind.
 //! - [`config`]: the cluster config file (names and labels to clusters and tiers).
 //! - [`cli`]: the command line.
 
 pub mod actions;
 pub mod app;
+pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod headless;

@@ -17,11 +17,21 @@ pub fn init(path: Option<&Path>) -> Result<PathBuf> {
         fs::create_dir_all(dir)
             .wrap_err_with(|| format!("cannot create log directory {}", dir.display()))?;
     }
-    let file = OpenOptions::new()
+    let mut file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .wrap_err_with(|| format!("cannot open log file {}", path.display()))?;
+    // A file that cannot be written (a full disk, /dev/full) is said now,
+    // before the screen is up, not on the screen later.
+    let opened = format!(
+        "--- clusterdeck {} (pid {}) opens this log\n",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
+    std::io::Write::write_all(&mut file, opened.as_bytes())
+        .and_then(|()| file.sync_data().or_else(ignore_unsupported))
+        .wrap_err_with(|| format!("cannot write log file {}", path.display()))?;
     let wanted = std::env::var("CLUSTERDECK_LOG").unwrap_or_else(|_| "info".into());
     // bollard logs whole engine responses at debug, container environments
     // (and so passwords) included: kept at warn unless asked for by name.
@@ -35,8 +45,19 @@ pub fn init(path: Option<&Path>) -> Result<PathBuf> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
+        // The terminal belongs to the UI: a failed write to the log file
+        // must not be reported there.
+        .log_internal_errors(false)
         .with_writer(std::sync::Mutex::new(file))
         .try_init()
         .ok();
     Ok(path)
+}
+
+/// `fsync` of a device or pipe may be unsupported; that is not a failure.
+fn ignore_unsupported(e: std::io::Error) -> std::io::Result<()> {
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::EROFS) => Ok(()),
+        _ => Err(e),
+    }
 }

@@ -6,6 +6,8 @@ use color_eyre::eyre::Result;
 
 use std::sync::Arc;
 
+use crate::terminal::say;
+
 use crate::actions::executor::{ExecContext, Executor, sweep_console_policies};
 use crate::actions::kube::{KubePlatform, target_for_undo};
 use crate::actions::plan::heal_action;
@@ -23,24 +25,35 @@ pub const EXIT_SOURCE_FAILED: u8 = 1;
 
 /// Runs the mode the command line asks for.
 pub fn run(cli: Cli) -> ExitCode {
-    match try_run(cli) {
+    // A log file that cannot be written is bad input, said before anything runs.
+    let log_path = match crate::logging::init(cli.common.log_file.as_deref()) {
+        Ok(path) => path,
+        Err(e) => {
+            say(format_args!("clusterdeck: {e:#}"));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match try_run(cli, &log_path) {
         Ok(code) => code,
         Err(report) => match report.downcast_ref::<UsageError>() {
             Some(usage) => {
-                eprintln!("clusterdeck: {usage}");
-                eprintln!("Try 'clusterdeck --help' for more information.");
+                say(format_args!("clusterdeck: {usage}"));
+                say(format_args!(
+                    "Try 'clusterdeck --help' for more information."
+                ));
                 ExitCode::from(EXIT_USAGE)
             }
+            // One line, the causes after colons: an error is for the
+            // operator, not a backtrace (and stderr may be gone).
             None => {
-                eprintln!("clusterdeck: {report:?}");
+                say(format_args!("clusterdeck: {report:#}"));
                 ExitCode::FAILURE
             }
         },
     }
 }
 
-fn try_run(cli: Cli) -> Result<ExitCode> {
-    let log_path = crate::logging::init(cli.common.log_file.as_deref())?;
+fn try_run(cli: Cli, log_path: &std::path::Path) -> Result<ExitCode> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), log = %log_path.display(), "starting");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
