@@ -19,13 +19,12 @@
 #[allow(unused_imports)]
 mod k8s_emulator;
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+#[path = "support/watch_bench.rs"]
+mod watch_bench;
+
+use std::time::Instant;
 
 use k8s_emulator::Emulator;
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::ChildStdout;
 
 const NAMESPACE: &str = "bench";
 
@@ -72,98 +71,12 @@ async fn serve(statefulsets: u32, replicas: u32) {
 }
 
 async fn bench(statefulsets: u32, replicas: u32) {
-    let pods = (statefulsets * replicas) as usize;
     let emulator = populated(statefulsets, replicas).await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let kubeconfig = emulator.write_kubeconfig(dir.path(), "emulator", NAMESPACE);
-    let binary = std::env::var("CLUSTERDECK_BIN")
-        .unwrap_or_else(|_| "target/release/clusterdeck".to_string());
-
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(&binary)
-        .args([
-            "watch",
-            "--events",
-            "--read-only",
-            "--request-timeout",
-            "10s",
-        ])
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .env("CLUSTERDECK_STATE_DIR", dir.path())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {binary} ({e}); build it with cargo build --release")
-        });
-    let pid = child.id().expect("a pid");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut added = 0;
-    while added < pods {
-        let event = next_event(&mut lines).await;
-        if event["kind"] == "member_added" {
-            added += 1;
-        }
-    }
-    let first_view = started.elapsed();
-    let (rss, peak) = memory(pid);
-    println!("pods: {pods} in {statefulsets} StatefulSets");
-    println!(
-        "first full view: {:.0} ms after start",
-        first_view.as_secs_f64() * 1e3
-    );
-    println!("memory after the first view: VmRSS {rss} kB, VmHWM {peak} kB");
-
-    let mut latencies = Vec::new();
-    for round in 0..20u32 {
-        let sts = round % statefulsets;
-        let pod = format!("db-{sts:02}-{}", round % replicas);
-        for ready in [false, true] {
-            let at = Instant::now();
-            emulator.set_pod_ready(NAMESPACE, &pod, ready);
-            loop {
-                let event = next_event(&mut lines).await;
-                if event["kind"] == "health_changed" && event["details"]["name"] == pod.as_str() {
-                    break;
-                }
-            }
-            latencies.push(at.elapsed());
-        }
-    }
-    latencies.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "watch event to output ({} changes): median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
-        latencies.len(),
-        ms(latencies[latencies.len() / 2]),
-        ms(latencies[latencies.len() * 9 / 10]),
-        ms(*latencies.last().unwrap())
-    );
-    let (rss, peak) = memory(pid);
-    println!("memory at the end: VmRSS {rss} kB, VmHWM {peak} kB");
-    let _ = child.kill().await;
-}
-
-async fn next_event(lines: &mut Lines<BufReader<ChildStdout>>) -> Value {
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .expect("output within 60 s")
-        .expect("readable output")
-        .expect("the console is still running");
-    serde_json::from_str(&line).expect("a JSON line")
-}
-
-/// VmRSS and VmHWM of a process, in kB.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    println!("{statefulsets} StatefulSets of {replicas} pods on the emulator");
+    let pod = |round: u32| format!("db-{:02}-{}", round % statefulsets, round % replicas);
+    let flip = |pod: &str, ready: bool| emulator.set_pod_ready(NAMESPACE, pod, ready);
+    let pods = (statefulsets * replicas) as usize;
+    watch_bench::run(&kubeconfig, dir.path(), pods, pod, flip).await;
 }

@@ -266,7 +266,9 @@ impl ControlPlane {
             )
             .arg(format!("--service-account-private-key-file={}", self.pki("sa.key").display()))
             .arg(format!("--root-ca-file={}", self.pki("ca.crt").display()))
-            .args(["--use-service-account-credentials=false", "--port=0", "--secure-port=0"]);
+            .args(["--use-service-account-credentials=false", "--port=0", "--secure-port=0"])
+            // The default 20 requests a second makes 5,000 pods take minutes.
+            .args(["--kube-api-qps=300", "--kube-api-burst=600"]);
         self.spawn("controller-manager", &mut command);
     }
 
@@ -413,6 +415,35 @@ impl ControlPlane {
         self.wait_for(what, Duration::from_secs(60), |p| {
             p.running_pods().len() == n
         });
+    }
+
+    /// Waits (up to `within`, polling every 2 s) until `n` pods in `ag` run.
+    pub fn wait_for_pods(&self, n: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.running_pods().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{n} pods not running within {within:?}"
+            );
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+
+    /// Sets pod `ag/<pod>`'s readiness, as a kubelet's probe would.
+    pub fn set_ready(&self, pod: &str, ready: bool) {
+        let status = if ready { "True" } else { "False" };
+        let conditions: Vec<Value> = ["Initialized", "Ready", "ContainersReady", "PodScheduled"]
+            .iter()
+            .map(|t| {
+                let ready_kind = *t == "Ready" || *t == "ContainersReady";
+                let s = if ready_kind { status } else { "True" };
+                serde_json::json!({"type": t, "status": s})
+            })
+            .collect();
+        self.patch(
+            &format!("/api/v1/namespaces/ag/pods/{pod}/status"),
+            &serde_json::json!({"status": {"conditions": conditions}}),
+        );
     }
 
     /// Names of the pods in `ag` that run with an IP and are not terminating.
