@@ -12,8 +12,9 @@ use tokio::time::Instant;
 
 use crate::app::runtime::{RunningSources, StopSignals};
 use crate::app::{AppState, HeaderInfo};
-use crate::cli::{OutputFormat, PlannedSource};
+use crate::cli::OutputFormat;
 use crate::model::{Cluster, SourceState, Topology};
+use crate::sources::plan::PlannedSource;
 
 const STOP_BUDGET: Duration = Duration::from_secs(2);
 

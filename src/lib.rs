@@ -5,7 +5,8 @@
 //!   topology, the timeline of changes. No tokio, no clients.
 //! - [`sources`]: tokio tasks that watch something (Redis, Sentinel, Docker
 //!   and Swarm, Kubernetes, a simulation) and send whole
-//!   [`model::SourceReport`]s over a channel.
+//!   [`model::SourceReport`]s over a channel; [`sources::plan`] decides which
+//!   to start (the named ones, else what the machine offers).
 //! - [`actions`]: what the console does to a cluster, as data, and the tasks
 //!   that carry it out.
 //! - [`app`]: the single owner of state; the loop over input, reports,
@@ -14,7 +15,7 @@
 //! - [`headless`]: `snapshot` and `watch` for scripts.
 //! - [`lab`]: a real local Redis cluster for demos and tests.
 //! - [`config`]: the cluster config file (names and labels to clusters and tiers).
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line, mapping flags onto a source plan.
 
 pub mod actions;
 pub mod app;

@@ -20,8 +20,8 @@ use tokio::sync::mpsc;
 use crate::actions::executor::ExecContext;
 use crate::actions::plan::heal_action;
 use crate::actions::{AuditLog, Executor, FaultLedger, HealReason, LabHandle, Platforms, RunId};
-use crate::cli::PlannedSource;
 use crate::config::Config;
+use crate::sources::plan::PlannedSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, Mode, UiRequest};
 

@@ -7,9 +7,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::PlannedSource;
 use crate::model::{SourceKind, SourceReport};
 use crate::sources::kube::{KubeTarget, Namespaces};
+use crate::sources::plan::PlannedSource;
 use crate::sources::{SourceContext, SourceSpec};
 
 use super::SourceLabel;

@@ -13,9 +13,10 @@ use super::{INSTALL_HINT, LabConfig, LabError, RedisLab};
 use crate::actions::lab::{LabCommand, LabHandle, LabRequest};
 use crate::app::HeaderInfo;
 use crate::app::console::{self, ConsoleOptions};
-use crate::cli::{PlannedSource, SourceArgs, platforms};
+use crate::cli::SourceArgs;
 use crate::config::Config;
 use crate::sources::docker::DockerHost;
+use crate::sources::plan::{Discovered, PlannedSource, platforms};
 
 use super::docker::{DockerLab, DockerLabConfig};
 
@@ -147,7 +148,7 @@ async fn run_on_docker(
         config: Arc::clone(&options.config),
         ..SourceArgs::default()
     };
-    let sources = args.plan()?;
+    let sources = args.plan_with(&Discovered::default())?;
     let result = console::run(ConsoleOptions {
         header,
         platforms: platforms(&sources),
@@ -174,7 +175,7 @@ fn lab_sources(lab: &RedisLab) -> Result<Vec<PlannedSource>> {
         },
         ..SourceArgs::default()
     };
-    Ok(args.plan()?)
+    Ok(args.plan_with(&Discovered::default())?)
 }
 
 fn simulated_sources() -> Result<Vec<PlannedSource>> {
@@ -183,7 +184,7 @@ fn simulated_sources() -> Result<Vec<PlannedSource>> {
         seed: 1,
         ..SourceArgs::default()
     };
-    Ok(args.plan()?)
+    Ok(args.plan_with(&Discovered::default())?)
 }
 
 /// Carries out kill and restart requests, by member address.

@@ -5,6 +5,7 @@
 
 pub mod docker;
 pub mod kube;
+pub mod plan;
 pub mod redis;
 pub mod sim;
 
