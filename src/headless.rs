@@ -64,6 +64,7 @@ pub async fn snapshot(
             Ok(Some(report)) => {
                 answered.insert(report.source.clone());
                 app.apply_report(report, OffsetDateTime::now_utc());
+                sources.offer_targets(&app.topology);
             }
             Ok(None) | Err(_) => break,
         }
@@ -134,6 +135,7 @@ pub async fn watch(
         };
         let before = app.topology.clone();
         let events = app.apply_report(report, OffsetDateTime::now_utc());
+        sources.offer_targets(&app.topology);
         let mut out = Vec::new();
         match output {
             WatchOutput::Events => {

@@ -6,7 +6,9 @@
 //! - [`sources`]: tokio tasks that watch something (Redis, Sentinel, Docker
 //!   and Swarm, Kubernetes, a simulation) and send whole
 //!   [`model::SourceReport`]s over a channel; [`sources::plan`] decides which
-//!   to start (the named ones, else what the machine offers).
+//!   to start (the named ones, else what the machine offers), and
+//!   [`sources::poll`] is the loop, backoff and discovered targets every
+//!   polled source (and every application probe) shares.
 //! - [`actions`]: what the console does to a cluster, as data, and the tasks
 //!   that carry it out.
 //! - [`app`]: the single owner of state; the loop over input, reports,

@@ -237,6 +237,7 @@ impl Loop {
                     while let Ok(report) = self.sources.reports.try_recv() {
                         self.app.apply_report(report, OffsetDateTime::now_utc());
                     }
+                    self.sources.offer_targets(&self.app.topology);
                     true
                 }
                 Some(outcome) = self.outcomes.recv() => {

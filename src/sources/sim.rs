@@ -663,6 +663,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             reports: tx,
             shutdown: shutdown.clone(),
+            targets: None,
         };
         let task = tokio::spawn(run(
             ctx,
