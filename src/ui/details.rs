@@ -6,7 +6,6 @@
 use ratatui::Frame;
 
 use super::view::View;
-use crate::app::AppState;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -32,8 +31,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
 }
 
 /// How many lines the pane holds, to bound scrolling.
-pub fn line_count(app: &AppState) -> usize {
-    lines(&View::new(app)).len()
+pub fn line_count(app: &View) -> usize {
+    lines(app).len()
 }
 
 fn lines(app: &View) -> Vec<Line<'static>> {
@@ -267,7 +266,7 @@ mod tests {
     #[test]
     fn shows_every_field_and_the_raw_ones() {
         let app = testing::scenario();
-        let text: Vec<String> = lines(&View::new(&app))
+        let text: Vec<String> = lines(&View::new(&app.app, &app.ui))
             .iter()
             .map(|l| l.to_string())
             .collect();
