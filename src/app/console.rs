@@ -52,29 +52,9 @@ pub const CLEANUP_BUDGET: Duration = Duration::from_secs(20);
 pub async fn run(options: ConsoleOptions) -> Result<()> {
     let signals = StopSignals::install().wrap_err("cannot install signal handlers")?;
     let interval = options.header.interval;
-    let labels = options
-        .sources
-        .iter()
-        .map(|p| super::SourceLabel {
-            id: p.id.clone(),
-            kind: p.kind,
-            target: p.target.clone(),
-        })
-        .collect();
-    let mut app = AppState::new(options.header, labels, OffsetDateTime::now_utc());
-    let mut ui = ui::UiState::new(options.theme);
-    app.config = Arc::clone(&options.config);
-
+    let (mut app, mut ui) = initial_state(&options);
     let ledger = FaultLedger::default_location();
-    // A read-only console injects nothing, so it claims no run.
-    let run_id = if app.header.read_only {
-        None
-    } else {
-        Some(
-            RunId::claim(&crate::paths::state_dir())
-                .wrap_err("cannot register this console run")?,
-        )
-    };
+    let run_id = claim_run(&app)?;
     app.run = run_id.as_ref().map(|r| r.id.clone());
     offer_left_behind(&mut app, &mut ui, &ledger);
 
@@ -127,6 +107,33 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
     drop(signals);
     drop(run_id);
     result
+}
+
+/// The app state before any source reported, and the UI state beside it.
+fn initial_state(options: &ConsoleOptions) -> (AppState, ui::UiState) {
+    let labels = options
+        .sources
+        .iter()
+        .map(|p| super::SourceLabel {
+            id: p.id.clone(),
+            kind: p.kind,
+            target: p.target.clone(),
+        })
+        .collect();
+    let mut app = AppState::new(options.header.clone(), labels, OffsetDateTime::now_utc());
+    app.config = Arc::clone(&options.config);
+    (app, ui::UiState::new(options.theme))
+}
+
+/// Registers this console run in the ledger's directory; a read-only
+/// console injects nothing, so it claims no run.
+fn claim_run(app: &AppState) -> Result<Option<RunId>> {
+    if app.header.read_only {
+        return Ok(None);
+    }
+    RunId::claim(&crate::paths::state_dir())
+        .wrap_err("cannot register this console run")
+        .map(Some)
 }
 
 /// Opens the y/N dialog for faults left by consoles that are gone.

@@ -58,23 +58,7 @@ pub async fn run(
     let lab = match RedisLab::start(config).await {
         Ok(lab) => Arc::new(lab),
         Err(LabError::Missing { binary }) => {
-            tracing::warn!(binary, "lab falls back to a simulation");
-            header.simulated = true;
-            header.notice = Some(format!(
-                "{binary} not found: install it with `{INSTALL_HINT}`. Showing a SIMULATED cluster."
-            ));
-            let sources = simulated_sources()?;
-            return console::run(ConsoleOptions {
-                header,
-                sources,
-                request_timeout,
-                lab: None,
-                theme,
-                config: options.config,
-                platforms: Default::default(),
-                keep_faults: options.keep_faults,
-            })
-            .await;
+            return run_simulated(header, binary, request_timeout, options).await;
         }
         Err(e) => return Err(e).wrap_err("cannot start the lab"),
     };
@@ -84,14 +68,7 @@ pub async fn run(
     tracing::info!(dir = %lab.dir().display(), "lab ready");
 
     header.lab = true;
-    header.notice = Some(if header.read_only {
-        format!("lab in {} (read-only)", lab.dir().display())
-    } else {
-        format!(
-            "lab in {}: K kills the selected process, R restarts it, :kill-master kills the leader",
-            lab.dir().display()
-        )
-    });
+    header.notice = Some(lab_notice(&lab, header.read_only));
     let sources = lab_sources(&lab)?;
     let (handle, requests) = LabHandle::channel();
     let owner = tokio::spawn(serve(Arc::clone(&lab), requests));
@@ -110,6 +87,45 @@ pub async fn run(
     let _ = owner.await;
     drop(lab);
     result
+}
+
+/// Without the Redis binaries: says what to install and shows a simulated
+/// cluster instead, marked SIMULATED.
+async fn run_simulated(
+    mut header: HeaderInfo,
+    binary: &str,
+    request_timeout: Duration,
+    options: LabOptions,
+) -> Result<()> {
+    tracing::warn!(binary, "lab falls back to a simulation");
+    header.simulated = true;
+    header.notice = Some(format!(
+        "{binary} not found: install it with `{INSTALL_HINT}`. Showing a SIMULATED cluster."
+    ));
+    let sources = simulated_sources()?;
+    console::run(ConsoleOptions {
+        header,
+        sources,
+        request_timeout,
+        lab: None,
+        theme: crate::ui::Theme::from_env(),
+        config: options.config,
+        platforms: Default::default(),
+        keep_faults: options.keep_faults,
+    })
+    .await
+}
+
+/// The line under the header: where the lab is and its keys.
+fn lab_notice(lab: &RedisLab, read_only: bool) -> String {
+    if read_only {
+        format!("lab in {} (read-only)", lab.dir().display())
+    } else {
+        format!(
+            "lab in {}: K kills the selected process, R restarts it, :kill-master kills the leader",
+            lab.dir().display()
+        )
+    }
 }
 
 /// The lab as containers: Docker source, plus the Redis source on the

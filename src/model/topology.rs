@@ -122,63 +122,12 @@ impl Topology {
             .map(|r| SourceState::from_report(r))
             .collect();
         let groups = group_observations(&reports);
-        let mut members: Vec<(Member, Vec<String>)> =
-            groups.iter().map(|g| merge_member(g)).collect();
-
+        let members: Vec<(Member, Vec<String>)> = groups.iter().map(|g| merge_member(g)).collect();
         let cluster_obs: Vec<&ClusterObservation> =
             reports.iter().flat_map(|r| r.clusters.iter()).collect();
-        let mut sets = ClusterSets::default();
-        for (member, candidates) in &members {
-            // A data-bearing instance belongs to one replication group, so two
-            // names for its cluster are one cluster. An observer (tier unknown,
-            // like a Sentinel) may watch several clusters and joins none.
-            if member.tier != Tier::Unknown {
-                for pair in candidates.windows(2) {
-                    sets.union(&pair[0], &pair[1]);
-                }
-            }
-            for candidate in candidates {
-                sets.find(candidate);
-            }
-        }
-        // A registry record joins the cluster that has a member at its address.
-        for obs in &cluster_obs {
-            sets.find(&obs.id);
-            if let Some(recorded) = &obs.recorded_leader {
-                let holder = members
-                    .iter()
-                    .find(|(m, _)| m.address.as_deref() == Some(recorded.address.as_str()));
-                if let Some((_, candidates)) = holder
-                    && let Some(first) = candidates.first()
-                {
-                    sets.union(&obs.id, first);
-                }
-            }
-        }
-
-        let mut keyed = build_clusters(&mut sets, &cluster_obs);
-        let index: HashMap<String, usize> = keyed
-            .iter()
-            .enumerate()
-            .map(|(i, (root, _))| (root.clone(), i))
-            .collect();
-        for (member, candidates) in members.drain(..) {
-            let mut roots: Vec<String> = candidates.iter().map(|c| sets.find(c)).collect();
-            if member.tier == Tier::Unknown {
-                roots.sort();
-                roots.dedup();
-            } else {
-                roots.truncate(1);
-            }
-            for root in roots {
-                match index.get(&root) {
-                    Some(&i) => keyed[i].1.members.push(member.clone()),
-                    // Unreachable: every candidate was registered above.
-                    None => keyed.push((root, orphan_cluster(member.clone()))),
-                }
-            }
-        }
-        let mut clusters: Vec<Cluster> = keyed.into_iter().map(|(_, c)| c).collect();
+        let mut sets = join_cluster_ids(&members, &cluster_obs);
+        let keyed = build_clusters(&mut sets, &cluster_obs);
+        let mut clusters = place_members(keyed, &mut sets, members);
         clusters.retain(|c| {
             !c.members.is_empty() || c.recorded_leader.is_some() || c.consensus.is_some()
         });
@@ -201,6 +150,74 @@ impl Topology {
     pub fn any_source_failed(&self) -> bool {
         self.sources.iter().any(SourceState::is_error)
     }
+}
+
+/// Which cluster ids name one cluster: those a data-bearing member is put
+/// in by its strongest sources, and a registry record with the cluster that
+/// has a member at its address.
+fn join_cluster_ids(
+    members: &[(Member, Vec<String>)],
+    cluster_obs: &[&ClusterObservation],
+) -> ClusterSets {
+    let mut sets = ClusterSets::default();
+    for (member, candidates) in members {
+        // A data-bearing instance belongs to one replication group, so two
+        // names for its cluster are one cluster. An observer (tier unknown,
+        // like a Sentinel) may watch several clusters and joins none.
+        if member.tier != Tier::Unknown {
+            for pair in candidates.windows(2) {
+                sets.union(&pair[0], &pair[1]);
+            }
+        }
+        for candidate in candidates {
+            sets.find(candidate);
+        }
+    }
+    for obs in cluster_obs {
+        sets.find(&obs.id);
+        if let Some(recorded) = &obs.recorded_leader {
+            let holder = members
+                .iter()
+                .find(|(m, _)| m.address.as_deref() == Some(recorded.address.as_str()));
+            if let Some((_, candidates)) = holder
+                && let Some(first) = candidates.first()
+            {
+                sets.union(&obs.id, first);
+            }
+        }
+    }
+    sets
+}
+
+/// Puts each member in its cluster: a data-bearing member in one, an
+/// observer in every cluster it watches.
+fn place_members(
+    mut keyed: Vec<(String, Cluster)>,
+    sets: &mut ClusterSets,
+    members: Vec<(Member, Vec<String>)>,
+) -> Vec<Cluster> {
+    let index: HashMap<String, usize> = keyed
+        .iter()
+        .enumerate()
+        .map(|(i, (root, _))| (root.clone(), i))
+        .collect();
+    for (member, candidates) in members {
+        let mut roots: Vec<String> = candidates.iter().map(|c| sets.find(c)).collect();
+        if member.tier == Tier::Unknown {
+            roots.sort();
+            roots.dedup();
+        } else {
+            roots.truncate(1);
+        }
+        for root in roots {
+            match index.get(&root) {
+                Some(&i) => keyed[i].1.members.push(member.clone()),
+                // Unreachable: every candidate was registered above.
+                None => keyed.push((root, orphan_cluster(member.clone()))),
+            }
+        }
+    }
+    keyed.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Groups observations of one instance: same address, or same name where one
