@@ -14,6 +14,15 @@
 //!   command line. A probe that polls another port than the member's
 //!   application port still reports under the member's identity address
 //!   ([`Target::address`]), which is what joins its word to the member.
+//!
+//! Adding an application probe (etcd, ZooKeeper, Patroni, PostgreSQL...):
+//! one file with a pure parser of the application's answer and a type that
+//! implements [`Poll`] (keeping a [`Reconnect`] of its client, taking
+//! [`Poll::set_targets`] when it polls discovered members) and fills
+//! [`crate::model::ConsensusView`] with leader, term, voters and quorum.
+//! Starting it is then a [`super::SourceSpec`] variant (spawning
+//! [`run_polling`], answering `wants_targets`), its [`SourceKind`] and its
+//! command-line flag.
 
 use std::future::Future;
 use std::time::Duration;
