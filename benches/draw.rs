@@ -36,7 +36,6 @@ fn fleet() -> AppState {
         target: format!("sim:{MEMBERS}@seed42"),
     };
     let mut app = AppState::new(header, vec![label], simulation.now());
-    app.ui = UiState::new(Theme::COLOR);
     for _ in 0..STEPS {
         let report = simulation.step();
         let at = report.at;
@@ -45,43 +44,44 @@ fn fleet() -> AppState {
     app
 }
 
-fn press(app: &mut AppState, code: KeyCode) {
-    ui::handle_key(app, KeyEvent::new(code, KeyModifiers::NONE));
+fn press(ui: &mut UiState, app: &AppState, code: KeyCode) {
+    ui::handle_key(ui, app, KeyEvent::new(code, KeyModifiers::NONE));
 }
 
 fn draw(c: &mut Criterion) {
-    let mut app = fleet();
+    let app = fleet();
+    let mut state = UiState::new(Theme::COLOR);
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test backend");
     c.bench_function("draw 10k members 160x48", |b| {
         b.iter(|| {
             terminal
-                .draw(|frame| ui::draw(frame, black_box(&app)))
+                .draw(|frame| ui::draw(frame, black_box(&app), black_box(&state)))
                 .expect("draws");
         })
     });
 
     // The selection in the middle of the list: the window has to be found.
     for _ in 0..100 {
-        press(&mut app, KeyCode::PageDown);
+        press(&mut state, &app, KeyCode::PageDown);
     }
     c.bench_function("draw 10k members 160x48, selection mid-list", |b| {
         b.iter(|| {
             terminal
-                .draw(|frame| ui::draw(frame, black_box(&app)))
+                .draw(|frame| ui::draw(frame, black_box(&app), black_box(&state)))
                 .expect("draws");
         })
     });
 
     // A filter is checked against every member on every frame.
-    press(&mut app, KeyCode::Char('/'));
+    press(&mut state, &app, KeyCode::Char('/'));
     for ch in "alpha".chars() {
-        press(&mut app, KeyCode::Char(ch));
+        press(&mut state, &app, KeyCode::Char(ch));
     }
-    press(&mut app, KeyCode::Enter);
+    press(&mut state, &app, KeyCode::Enter);
     c.bench_function("draw 10k members 160x48, filter set", |b| {
         b.iter(|| {
             terminal
-                .draw(|frame| ui::draw(frame, black_box(&app)))
+                .draw(|frame| ui::draw(frame, black_box(&app), black_box(&state)))
                 .expect("draws");
         })
     });

@@ -1,6 +1,8 @@
 //! The command line: what to watch, how, and which mode (console, `snapshot`,
 //! `watch`, `lab`). Parsing turns every flag into checked values or a clear
-//! error; nothing here opens a connection.
+//! error, and the source flags into a [`SourcePlan`]; nothing here opens a
+//! connection (looking at the environment is [`Discovered`]'s, on the
+//! sources side).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,12 +10,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::actions::Platforms;
 use crate::config::{Config, ConfigError};
 use crate::model::SourceKind;
 use crate::sources::SourceSpec;
 use crate::sources::docker::{DockerHost, DockerSpec};
 use crate::sources::kube::{KubeTarget, Namespaces};
+use crate::sources::plan::{Discovered, PlannedSource, SourcePlan};
 use crate::sources::redis::{RedisTarget, TargetError};
 use crate::sources::sim::SimConfig;
 
@@ -180,25 +182,6 @@ pub struct SourceArgs {
     pub config: Arc<Config>,
 }
 
-/// What the machine offers that a source could start on without being named.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Discovered {
-    /// A kubeconfig exists (KUBECONFIG's files, or ~/.kube/config).
-    pub kubeconfig: bool,
-    /// A Docker Engine answers at DOCKER_HOST or the local socket.
-    pub docker: bool,
-}
-
-impl Discovered {
-    /// Looks at the environment and the home directory.
-    pub fn from_environment() -> Discovered {
-        Discovered {
-            kubeconfig: !crate::sources::kube::client::kubeconfig_paths().is_empty(),
-            docker: DockerHost::resolve(None).is_reachable(),
-        }
-    }
-}
-
 /// Options of every mode.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
@@ -260,24 +243,15 @@ pub enum UsageError {
     Config(ConfigError),
 }
 
-/// A source to start and how the header names it before it reports.
-#[derive(Debug, Clone)]
-pub struct PlannedSource {
-    pub id: String,
-    pub kind: SourceKind,
-    pub target: String,
-    pub spec: SourceSpec,
-}
-
 impl SourceArgs {
     /// Checks every URL and turns the flags into the sources to start,
     /// adding what the environment offers when no source is named.
-    pub fn plan(&self) -> Result<Vec<PlannedSource>, UsageError> {
+    pub async fn plan(&self) -> Result<Vec<PlannedSource>, UsageError> {
         // Looking costs a connection attempt; with sources named it is not needed.
         let found = if self.names_any_source() {
             Discovered::default()
         } else {
-            Discovered::from_environment()
+            Discovered::from_environment().await
         };
         self.plan_with(&found)
     }
@@ -315,76 +289,98 @@ impl SourceArgs {
         }
     }
 
-    /// [`SourceArgs::plan`] with the environment given, for tests.
+    /// [`SourceArgs::plan`] with the environment given: the plan itself,
+    /// without looking at the machine (the lab and the tests use it).
     pub fn plan_with(&self, found: &Discovered) -> Result<Vec<PlannedSource>, UsageError> {
-        let mut planned = Vec::new();
-        let mut push = |kind: SourceKind, target: String, spec: SourceSpec| {
-            let n = planned
-                .iter()
-                .filter(|p: &&PlannedSource| p.kind == kind)
-                .count();
-            planned.push(PlannedSource {
-                id: format!("{}#{n}", kind.as_str()),
-                kind,
-                target,
-                spec,
-            });
-        };
+        let mut plan = SourcePlan::default();
+        let first_redis = self.plan_redis(&mut plan)?;
+        self.plan_sentinels(&mut plan)?;
+        self.plan_registry(&mut plan, first_redis)?;
+        self.plan_sim(&mut plan);
+        self.plan_platforms(&mut plan, found);
+        if plan.is_empty() {
+            return Err(UsageError::NoSources);
+        }
+        Ok(plan.into_sources())
+    }
+
+    /// One source per `--redis`; the first one's target, for the registry.
+    fn plan_redis(&self, plan: &mut SourcePlan) -> Result<Option<RedisTarget>, UsageError> {
         let mut first_redis = None;
         for url in self.redis.iter().filter(|u| !u.trim().is_empty()) {
             let target = RedisTarget::parse(url).map_err(UsageError::Redis)?;
             first_redis.get_or_insert_with(|| target.clone());
-            push(
+            plan.push(
                 SourceKind::Redis,
                 target.redacted().to_string(),
                 SourceSpec::Redis(target),
             );
         }
+        Ok(first_redis)
+    }
+
+    fn plan_sentinels(&self, plan: &mut SourcePlan) -> Result<(), UsageError> {
         for url in &self.sentinel {
             let target = RedisTarget::parse(url).map_err(UsageError::Sentinel)?;
             let masters = self.sentinel_master.clone();
-            push(
+            plan.push(
                 SourceKind::Sentinel,
                 target.redacted().to_string(),
                 SourceSpec::Sentinel { target, masters },
             );
         }
-        if let Some(key) = &self.registry_key {
-            let target = match &self.registry {
-                Some(url) => RedisTarget::parse(url).map_err(UsageError::Registry)?,
-                None => first_redis
-                    .clone()
-                    .ok_or(UsageError::RegistryWithoutRedis)?,
-            };
-            push(
-                SourceKind::Registry,
-                format!("{} key {key}", target.redacted()),
-                SourceSpec::Registry {
-                    target,
-                    key: key.clone(),
-                },
-            );
-        }
+        Ok(())
+    }
+
+    /// `--registry-key`, read from `--registry`, else the first `--redis`.
+    fn plan_registry(
+        &self,
+        plan: &mut SourcePlan,
+        first_redis: Option<RedisTarget>,
+    ) -> Result<(), UsageError> {
+        let Some(key) = &self.registry_key else {
+            return Ok(());
+        };
+        let target = match &self.registry {
+            Some(url) => RedisTarget::parse(url).map_err(UsageError::Registry)?,
+            None => first_redis.ok_or(UsageError::RegistryWithoutRedis)?,
+        };
+        plan.push(
+            SourceKind::Registry,
+            format!("{} key {key}", target.redacted()),
+            SourceSpec::Registry {
+                target,
+                key: key.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    fn plan_sim(&self, plan: &mut SourcePlan) {
         if let Some(members) = self.sim {
             let config = SimConfig {
                 members: members as usize,
                 seed: self.seed,
             };
-            push(
+            plan.push(
                 SourceKind::Sim,
                 format!("sim:{members}@seed{}", self.seed),
                 SourceSpec::Sim(config),
             );
         }
+    }
+
+    /// Kubernetes and Docker: when named, or, only when nothing at all is
+    /// named, when the environment offers them.
+    fn plan_platforms(&self, plan: &mut SourcePlan, found: &Discovered) {
         let named_any = self.names_any_source();
-        // Only when nothing at all is named: naming sources means only those.
         let kube = match self.kube_target() {
             Some(target) => Some(target),
             None if !named_any && found.kubeconfig => Some(self.kube_target_always()),
             None => None,
         };
         if let Some(target) = kube {
-            push(
+            plan.push(
                 SourceKind::Kube,
                 target.label(),
                 SourceSpec::Kube(target, Arc::clone(&self.config)),
@@ -396,32 +392,13 @@ impl SourceArgs {
                 host: host.clone(),
                 config: Arc::clone(&self.config),
             };
-            push(
+            plan.push(
                 SourceKind::Docker,
                 host.as_str().to_string(),
                 SourceSpec::Docker(spec),
             );
         }
-        if planned.is_empty() {
-            return Err(UsageError::NoSources);
-        }
-        Ok(planned)
     }
-}
-
-/// The platforms the planned sources reach, for the actions.
-pub fn platforms(planned: &[PlannedSource]) -> Platforms {
-    let docker = planned.iter().find_map(|p| match &p.spec {
-        SourceSpec::Docker(spec) => Some(spec.host.clone()),
-        _ => None,
-    });
-    let kube = planned.iter().find_map(|p| match &p.spec {
-        SourceSpec::Kube(target, _) => {
-            Some(crate::actions::kube::KubePlatform::new(target.clone()))
-        }
-        _ => None,
-    });
-    Platforms { docker, kube }
 }
 
 /// Parses `1s`, `500ms`, `2m` (humantime).
@@ -473,8 +450,8 @@ mod tests {
         assert_eq!(cli.sources.redis.len(), 1);
     }
 
-    #[test]
-    fn plan_names_sources_and_hides_passwords() {
+    #[tokio::test]
+    async fn plan_names_sources_and_hides_passwords() {
         let cli = parse(&[
             "--redis",
             "redis://:pw@h1:1",
@@ -486,23 +463,24 @@ mod tests {
             "zero",
         ])
         .unwrap();
-        let plan = cli.sources.plan().unwrap();
+        let plan = cli.sources.plan().await.unwrap();
         let ids: Vec<_> = plan.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["redis#0", "redis#1", "sentinel#0", "registry#0"]);
         assert!(plan.iter().all(|p| !p.target.contains("pw")));
         assert_eq!(plan[3].target, "redis://:***@h1:1 key zero");
     }
 
-    #[test]
-    fn docker_is_added_when_named_and_its_host_is_kept() {
+    #[tokio::test]
+    async fn docker_is_added_when_named_and_its_host_is_kept() {
         let cli = parse(&["--docker=unix:///run/x.sock", "snapshot"]).unwrap();
-        let plan = cli.sources.plan().unwrap();
+        let plan = cli.sources.plan().await.unwrap();
         assert_eq!(plan[0].id, "docker#0");
         assert_eq!(plan[0].target, "unix:///run/x.sock");
         let cli = parse(&["--redis", "h:1", "--docker"]).unwrap();
         let ids: Vec<_> = cli
             .sources
             .plan()
+            .await
             .unwrap()
             .into_iter()
             .map(|p| p.id)
@@ -517,10 +495,10 @@ mod tests {
         assert_eq!(args.plan_with(&everything).unwrap().len(), 1);
     }
 
-    #[test]
-    fn bad_input_is_a_clear_usage_error() {
+    #[tokio::test]
+    async fn bad_input_is_a_clear_usage_error() {
         let cli = parse(&["--redis", "http://x:1"]).unwrap();
-        let e = cli.sources.plan().unwrap_err().to_string();
+        let e = cli.sources.plan().await.unwrap_err().to_string();
         assert!(e.starts_with("--redis") && e.contains("http"), "{e}");
         let none = Discovered::default();
         let e = parse(&[]).unwrap().sources.plan_with(&none).unwrap_err();
@@ -534,6 +512,7 @@ mod tests {
             .unwrap()
             .sources
             .plan()
+            .await
             .unwrap_err();
         assert!(matches!(e, UsageError::RegistryWithoutRedis));
     }

@@ -12,8 +12,9 @@ use tokio::time::Instant;
 
 use crate::app::runtime::{RunningSources, StopSignals};
 use crate::app::{AppState, HeaderInfo};
-use crate::cli::{OutputFormat, PlannedSource};
+use crate::cli::OutputFormat;
 use crate::model::{Cluster, SourceState, Topology};
+use crate::sources::plan::PlannedSource;
 
 const STOP_BUDGET: Duration = Duration::from_secs(2);
 
@@ -63,6 +64,7 @@ pub async fn snapshot(
             Ok(Some(report)) => {
                 answered.insert(report.source.clone());
                 app.apply_report(report, OffsetDateTime::now_utc());
+                sources.offer_targets(&app.topology);
             }
             Ok(None) | Err(_) => break,
         }
@@ -133,6 +135,7 @@ pub async fn watch(
         };
         let before = app.topology.clone();
         let events = app.apply_report(report, OffsetDateTime::now_utc());
+        sources.offer_targets(&app.topology);
         let mut out = Vec::new();
         match output {
             WatchOutput::Events => {

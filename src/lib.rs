@@ -2,20 +2,30 @@
 //!
 //! Where things live:
 //! - [`model`]: pure data: members, the merge of source reports into a
-//!   topology, the timeline of changes. No tokio, no clients.
+//!   topology, how a cluster agrees on its leader ([`model::consensus`]),
+//!   the timeline of changes. No tokio, no clients.
 //! - [`sources`]: tokio tasks that watch something (Redis, Sentinel, Docker
 //!   and Swarm, Kubernetes, a simulation) and send whole
-//!   [`model::SourceReport`]s over a channel.
+//!   [`model::SourceReport`]s over a channel; [`sources::plan`] decides which
+//!   to start (the named ones, else what the machine offers), and
+//!   [`sources::poll`] is the loop, backoff and discovered targets every
+//!   polled source (and every application probe) shares.
 //! - [`actions`]: what the console does to a cluster, as data, and the tasks
 //!   that carry it out.
 //! - [`app`]: the single owner of state; the loop over input, reports,
-//!   outcomes and ticks.
-//! - [`ui`]: rendering, a pure function of the app state, and the key table.
+//!   outcomes and ticks, which owns the app state and the UI state side by
+//!   side and feeds discovered members back to the sources.
+//! - [`ui`]: rendering, a pure function of the app state and the UI's own
+//!   state, and the key table.
 //! - [`headless`]: `snapshot` and `watch` for scripts.
 //! - [`lab`]: a real local Redis cluster for demos and tests.
 //! - [`bounded`]: reading files with a bound on size and kind.
 //! - [`config`]: the cluster config file (names and labels to clusters and tiers).
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line, mapping flags onto a source plan.
+//! - [`run`]: from parsed arguments to a running mode and an exit code.
+//! - [`terminal`]: entering the terminal and restoring it on every way out.
+//! - [`logging`]: logs to a file, never to the terminal.
+//! - [`paths`]: where logs, the audit log and the fault ledger live.
 
 pub mod actions;
 pub mod app;

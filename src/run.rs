@@ -14,9 +14,10 @@ use crate::actions::plan::heal_action;
 use crate::actions::{AuditLog, FaultLedger, HealReason, Platforms, Undo};
 use crate::app::HeaderInfo;
 use crate::app::console::{self, ConsoleOptions};
-use crate::cli::{Cli, Command, UsageError, platforms};
+use crate::cli::{Cli, Command, UsageError};
 use crate::headless::{self, Outcome, WatchOutput};
 use crate::sources::kube::KubeTarget;
+use crate::sources::plan::platforms;
 
 /// Exit code for bad usage or configuration.
 pub const EXIT_USAGE: u8 = 2;
@@ -107,7 +108,7 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
             output,
             timeout: wait,
         }) => {
-            let planned = cli.sources.plan()?;
+            let planned = cli.sources.plan().await?;
             let outcome = headless::snapshot(planned, header, timeout, output, wait).await?;
             Ok(exit_code(outcome))
         }
@@ -116,7 +117,7 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
             duration,
             ..
         }) => {
-            let planned = cli.sources.plan()?;
+            let planned = cli.sources.plan().await?;
             let output = if snapshots {
                 WatchOutput::Snapshots
             } else {
@@ -126,7 +127,7 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
             Ok(exit_code(outcome))
         }
         None => {
-            let planned = cli.sources.plan()?;
+            let planned = cli.sources.plan().await?;
             console::run(ConsoleOptions {
                 header,
                 platforms: platforms(&planned),

@@ -144,7 +144,7 @@ async fn sentinel_failover_is_a_leader_change_with_a_leaderless_time() {
         .await;
     {
         let cluster = watcher.cluster(cluster_id).unwrap();
-        let sentinel = cluster.sentinel.as_ref().unwrap();
+        let sentinel = cluster.sentinel().unwrap();
         assert_eq!(sentinel.quorum, Some(2));
         assert_eq!(sentinel.sentinels, Some(3));
         assert_eq!(cluster.members.len(), 6, "{:#?}", cluster.members);

@@ -20,8 +20,8 @@ use tokio::sync::mpsc;
 use crate::actions::executor::ExecContext;
 use crate::actions::plan::heal_action;
 use crate::actions::{AuditLog, Executor, FaultLedger, HealReason, LabHandle, Platforms, RunId};
-use crate::cli::PlannedSource;
 use crate::config::Config;
+use crate::sources::plan::PlannedSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, Mode, UiRequest};
 
@@ -52,35 +52,15 @@ pub const CLEANUP_BUDGET: Duration = Duration::from_secs(20);
 pub async fn run(options: ConsoleOptions) -> Result<()> {
     let signals = StopSignals::install().wrap_err("cannot install signal handlers")?;
     let interval = options.header.interval;
-    let labels = options
-        .sources
-        .iter()
-        .map(|p| super::SourceLabel {
-            id: p.id.clone(),
-            kind: p.kind,
-            target: p.target.clone(),
-        })
-        .collect();
-    let mut app = AppState::new(options.header, labels, OffsetDateTime::now_utc());
-    app.ui = ui::UiState::new(options.theme);
-    app.config = Arc::clone(&options.config);
-
+    let (mut app, mut ui) = initial_state(&options);
     let ledger = FaultLedger::default_location();
-    // A read-only console injects nothing, so it claims no run.
-    let run_id = if app.header.read_only {
-        None
-    } else {
-        Some(
-            RunId::claim(&crate::paths::state_dir())
-                .wrap_err("cannot register this console run")?,
-        )
-    };
+    let run_id = claim_run(&app)?;
     app.run = run_id.as_ref().map(|r| r.id.clone());
-    offer_left_behind(&mut app, &ledger);
+    offer_left_behind(&mut app, &mut ui, &ledger);
 
     let mut guard = TerminalGuard::enter().wrap_err("cannot set up the terminal")?;
     // The first frame goes out before any source has been started.
-    draw(&mut guard, &app)?;
+    draw(&mut guard, &app, &ui)?;
     // A hook for the tests that prove a panic restores the terminal.
     if std::env::var_os("CLUSTERDECK_TEST_PANIC").is_some() {
         panic!("CLUSTERDECK_TEST_PANIC is set: panicking after the first frame");
@@ -102,6 +82,7 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
     );
     let mut looping = Loop {
         app,
+        ui,
         guard,
         signals,
         sources,
@@ -128,13 +109,39 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
     result
 }
 
+/// The app state before any source reported, and the UI state beside it.
+fn initial_state(options: &ConsoleOptions) -> (AppState, ui::UiState) {
+    let labels = options
+        .sources
+        .iter()
+        .map(|p| super::SourceLabel {
+            id: p.id.clone(),
+            kind: p.kind,
+            target: p.target.clone(),
+        })
+        .collect();
+    let mut app = AppState::new(options.header.clone(), labels, OffsetDateTime::now_utc());
+    app.config = Arc::clone(&options.config);
+    (app, ui::UiState::new(options.theme))
+}
+
+/// Registers this console run in the ledger's directory; a read-only
+/// console injects nothing, so it claims no run.
+fn claim_run(app: &AppState) -> Result<Option<RunId>> {
+    if app.header.read_only {
+        return Ok(None);
+    }
+    RunId::claim(&crate::paths::state_dir())
+        .wrap_err("cannot register this console run")
+        .map(Some)
+}
+
 /// Opens the y/N dialog for faults left by consoles that are gone.
-fn offer_left_behind(app: &mut AppState, ledger: &FaultLedger) {
+fn offer_left_behind(app: &mut AppState, ui: &mut ui::UiState, ledger: &FaultLedger) {
     match ledger.records() {
         Ok(faults) => app.set_faults(faults),
         Err(e) => {
-            app.ui
-                .notify_error(format!("cannot read the fault ledger: {e}"));
+            ui.notify_error(format!("cannot read the fault ledger: {e}"));
             return;
         }
     }
@@ -147,7 +154,7 @@ fn offer_left_behind(app: &mut AppState, ledger: &FaultLedger) {
     };
     if !left.is_empty() {
         let refs: Vec<_> = left.iter().collect();
-        app.ui.set_mode(Mode::Confirm(heal_action(
+        ui.set_mode(Mode::Confirm(heal_action(
             None,
             &refs,
             HealReason::LeftBehind,
@@ -195,6 +202,8 @@ async fn heal_on_quit(executor: &Executor, ledger: &FaultLedger, run: Option<&st
 /// The loop's state: what the select reads from and writes to.
 struct Loop {
     app: AppState,
+    /// Selection, focus and dialogs: the UI's own state, beside the app's.
+    ui: ui::UiState,
     guard: TerminalGuard,
     signals: StopSignals,
     sources: RunningSources,
@@ -216,7 +225,7 @@ impl Loop {
                 event = input.next() => match event {
                     Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
                         tracing::trace!(?key, "key");
-                        match ui::handle_key(&mut self.app, key) {
+                        match ui::handle_key(&mut self.ui, &self.app, key) {
                             Some(UiRequest::Quit) => return Ok(()),
                             Some(UiRequest::Execute(action)) => self.execute(action),
                             Some(UiRequest::SwitchKube { context, namespace }) => {
@@ -237,17 +246,18 @@ impl Loop {
                     while let Ok(report) = self.sources.reports.try_recv() {
                         self.app.apply_report(report, OffsetDateTime::now_utc());
                     }
+                    self.sources.offer_targets(&self.app.topology);
                     true
                 }
                 Some(outcome) = self.outcomes.recv() => {
                     self.app.apply_outcome(&outcome, OffsetDateTime::now_utc());
-                    self.app.ui.show_outcome(&outcome);
+                    self.ui.show_outcome(&outcome);
                     true
                 }
                 _ = tick.tick() => self.on_tick(),
             };
             if dirty {
-                draw(&mut self.guard, &self.app)?;
+                draw(&mut self.guard, &self.app, &self.ui)?;
             }
         }
     }
@@ -289,10 +299,10 @@ impl Loop {
     }
 }
 
-fn draw(guard: &mut TerminalGuard, app: &AppState) -> Result<()> {
+fn draw(guard: &mut TerminalGuard, app: &AppState, ui: &ui::UiState) -> Result<()> {
     guard
         .terminal
-        .draw(|frame| ui::draw(frame, app))
+        .draw(|frame| ui::draw(frame, app, ui))
         .wrap_err("cannot draw on the terminal")?;
     Ok(())
 }

@@ -7,9 +7,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::PlannedSource;
-use crate::model::{SourceKind, SourceReport};
+use crate::model::{SourceKind, SourceReport, Topology};
 use crate::sources::kube::{KubeTarget, Namespaces};
+use crate::sources::plan::PlannedSource;
+use crate::sources::poll::TargetFeed;
 use crate::sources::{SourceContext, SourceSpec};
 
 use super::SourceLabel;
@@ -25,6 +26,8 @@ pub struct RunningSources {
     running: Vec<RunningSource>,
     /// Sources started so far, so a restarted source gets a fresh id.
     started: usize,
+    /// The discovered members, for the sources that asked for them.
+    targets: TargetFeed,
 }
 
 /// One source task, with what it needs to be restarted differently.
@@ -63,6 +66,7 @@ impl RunningSources {
             shutdown: CancellationToken::new(),
             running: Vec::new(),
             started: 0,
+            targets: TargetFeed::default(),
         };
         for source in planned {
             sources.labels.push(SourceLabel {
@@ -83,6 +87,7 @@ impl RunningSources {
             timeout: self.timeout,
             reports: self.sender.clone(),
             shutdown: stop.clone(),
+            targets: spec.wants_targets().then(|| self.targets.subscribe()),
         };
         let task = spec.clone().spawn(ctx);
         self.started += 1;
@@ -134,6 +139,13 @@ impl RunningSources {
             new,
             target,
         })
+    }
+
+    /// Sends the members the platform sources discovered to the sources that
+    /// asked for them (after every merge; nothing is sent when none asked or
+    /// nothing changed).
+    pub fn offer_targets(&self, topology: &Topology) {
+        self.targets.offer(topology);
     }
 
     /// Cancels every source and waits for them, at most `budget`.

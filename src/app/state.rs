@@ -1,6 +1,8 @@
 //! The application state: one owner, fed by messages. Sources' reports and
 //! actions' outcomes come in; the topology, timeline and lag history are
-//! rebuilt here; the UI only reads this (and keeps its own `ui` part).
+//! rebuilt here. The UI only reads this; its own state (selection, focus,
+//! dialogs) is a separate [`crate::ui::UiState`] that the console loop owns
+//! beside it, so the headless modes carry no UI at all.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -45,7 +47,6 @@ pub struct AppState {
     pub topology: Topology,
     pub timeline: Timeline,
     pub lag: LagHistory,
-    pub ui: crate::ui::UiState,
     /// The time of the last update, for "no leader for 3.2s".
     pub now: Timestamp,
     /// The cluster config (`--config`), for the action planners.
@@ -84,7 +85,6 @@ impl AppState {
             reports,
             timeline: Timeline::default(),
             lag: LagHistory::default(),
-            ui: crate::ui::UiState::default(),
             now,
             config: Arc::new(Config::default()),
             faults: Vec::new(),

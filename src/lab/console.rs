@@ -13,9 +13,10 @@ use super::{INSTALL_HINT, LabConfig, LabError, RedisLab};
 use crate::actions::lab::{LabCommand, LabHandle, LabRequest};
 use crate::app::HeaderInfo;
 use crate::app::console::{self, ConsoleOptions};
-use crate::cli::{PlannedSource, SourceArgs, platforms};
+use crate::cli::SourceArgs;
 use crate::config::Config;
 use crate::sources::docker::DockerHost;
+use crate::sources::plan::{Discovered, PlannedSource, platforms};
 
 use super::docker::{DockerLab, DockerLabConfig};
 
@@ -57,23 +58,7 @@ pub async fn run(
     let lab = match RedisLab::start(config).await {
         Ok(lab) => Arc::new(lab),
         Err(LabError::Missing { binary }) => {
-            tracing::warn!(binary, "lab falls back to a simulation");
-            header.simulated = true;
-            header.notice = Some(format!(
-                "{binary} not found: install it with `{INSTALL_HINT}`. Showing a SIMULATED cluster."
-            ));
-            let sources = simulated_sources()?;
-            return console::run(ConsoleOptions {
-                header,
-                sources,
-                request_timeout,
-                lab: None,
-                theme,
-                config: options.config,
-                platforms: Default::default(),
-                keep_faults: options.keep_faults,
-            })
-            .await;
+            return run_simulated(header, binary, request_timeout, options).await;
         }
         Err(e) => return Err(e).wrap_err("cannot start the lab"),
     };
@@ -83,14 +68,7 @@ pub async fn run(
     tracing::info!(dir = %lab.dir().display(), "lab ready");
 
     header.lab = true;
-    header.notice = Some(if header.read_only {
-        format!("lab in {} (read-only)", lab.dir().display())
-    } else {
-        format!(
-            "lab in {}: K kills the selected process, R restarts it, :kill-master kills the leader",
-            lab.dir().display()
-        )
-    });
+    header.notice = Some(lab_notice(&lab, header.read_only));
     let sources = lab_sources(&lab)?;
     let (handle, requests) = LabHandle::channel();
     let owner = tokio::spawn(serve(Arc::clone(&lab), requests));
@@ -109,6 +87,45 @@ pub async fn run(
     let _ = owner.await;
     drop(lab);
     result
+}
+
+/// Without the Redis binaries: says what to install and shows a simulated
+/// cluster instead, marked SIMULATED.
+async fn run_simulated(
+    mut header: HeaderInfo,
+    binary: &str,
+    request_timeout: Duration,
+    options: LabOptions,
+) -> Result<()> {
+    tracing::warn!(binary, "lab falls back to a simulation");
+    header.simulated = true;
+    header.notice = Some(format!(
+        "{binary} not found: install it with `{INSTALL_HINT}`. Showing a SIMULATED cluster."
+    ));
+    let sources = simulated_sources()?;
+    console::run(ConsoleOptions {
+        header,
+        sources,
+        request_timeout,
+        lab: None,
+        theme: crate::ui::Theme::from_env(),
+        config: options.config,
+        platforms: Default::default(),
+        keep_faults: options.keep_faults,
+    })
+    .await
+}
+
+/// The line under the header: where the lab is and its keys.
+fn lab_notice(lab: &RedisLab, read_only: bool) -> String {
+    if read_only {
+        format!("lab in {} (read-only)", lab.dir().display())
+    } else {
+        format!(
+            "lab in {}: K kills the selected process, R restarts it, :kill-master kills the leader",
+            lab.dir().display()
+        )
+    }
 }
 
 /// The lab as containers: Docker source, plus the Redis source on the
@@ -147,7 +164,7 @@ async fn run_on_docker(
         config: Arc::clone(&options.config),
         ..SourceArgs::default()
     };
-    let sources = args.plan()?;
+    let sources = args.plan_with(&Discovered::default())?;
     let result = console::run(ConsoleOptions {
         header,
         platforms: platforms(&sources),
@@ -174,7 +191,7 @@ fn lab_sources(lab: &RedisLab) -> Result<Vec<PlannedSource>> {
         },
         ..SourceArgs::default()
     };
-    Ok(args.plan()?)
+    Ok(args.plan_with(&Discovered::default())?)
 }
 
 fn simulated_sources() -> Result<Vec<PlannedSource>> {
@@ -183,7 +200,7 @@ fn simulated_sources() -> Result<Vec<PlannedSource>> {
         seed: 1,
         ..SourceArgs::default()
     };
-    Ok(args.plan()?)
+    Ok(args.plan_with(&Discovered::default())?)
 }
 
 /// Carries out kill and restart requests, by member address.

@@ -162,45 +162,7 @@ impl RedisLab {
                 what: "creating a temporary directory".into(),
                 source,
             })?;
-        let ports = free_ports(1 + config.replicas + config.sentinels)?;
-        let master_port = ports[0];
-        let mut processes = Vec::new();
-        processes.push(LabProcess::redis(
-            dir.path(),
-            server,
-            "master",
-            LabRole::Master,
-            ports[0],
-            None,
-            config,
-        )?);
-        for i in 0..config.replicas {
-            let name = format!("replica-{}", i + 1);
-            let port = ports[1 + i];
-            processes.push(LabProcess::redis(
-                dir.path(),
-                server,
-                &name,
-                LabRole::Replica,
-                port,
-                Some(master_port),
-                config,
-            )?);
-        }
-        if let Some(binary) = sentinel {
-            for i in 0..config.sentinels {
-                let name = format!("sentinel-{}", i + 1);
-                let port = ports[1 + config.replicas + i];
-                processes.push(LabProcess::sentinel(
-                    dir.path(),
-                    binary,
-                    &name,
-                    port,
-                    master_port,
-                    config,
-                )?);
-            }
-        }
+        let processes = Self::processes(config, dir.path(), server, sentinel)?;
         let lab = RedisLab {
             config: config.clone(),
             processes,
@@ -213,6 +175,56 @@ impl RedisLab {
             lab.wait_answering(process).await?;
         }
         Ok(lab)
+    }
+
+    /// The master, its replicas and the sentinels, each on a free port,
+    /// configured in `dir` but not started.
+    fn processes(
+        config: &LabConfig,
+        dir: &Path,
+        server: &Path,
+        sentinel: Option<&Path>,
+    ) -> Result<Vec<LabProcess>, LabError> {
+        let ports = free_ports(1 + config.replicas + config.sentinels)?;
+        let master_port = ports[0];
+        let mut processes = Vec::new();
+        let master = LabRole::Master;
+        processes.push(LabProcess::redis(
+            dir,
+            server,
+            "master",
+            master,
+            master_port,
+            None,
+            config,
+        )?);
+        for i in 0..config.replicas {
+            let name = format!("replica-{}", i + 1);
+            let (role, port) = (LabRole::Replica, ports[1 + i]);
+            processes.push(LabProcess::redis(
+                dir,
+                server,
+                &name,
+                role,
+                port,
+                Some(master_port),
+                config,
+            )?);
+        }
+        for i in 0..config.sentinels {
+            let Some(binary) = sentinel else { break };
+            let name = format!("sentinel-{}", i + 1);
+            let port = ports[1 + config.replicas + i];
+            processes.push(LabProcess::sentinel(
+                dir,
+                binary,
+                &name,
+                port,
+                master_port,
+                config,
+            )?);
+        }
+        Ok(processes)
     }
 
     /// Waits until the group is whole: one master with every running replica

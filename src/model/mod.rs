@@ -1,18 +1,25 @@
 //! The pure, synchronous model: members, clusters, the merge of source reports
 //! into a topology, and the timeline of changes. No tokio, no clients, no
 //! terminal: everything here is driven by plain data and tested beside the code.
+//!
+//! - [`observation`]: what sources send; [`member`]: a merged instance;
+//! - [`consensus`]: how a cluster agrees on its leader;
+//! - [`topology`]: the merge; [`timeline`]: the diff into events;
+//!   [`history`]: lag over time.
 
+pub mod consensus;
 pub mod history;
 pub mod member;
 pub mod observation;
 pub mod timeline;
 pub mod topology;
 
+pub use consensus::{Arbiter, ConsensusView, Fact, SentinelView};
 pub use history::LagHistory;
 pub use member::{Health, Link, Member, Placement, SyncProgress, Tier};
 pub use observation::{
-    Authority, ClusterObservation, MemberObservation, RecordedLeader, SentinelView, SourceKind,
-    SourceReport, SourceStatus,
+    Authority, ClusterObservation, MemberObservation, RecordedLeader, SourceKind, SourceReport,
+    SourceStatus,
 };
 pub use timeline::{Event, EventKind, Timeline};
 pub use topology::{Cluster, SourceState, Topology};

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::Timestamp;
+use super::consensus::ConsensusView;
 use super::member::{Health, Link, Placement, SyncProgress, Tier};
 
 /// How much a source's word about roles counts, weakest first. When sources
@@ -61,24 +62,6 @@ pub struct MemberObservation {
     pub raw: BTreeMap<String, String>,
 }
 
-/// What a Sentinel says about the master it watches.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct SentinelView {
-    pub master_name: String,
-    pub master_address: Option<String>,
-    /// Sentinel's flags for the master: `master`, `s_down`, `o_down`, ...
-    pub flags: Vec<String>,
-    pub failover_state: Option<String>,
-    pub quorum: Option<u32>,
-    pub sentinels: Option<u32>,
-}
-
-impl SentinelView {
-    pub fn is_down(&self) -> bool {
-        self.flags.iter().any(|f| f == "s_down" || f == "o_down")
-    }
-}
-
 /// A cluster as one source sees it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClusterObservation {
@@ -91,7 +74,8 @@ pub struct ClusterObservation {
     pub precedence: u8,
     /// The leader's address as a registry records it (Dgraph's `zero` key).
     pub recorded_leader: Option<RecordedLeader>,
-    pub sentinel: Option<SentinelView>,
+    /// How the cluster agrees on its leader, from whoever decides it.
+    pub consensus: Option<ConsensusView>,
 }
 
 /// A leader named by a registry record rather than observed.

@@ -385,47 +385,9 @@ fn member_events(
                 .cluster(&cluster.id)
                 .member(&member.id)
         };
-        let Some(old) = old_members.get(member.id.as_str()) else {
-            out.push(
-                at(EventKind::MemberAdded)
-                    .detail("tier", member.tier.as_str())
-                    .detail(
-                        "native_role",
-                        member.native_role.clone().map_or(Value::Null, Value::from),
-                    )
-                    .detail(
-                        "address",
-                        member.address.clone().map_or(Value::Null, Value::from),
-                    ),
-            );
-            continue;
-        };
-        if old.tier != member.tier {
-            out.push(
-                at(EventKind::TierChanged)
-                    .detail("from", old.tier.as_str())
-                    .detail("to", member.tier.as_str())
-                    .detail(
-                        "native_role",
-                        member.native_role.clone().map_or(Value::Null, Value::from),
-                    ),
-            );
-        }
-        if old.health != member.health {
-            out.push(
-                at(EventKind::HealthChanged)
-                    .detail("from", old.health.as_str())
-                    .detail("to", member.health.as_str())
-                    .detail(
-                        "error",
-                        member.error.clone().map_or(Value::Null, Value::from),
-                    ),
-            );
-        }
-        match (old.link, member.link) {
-            (Some(Link::Up) | None, Some(Link::Down)) => out.push(at(EventKind::LinkDown)),
-            (Some(Link::Down), Some(Link::Up)) => out.push(at(EventKind::LinkUp)),
-            _ => {}
+        match old_members.get(member.id.as_str()) {
+            None => out.push(added(at(EventKind::MemberAdded), member)),
+            Some(old) => member_changes(old, member, at, out),
         }
     }
     if let Some(before) = before {
@@ -434,6 +396,47 @@ fn member_events(
                 out.push(removed(cluster, member, now));
             }
         }
+    }
+}
+
+fn or_null(value: &Option<String>) -> Value {
+    value.clone().map_or(Value::Null, Value::from)
+}
+
+fn added(event: Event, member: &Member) -> Event {
+    event
+        .detail("tier", member.tier.as_str())
+        .detail("native_role", or_null(&member.native_role))
+        .detail("address", or_null(&member.address))
+}
+
+/// What changed on a member seen before: tier, health, replication link.
+fn member_changes(
+    old: &Member,
+    member: &Member,
+    at: impl Fn(EventKind) -> Event,
+    out: &mut Vec<Event>,
+) {
+    if old.tier != member.tier {
+        out.push(
+            at(EventKind::TierChanged)
+                .detail("from", old.tier.as_str())
+                .detail("to", member.tier.as_str())
+                .detail("native_role", or_null(&member.native_role)),
+        );
+    }
+    if old.health != member.health {
+        out.push(
+            at(EventKind::HealthChanged)
+                .detail("from", old.health.as_str())
+                .detail("to", member.health.as_str())
+                .detail("error", or_null(&member.error)),
+        );
+    }
+    match (old.link, member.link) {
+        (Some(Link::Up) | None, Some(Link::Down)) => out.push(at(EventKind::LinkDown)),
+        (Some(Link::Down), Some(Link::Up)) => out.push(at(EventKind::LinkUp)),
+        _ => {}
     }
 }
 

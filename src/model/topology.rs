@@ -9,17 +9,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use super::Timestamp;
+use super::consensus::{ConsensusView, SentinelView};
 use super::member::{Member, Tier};
 use super::observation::{
-    Authority, ClusterObservation, MemberObservation, RecordedLeader, SentinelView, SourceKind,
-    SourceReport, SourceStatus,
+    Authority, ClusterObservation, MemberObservation, RecordedLeader, SourceKind, SourceReport,
+    SourceStatus,
 };
 
 /// A source as the header and `snapshot` show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SourceState {
     pub id: String,
     pub kind: SourceKind,
@@ -56,7 +57,7 @@ impl SourceState {
 }
 
 /// A group of members that replicate one data set or elect one leader.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cluster {
     pub id: String,
     pub kind: String,
@@ -66,11 +67,18 @@ pub struct Cluster {
     pub recorded_leader: Option<RecordedLeader>,
     /// Whether the recorded leader is the observed one (None: nothing to compare).
     pub recorded_leader_agrees: Option<bool>,
-    pub sentinel: Option<SentinelView>,
+    /// How the cluster agrees on its leader, when something decides it.
+    pub consensus: Option<ConsensusView>,
     pub members: Vec<Member>,
 }
 
 impl Cluster {
+    /// What Sentinel says, when a Sentinel quorum decides (`sentinel` in
+    /// snapshots).
+    pub fn sentinel(&self) -> Option<SentinelView> {
+        self.consensus.as_ref().and_then(ConsensusView::sentinel)
+    }
+
     pub fn member(&self, id: &str) -> Option<&Member> {
         self.members.iter().find(|m| m.id == id)
     }
@@ -80,8 +88,26 @@ impl Cluster {
     }
 }
 
+/// By hand so that `sentinel` stays in snapshots where scripts read it,
+/// derived from the consensus view that now carries it.
+impl Serialize for Cluster {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut doc = serializer.serialize_struct("Cluster", 9)?;
+        doc.serialize_field("id", &self.id)?;
+        doc.serialize_field("kind", &self.kind)?;
+        doc.serialize_field("name", &self.name)?;
+        doc.serialize_field("leader", &self.leader)?;
+        doc.serialize_field("recorded_leader", &self.recorded_leader)?;
+        doc.serialize_field("recorded_leader_agrees", &self.recorded_leader_agrees)?;
+        doc.serialize_field("sentinel", &self.sentinel())?;
+        doc.serialize_field("consensus", &self.consensus)?;
+        doc.serialize_field("members", &self.members)?;
+        doc.end()
+    }
+}
+
 /// Every cluster and source, as of the latest reports.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Topology {
     pub clusters: Vec<Cluster>,
     pub sources: Vec<SourceState>,
@@ -96,65 +122,14 @@ impl Topology {
             .map(|r| SourceState::from_report(r))
             .collect();
         let groups = group_observations(&reports);
-        let mut members: Vec<(Member, Vec<String>)> =
-            groups.iter().map(|g| merge_member(g)).collect();
-
+        let members: Vec<(Member, Vec<String>)> = groups.iter().map(|g| merge_member(g)).collect();
         let cluster_obs: Vec<&ClusterObservation> =
             reports.iter().flat_map(|r| r.clusters.iter()).collect();
-        let mut sets = ClusterSets::default();
-        for (member, candidates) in &members {
-            // A data-bearing instance belongs to one replication group, so two
-            // names for its cluster are one cluster. An observer (tier unknown,
-            // like a Sentinel) may watch several clusters and joins none.
-            if member.tier != Tier::Unknown {
-                for pair in candidates.windows(2) {
-                    sets.union(&pair[0], &pair[1]);
-                }
-            }
-            for candidate in candidates {
-                sets.find(candidate);
-            }
-        }
-        // A registry record joins the cluster that has a member at its address.
-        for obs in &cluster_obs {
-            sets.find(&obs.id);
-            if let Some(recorded) = &obs.recorded_leader {
-                let holder = members
-                    .iter()
-                    .find(|(m, _)| m.address.as_deref() == Some(recorded.address.as_str()));
-                if let Some((_, candidates)) = holder
-                    && let Some(first) = candidates.first()
-                {
-                    sets.union(&obs.id, first);
-                }
-            }
-        }
-
-        let mut keyed = build_clusters(&mut sets, &cluster_obs);
-        let index: HashMap<String, usize> = keyed
-            .iter()
-            .enumerate()
-            .map(|(i, (root, _))| (root.clone(), i))
-            .collect();
-        for (member, candidates) in members.drain(..) {
-            let mut roots: Vec<String> = candidates.iter().map(|c| sets.find(c)).collect();
-            if member.tier == Tier::Unknown {
-                roots.sort();
-                roots.dedup();
-            } else {
-                roots.truncate(1);
-            }
-            for root in roots {
-                match index.get(&root) {
-                    Some(&i) => keyed[i].1.members.push(member.clone()),
-                    // Unreachable: every candidate was registered above.
-                    None => keyed.push((root, orphan_cluster(member.clone()))),
-                }
-            }
-        }
-        let mut clusters: Vec<Cluster> = keyed.into_iter().map(|(_, c)| c).collect();
+        let mut sets = join_cluster_ids(&members, &cluster_obs);
+        let keyed = build_clusters(&mut sets, &cluster_obs);
+        let mut clusters = place_members(keyed, &mut sets, members);
         clusters.retain(|c| {
-            !c.members.is_empty() || c.recorded_leader.is_some() || c.sentinel.is_some()
+            !c.members.is_empty() || c.recorded_leader.is_some() || c.consensus.is_some()
         });
         for cluster in &mut clusters {
             finish_cluster(cluster);
@@ -175,6 +150,74 @@ impl Topology {
     pub fn any_source_failed(&self) -> bool {
         self.sources.iter().any(SourceState::is_error)
     }
+}
+
+/// Which cluster ids name one cluster: those a data-bearing member is put
+/// in by its strongest sources, and a registry record with the cluster that
+/// has a member at its address.
+fn join_cluster_ids(
+    members: &[(Member, Vec<String>)],
+    cluster_obs: &[&ClusterObservation],
+) -> ClusterSets {
+    let mut sets = ClusterSets::default();
+    for (member, candidates) in members {
+        // A data-bearing instance belongs to one replication group, so two
+        // names for its cluster are one cluster. An observer (tier unknown,
+        // like a Sentinel) may watch several clusters and joins none.
+        if member.tier != Tier::Unknown {
+            for pair in candidates.windows(2) {
+                sets.union(&pair[0], &pair[1]);
+            }
+        }
+        for candidate in candidates {
+            sets.find(candidate);
+        }
+    }
+    for obs in cluster_obs {
+        sets.find(&obs.id);
+        if let Some(recorded) = &obs.recorded_leader {
+            let holder = members
+                .iter()
+                .find(|(m, _)| m.address.as_deref() == Some(recorded.address.as_str()));
+            if let Some((_, candidates)) = holder
+                && let Some(first) = candidates.first()
+            {
+                sets.union(&obs.id, first);
+            }
+        }
+    }
+    sets
+}
+
+/// Puts each member in its cluster: a data-bearing member in one, an
+/// observer in every cluster it watches.
+fn place_members(
+    mut keyed: Vec<(String, Cluster)>,
+    sets: &mut ClusterSets,
+    members: Vec<(Member, Vec<String>)>,
+) -> Vec<Cluster> {
+    let index: HashMap<String, usize> = keyed
+        .iter()
+        .enumerate()
+        .map(|(i, (root, _))| (root.clone(), i))
+        .collect();
+    for (member, candidates) in members {
+        let mut roots: Vec<String> = candidates.iter().map(|c| sets.find(c)).collect();
+        if member.tier == Tier::Unknown {
+            roots.sort();
+            roots.dedup();
+        } else {
+            roots.truncate(1);
+        }
+        for root in roots {
+            match index.get(&root) {
+                Some(&i) => keyed[i].1.members.push(member.clone()),
+                // Unreachable: every candidate was registered above.
+                None => keyed.push((root, orphan_cluster(member.clone()))),
+            }
+        }
+    }
+    keyed.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Groups observations of one instance: same address, or same name where one
@@ -292,7 +335,7 @@ fn build_clusters(
                 leader: None,
                 recorded_leader: observations.iter().find_map(|o| o.recorded_leader.clone()),
                 recorded_leader_agrees: None,
-                sentinel: observations.iter().find_map(|o| o.sentinel.clone()),
+                consensus: observations.iter().find_map(|o| o.consensus.clone()),
                 members: Vec::new(),
             };
             (root, cluster)
@@ -303,10 +346,8 @@ fn build_clusters(
 /// Picks one leader, orders members, and compares with the recorded leader.
 fn finish_cluster(cluster: &mut Cluster) {
     use super::member::Health;
-    let sentinel_master = cluster
-        .sentinel
-        .as_ref()
-        .and_then(|s| s.master_address.clone());
+    // Among members claiming to lead, the one the arbiter names wins.
+    let named = cluster.consensus.as_ref().and_then(|c| c.leader.clone());
     let claimants: Vec<usize> = cluster
         .members
         .iter()
@@ -317,9 +358,7 @@ fn finish_cluster(cluster: &mut Cluster) {
     let chosen = claimants
         .iter()
         .copied()
-        .find(|&i| {
-            cluster.members[i].address.is_some() && cluster.members[i].address == sentinel_master
-        })
+        .find(|&i| cluster.members[i].address.is_some() && cluster.members[i].address == named)
         .or_else(|| {
             claimants
                 .iter()
@@ -352,7 +391,7 @@ fn orphan_cluster(member: Member) -> Cluster {
         leader: None,
         recorded_leader: None,
         recorded_leader_agrees: None,
-        sentinel: None,
+        consensus: None,
         members: vec![member],
     }
 }

@@ -1,16 +1,25 @@
-//! Sources (Redis, Sentinel, registry keys, Docker, a simulation): tokio tasks that each watch one thing and send whole
+//! Sources (Redis, Sentinel, registry keys, Docker, Kubernetes, a
+//! simulation): tokio tasks that each watch one thing and send whole
 //! [`SourceReport`]s to the app loop. A source never touches app state; it
 //! reports errors in its report (redacted), retries with backoff and keeps
 //! going until the shutdown token is cancelled.
+//!
+//! - [`plan`]: which sources to start, and what the machine offers.
+//! - [`poll`]: the loop, reconnect backoff and discovered targets every
+//!   polled source shares; an application probe is a parser plus a
+//!   [`poll::Poll`].
+//! - [`redis`], [`docker`], [`kube`], [`sim`]: the sources themselves.
 
 pub mod docker;
 pub mod kube;
+pub mod plan;
+pub mod poll;
 pub mod redis;
 pub mod sim;
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::model::SourceReport;
@@ -26,6 +35,9 @@ pub struct SourceContext {
     pub timeout: Duration,
     pub reports: mpsc::Sender<SourceReport>,
     pub shutdown: CancellationToken,
+    /// The members platform sources discovered, kept current by the app
+    /// loop; only for a source whose spec [asks for them](SourceSpec::wants_targets).
+    pub targets: Option<watch::Receiver<Vec<poll::Target>>>,
 }
 
 impl SourceContext {
@@ -69,6 +81,20 @@ impl SourceSpec {
             SourceSpec::Sim(_) => "sim",
             SourceSpec::Kube(..) => "kube",
             SourceSpec::Docker(_) => "docker",
+        }
+    }
+
+    /// Whether the source polls the members Docker or Kubernetes discover
+    /// (an application probe without fixed URLs); the app loop then sends
+    /// them over [`SourceContext::targets`]. No source of today does.
+    pub fn wants_targets(&self) -> bool {
+        match self {
+            SourceSpec::Redis(_)
+            | SourceSpec::Sentinel { .. }
+            | SourceSpec::Registry { .. }
+            | SourceSpec::Sim(_)
+            | SourceSpec::Kube(..)
+            | SourceSpec::Docker(_) => false,
         }
     }
 

@@ -21,8 +21,8 @@ use time::macros::datetime;
 
 use super::SourceContext;
 use crate::model::{
-    Authority, ClusterObservation, Health, Link, MemberObservation, Placement, RecordedLeader,
-    SentinelView, SourceKind, SourceReport, SourceStatus, Tier, Timestamp,
+    Authority, ClusterObservation, ConsensusView, Health, Link, MemberObservation, Placement,
+    RecordedLeader, SentinelView, SourceKind, SourceReport, SourceStatus, Tier, Timestamp,
 };
 
 /// How big the simulation is and where its randomness starts.
@@ -440,7 +440,7 @@ fn cluster_observation(cluster: &SimCluster) -> ClusterObservation {
         name: cluster.name.clone(),
         precedence: 0,
         recorded_leader,
-        sentinel,
+        consensus: sentinel.map(ConsensusView::from_sentinel),
     }
 }
 
@@ -663,6 +663,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             reports: tx,
             shutdown: shutdown.clone(),
+            targets: None,
         };
         let task = tokio::spawn(run(
             ctx,

@@ -82,10 +82,10 @@ fn row<'a>(app: &View, cluster: &'a Cluster, show_kind: bool) -> Row<'a> {
     Row::new(cells)
 }
 
-/// True when some member is of the master tier, or a Sentinel or registry
-/// says there should be a leader.
+/// True when some member is of the master tier, or an arbiter (Sentinel,
+/// raft, a lock) or registry says there should be a leader.
 fn may_lead(cluster: &Cluster) -> bool {
-    cluster.sentinel.is_some()
+    cluster.consensus.is_some()
         || cluster.recorded_leader.is_some()
         || cluster
             .members
@@ -116,15 +116,14 @@ pub fn leader_cell<'a>(app: &View, cluster: &'a Cluster) -> Line<'a> {
     if cluster.recorded_leader_agrees == Some(false) {
         spans.push(Span::styled(" ≠registry", theme.bad()));
     }
-    // Only the strongest Sentinel flag fits; details has them all.
-    if let Some(sentinel) = &cluster.sentinel {
-        let has = |flag: &str| sentinel.flags.iter().any(|f| f == flag);
-        let down = ["o_down", "s_down"].into_iter().find(|f| has(f));
-        if let Some(flag) = down {
-            spans.push(Span::styled(format!(" {flag}"), theme.bad()));
+    // Only the strongest alarm fits; details has every fact.
+    if let Some(consensus) = &cluster.consensus {
+        if let Some(alarm) = &consensus.alarm {
+            spans.push(Span::styled(format!(" {alarm}"), theme.bad()));
         }
-        if sentinel.failover_state.is_some() {
-            spans.push(Span::styled(" failover", theme.warn()));
+        if consensus.in_progress.is_some() {
+            let change = consensus.arbiter.change_word();
+            spans.push(Span::styled(format!(" {change}"), theme.warn()));
         }
     }
     Line::from(spans)

@@ -84,10 +84,9 @@ mod tests {
 
     use super::*;
     use crate::actions::Action;
-    use crate::app::AppState;
     use crate::ui::testing::{self, SMALL};
 
-    fn asking() -> AppState {
+    fn asking() -> testing::TestApp {
         let mut app = testing::lab_scenario();
         app.ui.mode = Mode::Confirm(Action::LabKill {
             member: "10.0.0.10:6379".into(),

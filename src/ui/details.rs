@@ -6,7 +6,6 @@
 use ratatui::Frame;
 
 use super::view::View;
-use crate::app::AppState;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -14,7 +13,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{Pane, members, pane_block, view};
-use crate::model::{Cluster, Member};
+use crate::model::{Cluster, ConsensusView, Member};
 
 /// Width of the field names.
 const LABEL: usize = 13;
@@ -32,8 +31,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
 }
 
 /// How many lines the pane holds, to bound scrolling.
-pub fn line_count(app: &AppState) -> usize {
-    lines(&View::new(app)).len()
+pub fn line_count(app: &View) -> usize {
+    lines(app).len()
 }
 
 fn lines(app: &View) -> Vec<Line<'static>> {
@@ -210,32 +209,39 @@ fn cluster_lines(app: &View, c: &Cluster, out: &mut Vec<Line<'static>>) {
         out.push(line_with(theme, "registry", value));
         out.push(field(theme, "  read from", recorded.from.clone()));
     }
-    if let Some(s) = &c.sentinel {
-        out.push(field(theme, "sentinel", s.master_name.clone()));
-        out.push(field(theme, "  master", or_dash(s.master_address.as_ref())));
-        let flags_style = if s.is_down() {
+    if let Some(consensus) = &c.consensus {
+        consensus_lines(theme, consensus, out);
+    }
+}
+
+/// How the cluster agrees on its leader, in the arbiter's own words
+/// (`sentinel` / `master` / `failover`, `raft` / `leader` / `election`).
+fn consensus_lines(theme: Theme, view: &ConsensusView, out: &mut Vec<Line<'static>>) {
+    let arbiter = &view.arbiter;
+    out.push(field(theme, arbiter.label(), arbiter.name().to_string()));
+    let leader = format!("  {}", arbiter.leader_word());
+    out.push(field(theme, &leader, or_dash(view.leader.as_ref())));
+    if let Some(term) = view.term {
+        out.push(field(theme, "  term", term.to_string()));
+    }
+    for fact in &view.facts {
+        let style = if fact.alarming {
             theme.bad()
         } else {
             Style::new()
         };
-        out.push(styled_field(
-            theme,
-            "  flags",
-            s.flags.join(","),
-            flags_style,
-        ));
-        out.push(field(
-            theme,
-            "  failover",
-            or_dash(s.failover_state.as_ref()),
-        ));
-        let quorum = format!(
-            "{} of {} sentinels",
-            or_dash(s.quorum),
-            or_dash(s.sentinels)
-        );
-        out.push(field(theme, "  quorum", quorum));
+        let name = format!("  {}", fact.name);
+        out.push(styled_field(theme, &name, fact.value.clone(), style));
     }
+    let change = format!("  {}", arbiter.change_word());
+    out.push(field(theme, &change, or_dash(view.in_progress.as_ref())));
+    let quorum = format!(
+        "{} of {} {}",
+        or_dash(view.quorum),
+        or_dash(view.voters),
+        arbiter.voters_word()
+    );
+    out.push(field(theme, "  quorum", quorum));
 }
 
 #[cfg(test)]
@@ -260,7 +266,7 @@ mod tests {
     #[test]
     fn shows_every_field_and_the_raw_ones() {
         let app = testing::scenario();
-        let text: Vec<String> = lines(&View::new(&app))
+        let text: Vec<String> = lines(&View::new(&app.app, &app.ui))
             .iter()
             .map(|l| l.to_string())
             .collect();

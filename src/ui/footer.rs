@@ -82,10 +82,9 @@ mod tests {
     use crossterm::event::KeyCode;
 
     use super::*;
-    use crate::app::AppState;
     use crate::ui::testing::{self, SMALL};
 
-    fn footer(app: &AppState) -> String {
+    fn footer(app: &testing::TestApp) -> String {
         testing::render_pane(app, SMALL.0, 1, draw)
     }
 
@@ -99,7 +98,7 @@ mod tests {
         let mut app = testing::scenario();
         testing::type_keys(&mut app, "/Redis");
         let filter = footer(&app);
-        crate::ui::handle_key(&mut app, testing::key(KeyCode::Enter));
+        testing::handle_key(&mut app, testing::key(KeyCode::Enter));
         testing::type_keys(&mut app, ":kill-ma");
         let command = footer(&app);
         insta::assert_snapshot!(format!("{filter}\n{command}"));
@@ -120,9 +119,9 @@ mod tests {
     fn a_message_replaces_the_hints_and_the_kept_filter_shows() {
         let mut app = testing::scenario();
         testing::type_keys(&mut app, "/orc");
-        crate::ui::handle_key(&mut app, testing::key(KeyCode::Enter));
+        testing::handle_key(&mut app, testing::key(KeyCode::Enter));
         testing::type_keys(&mut app, ":foo");
-        crate::ui::handle_key(&mut app, testing::key(KeyCode::Enter));
+        testing::handle_key(&mut app, testing::key(KeyCode::Enter));
         let text = footer(&app);
         assert!(text.contains("unknown command: foo"), "{text}");
         assert!(text.contains("filter: orc"), "{text}");

@@ -6,7 +6,6 @@
 use ratatui::Frame;
 
 use super::view::View;
-use crate::app::AppState;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
@@ -64,7 +63,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
 }
 
 /// Lines help holds in one column, to bound scrolling.
-pub fn line_count(app: &AppState) -> usize {
+pub fn line_count(app: &View) -> usize {
     key_lines(app).len() + command_lines(app).len()
 }
 
@@ -80,7 +79,7 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-fn key_lines(app: &AppState) -> Vec<Line<'static>> {
+fn key_lines(app: &View) -> Vec<Line<'static>> {
     let theme = app.ui.theme();
     let mut lines = vec![Line::styled("Keys", theme.heading())];
     lines.extend(keymap::bindings(&app.header).map(|b| binding_line(theme, b)));
@@ -95,7 +94,7 @@ fn binding_line(theme: Theme, binding: &Binding) -> Line<'static> {
     ])
 }
 
-fn command_lines(app: &AppState) -> Vec<Line<'static>> {
+fn command_lines(app: &View) -> Vec<Line<'static>> {
     let theme = app.ui.theme();
     let mut lines = vec![Line::styled("Commands", theme.heading())];
     lines.extend(keymap::commands(&app.header).map(|c| command_line(theme, c)));
@@ -123,7 +122,7 @@ mod tests {
     use crate::ui::keymap::{BINDINGS, COMMANDS, Scope};
     use crate::ui::testing::{self, LARGE, SMALL};
 
-    fn help_text(app: &AppState, (w, h): (u16, u16)) -> String {
+    fn help_text(app: &testing::TestApp, (w, h): (u16, u16)) -> String {
         testing::render_pane(app, w, h, draw)
     }
 

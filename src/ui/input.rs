@@ -5,11 +5,13 @@
 //! An [`Action`] leaves here only as [`UiRequest::Execute`], and only after
 //! the user pressed `y` in the confirm dialog.
 
+use std::ops::Deref;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::keymap::{self, Command, LineCommand, QUIT_ANYWHERE};
 use super::view::{self, View};
-use super::{Asking, Mode, Pane, UiRequest, details, help};
+use super::{Asking, Mode, Pane, UiRequest, UiState, details, help};
 use crate::actions::plan::{self, PlanContext};
 use crate::actions::{Action, Draft, Intent};
 use crate::app::AppState;
@@ -18,7 +20,30 @@ use crate::model::Member;
 /// How far PgUp/PgDn move; the key handler does not know pane heights.
 const PAGE: usize = 10;
 
-pub fn handle_key(app: &mut AppState, key: KeyEvent) -> Option<UiRequest> {
+/// What a key works on: the UI state it changes and the app state it only
+/// reads (it derefs to [`AppState`]).
+struct Keys<'a> {
+    ui: &'a mut UiState,
+    app: &'a AppState,
+}
+
+impl Deref for Keys<'_> {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        self.app
+    }
+}
+
+impl Keys<'_> {
+    /// The filter and selection resolved against the app state now.
+    fn view(&self) -> View<'_> {
+        View::new(self.app, self.ui)
+    }
+}
+
+pub fn handle_key(ui: &mut UiState, app: &AppState, key: KeyEvent) -> Option<UiRequest> {
+    let app = &mut Keys { ui, app };
     if key.kind == KeyEventKind::Release {
         return None;
     }
@@ -44,7 +69,7 @@ pub fn handle_key(app: &mut AppState, key: KeyEvent) -> Option<UiRequest> {
     }
 }
 
-fn normal(app: &mut AppState, key: KeyEvent) -> Option<UiRequest> {
+fn normal(app: &mut Keys<'_>, key: KeyEvent) -> Option<UiRequest> {
     // A message answers the previous key; the next one dismisses it.
     app.ui.message = None;
     let command = keymap::lookup(&key, &app.header)?;
@@ -70,14 +95,14 @@ fn normal(app: &mut AppState, key: KeyEvent) -> Option<UiRequest> {
 }
 
 /// Plans `intent` on the selection and starts asking its questions.
-fn start_draft(app: &mut AppState, intent: Intent) {
+fn start_draft(app: &mut Keys<'_>, intent: Intent) {
     let nobody = Member::default();
-    let member = match view::selected_member(app) {
+    let member = match view::selected_member(app.app, app.ui) {
         Some(m) => m,
         None if intent == Intent::HealAll => &nobody,
         None => return app.ui.notify_error("no member selected"),
     };
-    let Some(cluster) = view::selected_cluster(app) else {
+    let Some(cluster) = view::selected_cluster(app.app, app.ui) else {
         return app.ui.notify_error("no cluster selected");
     };
     let ctx = PlanContext {
@@ -91,7 +116,7 @@ fn start_draft(app: &mut AppState, intent: Intent) {
 }
 
 /// Asks the draft's next question, or confirms the finished action.
-fn next_question(app: &mut AppState, draft: Draft) {
+fn next_question(app: &mut Keys<'_>, draft: Draft) {
     app.ui.mode = match draft.question() {
         Some(question) => Mode::Ask(Asking {
             input: question.default.clone(),
@@ -104,7 +129,7 @@ fn next_question(app: &mut AppState, draft: Draft) {
 }
 
 /// Typing an answer: Enter checks it (and asks again on error), Esc cancels.
-fn ask_line(app: &mut AppState, key: KeyEvent, mut asking: Asking) {
+fn ask_line(app: &mut Keys<'_>, key: KeyEvent, mut asking: Asking) {
     match key.code {
         KeyCode::Esc => {
             app.ui.mode = Mode::Normal;
@@ -134,12 +159,12 @@ fn ask_line(app: &mut AppState, key: KeyEvent, mut asking: Asking) {
     app.ui.mode = Mode::Ask(asking);
 }
 
-fn open_help(app: &mut AppState) {
+fn open_help(app: &mut Keys<'_>) {
     app.ui.help_scroll = 0;
     app.ui.mode = Mode::Help;
 }
 
-fn cycle_focus(app: &mut AppState, forward: bool) {
+fn cycle_focus(app: &mut Keys<'_>, forward: bool) {
     app.ui.focus = app.ui.focus.cycle(forward);
     if app.ui.zoom.is_some() {
         app.ui.zoom = Some(app.ui.focus);
@@ -148,12 +173,12 @@ fn cycle_focus(app: &mut AppState, forward: bool) {
 
 /// Moves the focused pane's selection or scroll by `delta` rows, clamped;
 /// `isize::MIN`/`MAX` go to the first/last row.
-fn move_by(app: &mut AppState, delta: isize) {
+fn move_by(app: &mut Keys<'_>, delta: isize) {
     match app.ui.focus {
         Pane::Clusters => move_cluster(app, delta),
         Pane::Members => move_member(app, delta),
         Pane::Details => {
-            let last = details::line_count(app).saturating_sub(1);
+            let last = details::line_count(&app.view()).saturating_sub(1);
             app.ui.details_scroll = step(app.ui.details_scroll, delta, last);
         }
         Pane::Timeline => {
@@ -167,8 +192,8 @@ fn step(from: usize, delta: isize, last: usize) -> usize {
     from.saturating_add_signed(delta).min(last)
 }
 
-fn move_cluster(app: &mut AppState, delta: isize) {
-    let view = View::new(app);
+fn move_cluster(app: &mut Keys<'_>, delta: isize) {
+    let view = app.view();
     let Some(current) = view.cluster_index else {
         return;
     };
@@ -181,8 +206,8 @@ fn move_cluster(app: &mut AppState, delta: isize) {
     }
 }
 
-fn move_member(app: &mut AppState, delta: isize) {
-    let view = View::new(app);
+fn move_member(app: &mut Keys<'_>, delta: isize) {
+    let view = app.view();
     let Some(current) = view.member_index else {
         return;
     };
@@ -195,7 +220,7 @@ fn move_member(app: &mut AppState, delta: isize) {
 }
 
 /// Enter drills from clusters into members, and zooms the other panes.
-fn zoom(app: &mut AppState) {
+fn zoom(app: &mut Keys<'_>) {
     match app.ui.focus {
         Pane::Clusters => app.ui.focus = Pane::Members,
         Pane::Members | Pane::Details => {
@@ -207,7 +232,7 @@ fn zoom(app: &mut AppState) {
 }
 
 /// Esc undoes one thing: a zoom, else the focus away from clusters, else the filter.
-fn back(app: &mut AppState) {
+fn back(app: &mut Keys<'_>) {
     if app.ui.zoom.take().is_some() {
         return;
     }
@@ -219,7 +244,7 @@ fn back(app: &mut AppState) {
 }
 
 /// Typing the filter applies it at once; Enter keeps it, Esc clears it.
-fn filter_line(app: &mut AppState, key: KeyEvent) {
+fn filter_line(app: &mut Keys<'_>, key: KeyEvent) {
     match key.code {
         KeyCode::Enter => app.ui.mode = Mode::Normal,
         KeyCode::Esc => {
@@ -234,7 +259,7 @@ fn filter_line(app: &mut AppState, key: KeyEvent) {
     }
 }
 
-fn command_line(app: &mut AppState, key: KeyEvent, mut line: String) -> Option<UiRequest> {
+fn command_line(app: &mut Keys<'_>, key: KeyEvent, mut line: String) -> Option<UiRequest> {
     match key.code {
         KeyCode::Enter => {
             app.ui.mode = Mode::Normal;
@@ -255,7 +280,7 @@ fn command_line(app: &mut AppState, key: KeyEvent, mut line: String) -> Option<U
     None
 }
 
-fn run_command(app: &mut AppState, line: &str) -> Option<UiRequest> {
+fn run_command(app: &mut Keys<'_>, line: &str) -> Option<UiRequest> {
     let parsed = match keymap::parse_command(line, &app.header) {
         Ok(Some(parsed)) => parsed,
         Ok(None) => return None,
@@ -276,7 +301,7 @@ fn run_command(app: &mut AppState, line: &str) -> Option<UiRequest> {
 }
 
 /// `:ctx NAME` / `:ns NAME`: the app loop restarts the Kubernetes source.
-fn switch_kube(app: &mut AppState, parsed: keymap::ParsedCommand) -> Option<UiRequest> {
+fn switch_kube(app: &mut Keys<'_>, parsed: keymap::ParsedCommand) -> Option<UiRequest> {
     use crate::model::SourceKind;
     if !app.reports.iter().any(|r| r.kind == SourceKind::Kube) {
         app.ui.notify_error("no Kubernetes source in this session");
@@ -305,8 +330,8 @@ fn restart(member: String, address: String) -> Action {
 }
 
 /// Opens the confirm dialog for an action on the selected member.
-fn ask_about_member(app: &mut AppState, build: fn(String, String) -> Action) {
-    let action = match view::selected_member(app) {
+fn ask_about_member(app: &mut Keys<'_>, build: fn(String, String) -> Action) {
+    let action = match view::selected_member(app.app, app.ui) {
         Some(member) => action_on(member, build),
         None => Err("no member selected".to_string()),
     };
@@ -314,8 +339,8 @@ fn ask_about_member(app: &mut AppState, build: fn(String, String) -> Action) {
 }
 
 /// Opens the confirm dialog to kill the selected cluster's current leader.
-fn ask_about_leader(app: &mut AppState) {
-    let action = match view::selected_cluster(app) {
+fn ask_about_leader(app: &mut Keys<'_>) {
+    let action = match view::selected_cluster(app.app, app.ui) {
         None => Err("no cluster selected".to_string()),
         Some(cluster) => match cluster.leader_member() {
             Some(leader) => action_on(leader, kill),
@@ -332,7 +357,7 @@ fn action_on(member: &Member, build: fn(String, String) -> Action) -> Result<Act
     }
 }
 
-fn ask(app: &mut AppState, action: Result<Action, String>) {
+fn ask(app: &mut Keys<'_>, action: Result<Action, String>) {
     match action {
         Ok(action) => app.ui.mode = Mode::Confirm(action),
         Err(message) => app.ui.notify_error(message),
@@ -340,7 +365,7 @@ fn ask(app: &mut AppState, action: Result<Action, String>) {
 }
 
 /// `y` confirms; everything else, Enter included, keeps the default: No.
-fn confirm(app: &mut AppState, key: KeyEvent, action: Action) -> Option<UiRequest> {
+fn confirm(app: &mut Keys<'_>, key: KeyEvent, action: Action) -> Option<UiRequest> {
     app.ui.mode = Mode::Normal;
     if matches!(key.code, KeyCode::Char('y' | 'Y')) {
         app.ui.notify(format!("requested: {}", action.describe()));
@@ -351,10 +376,10 @@ fn confirm(app: &mut AppState, key: KeyEvent, action: Action) -> Option<UiReques
     }
 }
 
-fn help(app: &mut AppState, key: KeyEvent) {
+fn help(app: &mut Keys<'_>, key: KeyEvent) {
     match keymap::lookup(&key, &app.header) {
         Some(Command::Down) => {
-            let last = help::line_count(app).saturating_sub(1);
+            let last = help::line_count(&app.view()).saturating_sub(1);
             app.ui.help_scroll = step(app.ui.help_scroll, 1, last);
         }
         Some(Command::Up) => app.ui.help_scroll = app.ui.help_scroll.saturating_sub(1),

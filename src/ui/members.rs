@@ -231,7 +231,7 @@ mod tests {
     fn the_leader_row_is_bold_with_a_yellow_star() {
         let app = testing::scenario();
         let buffer = testing::render_buffer(&app, LARGE.0 - 48, 20, draw);
-        let cluster = crate::ui::view::selected_cluster(&app).expect("a cluster");
+        let cluster = crate::ui::view::selected_cluster(&app.app, &app.ui).expect("a cluster");
         let leader = cluster.leader_member().expect("first cluster has a leader");
         let (x, y) = testing::find(&buffer, &leader.name).expect("leader listed");
         assert!(buffer[(x, y)].modifier.contains(Modifier::BOLD));

@@ -1,10 +1,12 @@
-//! The terminal UI: a pure function of [`AppState`] to a frame, and the key
-//! table that turns keys into requests.
+//! The terminal UI: a pure function of [`AppState`] and [`UiState`] to a
+//! frame, and the key table that turns keys into requests. The console loop
+//! owns both states; the app state knows nothing of the UI.
 //!
 //! Where things live:
 //! - one file per pane or dialog, each with the same
 //!   `draw(frame, area, &View)` ([`view::View`] is the app state with the
-//!   filter and selection resolved once per frame; it derefs to [`AppState`]):
+//!   filter and selection resolved once per frame, and the [`UiState`]
+//!   beside it; it derefs to [`AppState`]):
 //!   [`header`], [`clusters`], [`members`], [`details`], [`timeline`],
 //!   [`footer`], and the overlays [`help`], [`prompt`] (a draft action's
 //!   questions) and [`confirm`];
@@ -163,7 +165,7 @@ impl UiState {
     }
 
     pub fn selected_cluster_id<'a>(&self, app: &'a AppState) -> Option<&'a str> {
-        view::selected_cluster(app).map(|c| c.id.as_str())
+        view::selected_cluster(app, self).map(|c| c.id.as_str())
     }
 
     pub(crate) fn cluster_selection(&self) -> &Selection {
@@ -227,7 +229,7 @@ pub struct Areas {
 
 /// Splits the screen: header; clusters beside members; details beside the
 /// timeline; footer. A zoomed pane takes the whole body.
-pub fn layout(area: Rect, app: &AppState) -> Areas {
+pub fn layout(area: Rect, app: &View) -> Areas {
     let [header, body, footer] = Layout::vertical([
         Constraint::Length(header::height(app)),
         Constraint::Min(0),
@@ -276,8 +278,8 @@ impl Areas {
 pub type PaneDraw = fn(&mut Frame, Rect, &View);
 
 /// Draws the whole screen.
-pub fn draw(frame: &mut Frame, app: &AppState) {
-    let app = &View::new(app);
+pub fn draw(frame: &mut Frame, app: &AppState, ui: &UiState) {
+    let app = &View::new(app, ui);
     let areas = layout(frame.area(), app);
     header::draw(frame, areas.header, app);
     let panes: [(Option<Rect>, PaneDraw); 4] = [
@@ -300,19 +302,19 @@ pub fn draw(frame: &mut Frame, app: &AppState) {
     }
 }
 
-/// Applies a key to the UI state; returns what the app must do, if anything.
-pub fn handle_key(app: &mut AppState, key: crossterm::event::KeyEvent) -> Option<UiRequest> {
-    input::handle_key(app, key)
+/// Applies a key to the UI state, reading the app state; returns what the
+/// app must do, if anything.
+pub fn handle_key(
+    ui: &mut UiState,
+    app: &AppState,
+    key: crossterm::event::KeyEvent,
+) -> Option<UiRequest> {
+    input::handle_key(ui, app, key)
 }
 
 /// A pane's frame: its title, reversed when focused so focus reads without
 /// colour, and extra text after it (counts, position).
-pub(crate) fn pane_block<'a>(
-    app: &AppState,
-    pane: Pane,
-    title: &'a str,
-    extra: String,
-) -> Block<'a> {
+pub(crate) fn pane_block<'a>(app: &View, pane: Pane, title: &'a str, extra: String) -> Block<'a> {
     let theme = app.ui.theme;
     let focused = app.ui.focus == pane;
     let mut spans = vec![Span::styled(format!(" {title} "), theme.title(focused))];

@@ -1,6 +1,8 @@
-//! Test fixtures shared by the panes' tests: an app state built from the
-//! simulation with a fixed seed, rendering on a `TestBackend`, and key helpers.
+//! Test fixtures shared by the panes' tests: an app state (with the UI state
+//! beside it, as the console loop keeps them) built from the simulation with
+//! a fixed seed, rendering on a `TestBackend`, and key helpers.
 
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -36,8 +38,42 @@ pub fn header() -> HeaderInfo {
     }
 }
 
+/// The app state and the UI state beside it, as the console loop keeps
+/// them; derefs to the app state so tests read like the loop.
+#[derive(Debug)]
+pub struct TestApp {
+    pub app: AppState,
+    pub ui: UiState,
+}
+
+impl Deref for TestApp {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+impl DerefMut for TestApp {
+    fn deref_mut(&mut self) -> &mut AppState {
+        &mut self.app
+    }
+}
+
+impl TestApp {
+    /// The view the panes would get.
+    pub fn view(&self) -> View<'_> {
+        View::new(&self.app, &self.ui)
+    }
+}
+
+/// A key pressed on the test app, as the console loop passes it.
+pub fn handle_key(app: &mut TestApp, key: KeyEvent) -> Option<UiRequest> {
+    super::handle_key(&mut app.ui, &app.app, key)
+}
+
 /// An app state after `steps` steps of the simulation, drawn in colour.
-pub fn sim_app(config: SimConfig, steps: usize) -> AppState {
+pub fn sim_app(config: SimConfig, steps: usize) -> TestApp {
     let mut simulation = Simulation::new(config);
     let label = SourceLabel {
         id: "sim#0".into(),
@@ -45,20 +81,22 @@ pub fn sim_app(config: SimConfig, steps: usize) -> AppState {
         target: format!("sim:{}@seed{}", config.members, config.seed),
     };
     let mut app = AppState::new(header(), vec![label], simulation.now());
-    app.ui = UiState::new(Theme::COLOR);
     for _ in 0..steps {
         let report = simulation.step();
         let at = report.at;
         app.apply_report(report, at);
     }
-    app
+    TestApp {
+        app,
+        ui: UiState::new(Theme::COLOR),
+    }
 }
 
-pub fn scenario() -> AppState {
+pub fn scenario() -> TestApp {
     sim_app(SCENARIO, SCENARIO_STEPS)
 }
 
-pub fn lab_scenario() -> AppState {
+pub fn lab_scenario() -> TestApp {
     let mut app = scenario();
     app.header.lab = true;
     app
@@ -77,21 +115,21 @@ pub fn failing_source(now: Timestamp) -> SourceReport {
 }
 
 pub fn render_buffer(
-    app: &AppState,
+    app: &TestApp,
     width: u16,
     height: u16,
     draw: impl Fn(&mut ratatui::Frame, Rect, &View),
 ) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
     terminal
-        .draw(|frame| draw(frame, frame.area(), &View::new(app)))
+        .draw(|frame| draw(frame, frame.area(), &View::new(&app.app, &app.ui)))
         .expect("draws");
     terminal.backend().buffer().clone()
 }
 
 /// One pane alone, as text with the version masked so snapshots survive releases.
 pub fn render_pane(
-    app: &AppState,
+    app: &TestApp,
     width: u16,
     height: u16,
     draw: impl Fn(&mut ratatui::Frame, Rect, &View),
@@ -99,13 +137,13 @@ pub fn render_pane(
     text(&render_buffer(app, width, height, draw))
 }
 
-pub fn screen_buffer(app: &AppState, (width, height): (u16, u16)) -> Buffer {
+pub fn screen_buffer(app: &TestApp, (width, height): (u16, u16)) -> Buffer {
     render_buffer(app, width, height, |frame, _, view| {
-        super::draw(frame, view.app)
+        super::draw(frame, view.app, view.ui)
     })
 }
 
-pub fn render_screen(app: &AppState, size: (u16, u16)) -> String {
+pub fn render_screen(app: &TestApp, size: (u16, u16)) -> String {
     text(&screen_buffer(app, size))
 }
 
@@ -163,10 +201,10 @@ pub fn char_key(c: char) -> KeyEvent {
 }
 
 /// Presses each character in turn; returns the last request.
-pub fn type_keys(app: &mut AppState, keys: &str) -> Option<UiRequest> {
+pub fn type_keys(app: &mut TestApp, keys: &str) -> Option<UiRequest> {
     let mut last = None;
     for c in keys.chars() {
-        last = super::handle_key(app, char_key(c));
+        last = handle_key(app, char_key(c));
     }
     last
 }

@@ -4,8 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 
-use super::testing::{self, LARGE, SMALL, char_key, key, type_keys};
-use super::view::View;
+use super::testing::{self, LARGE, SMALL, TestApp, char_key, handle_key, key, type_keys};
 use super::*;
 use crate::model::Tier;
 
@@ -171,15 +170,17 @@ fn tab_cycles_focus_and_enter_esc_zoom() {
 fn member_movement_stays_in_the_cluster() {
     let mut app = testing::scenario();
     handle_key(&mut app, key(KeyCode::Enter));
-    let cluster = view::selected_cluster(&app).expect("cluster").clone();
+    let cluster = view::selected_cluster(&app.app, &app.ui)
+        .expect("cluster")
+        .clone();
     type_keys(&mut app, "j");
     assert_eq!(
-        view::selected_member(&app).map(|m| m.id.as_str()),
+        view::selected_member(&app.app, &app.ui).map(|m| m.id.as_str()),
         Some(cluster.members[1].id.as_str())
     );
     type_keys(&mut app, "G");
     assert_eq!(
-        view::selected_member(&app).map(|m| m.id.as_str()),
+        view::selected_member(&app.app, &app.ui).map(|m| m.id.as_str()),
         cluster.members.last().map(|m| m.id.as_str())
     );
 }
@@ -189,10 +190,10 @@ fn filter_narrows_clusters_and_members_enter_keeps_esc_clears() {
     let mut app = testing::scenario();
     type_keys(&mut app, "/ALPHA");
     assert_eq!(app.ui.filter(), "ALPHA");
-    let clusters = View::new(&app).clusters;
+    let clusters = app.view().clusters;
     assert!(!clusters.is_empty());
     assert!(clusters.iter().all(|c| c.kind == "dgraph"));
-    let members = View::new(&app).members;
+    let members = app.view().members;
     assert!(
         members
             .iter()
@@ -240,8 +241,8 @@ fn quit_by_q_ctrl_c_and_command() {
     );
 }
 
-fn selected_member_action(app: &AppState) -> (String, String) {
-    let member = view::selected_member(app).expect("a member");
+fn selected_member_action(app: &TestApp) -> (String, String) {
+    let member = view::selected_member(&app.app, &app.ui).expect("a member");
     (
         member.id.clone(),
         member.address.clone().expect("sim members have addresses"),
@@ -305,7 +306,8 @@ fn without_lab_mode_k_does_nothing() {
 fn kill_master_targets_the_selected_clusters_leader() {
     let mut app = testing::lab_scenario();
     // Pick a redis cluster with a leader, wherever it sorts.
-    let (index, cluster) = View::new(&app)
+    let (index, cluster) = app
+        .view()
         .clusters
         .iter()
         .enumerate()
@@ -333,7 +335,8 @@ fn kill_master_targets_the_selected_clusters_leader() {
 #[test]
 fn kill_master_without_a_leader_says_so() {
     let mut app = testing::lab_scenario();
-    let index = View::new(&app)
+    let index = app
+        .view()
         .clusters
         .iter()
         .position(|c| c.leader.is_none())

@@ -12,6 +12,7 @@
 
 use std::ops::Deref;
 
+use super::UiState;
 use crate::app::AppState;
 use crate::model::{Cluster, Member, Timestamp};
 
@@ -112,19 +113,32 @@ fn visible_members<'a>(cluster: &'a Cluster, needle_lower: &str) -> Vec<&'a Memb
         .collect()
 }
 
-pub fn selected_cluster(app: &AppState) -> Option<&Cluster> {
-    View::new(app).cluster()
+pub fn selected_cluster<'a>(app: &'a AppState, ui: &UiState) -> Option<&'a Cluster> {
+    let needle = ui.filter().to_ascii_lowercase();
+    let clusters = visible_clusters(app, &needle);
+    let index = ui
+        .cluster_selection()
+        .resolve(clusters.iter().map(|c| c.id.as_str()))?;
+    Some(clusters[index])
 }
 
-pub fn selected_member(app: &AppState) -> Option<&Member> {
-    View::new(app).member()
+pub fn selected_member<'a>(app: &'a AppState, ui: &UiState) -> Option<&'a Member> {
+    let needle = ui.filter().to_ascii_lowercase();
+    let members = visible_members(selected_cluster(app, ui)?, &needle);
+    let index = ui
+        .member_selection()
+        .resolve(members.iter().map(|m| m.id.as_str()))?;
+    Some(members[index])
 }
 
-/// The app state with the filter applied and the selection resolved; what
-/// every pane's `draw` gets. Derefs to [`AppState`].
+/// The app state with the filter applied and the selection resolved, and
+/// the UI state beside it; what every pane's `draw` gets. Derefs to
+/// [`AppState`].
 #[derive(Debug)]
 pub struct View<'a> {
     pub app: &'a AppState,
+    /// Focus, filter, dialogs, theme: what only the UI keeps.
+    pub ui: &'a UiState,
     /// Clusters the filter lets through.
     pub clusters: Vec<&'a Cluster>,
     pub cluster_index: Option<usize>,
@@ -134,22 +148,21 @@ pub struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    pub fn new(app: &'a AppState) -> Self {
-        let needle = app.ui.filter().to_ascii_lowercase();
+    pub fn new(app: &'a AppState, ui: &'a UiState) -> Self {
+        let needle = ui.filter().to_ascii_lowercase();
         let clusters = visible_clusters(app, &needle);
-        let cluster_index = app
-            .ui
+        let cluster_index = ui
             .cluster_selection()
             .resolve(clusters.iter().map(|c| c.id.as_str()));
         let members = cluster_index
             .map(|i| visible_members(clusters[i], &needle))
             .unwrap_or_default();
-        let member_index = app
-            .ui
+        let member_index = ui
             .member_selection()
             .resolve(members.iter().map(|m| m.id.as_str()));
         View {
             app,
+            ui,
             clusters,
             cluster_index,
             members,

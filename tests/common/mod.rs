@@ -83,6 +83,7 @@ impl Watcher {
             timeout: Duration::from_secs(1),
             reports: self.sender.clone(),
             shutdown: self.shutdown.clone(),
+            targets: None,
         };
         self.tasks.push(spec.spawn(ctx));
         id

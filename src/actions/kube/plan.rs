@@ -186,7 +186,7 @@ mod tests {
             leader: None,
             recorded_leader: None,
             recorded_leader_agrees: None,
-            sentinel: None,
+            consensus: None,
             members,
         }
     }

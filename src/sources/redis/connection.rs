@@ -2,24 +2,21 @@
 //! calls, reconnect backoff and errors that say what failed without ever
 //! showing a password.
 //!
-//! The connection is a `MultiplexedConnection` kept across polls; any failure
-//! drops it, and the next attempt waits for the backoff (0.5 s doubling to
-//! 5 s) so a dead instance is not hammered, yet one that comes back is seen
-//! again within a few seconds.
+//! The connection is a `MultiplexedConnection` kept across polls in the
+//! shared [`Reconnect`]: any failure drops it, and the next attempt waits for
+//! the backoff (0.5 s doubling to 5 s) so a dead instance is not hammered, yet
+//! one that comes back is seen again within a few seconds.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Value};
-use tokio::time::Instant;
 
 use super::info::parse_info;
 use super::target::{RedisTarget, redact_text};
 use super::value::{describe, text, truncate};
-
-const FIRST_RETRY: Duration = Duration::from_millis(500);
-const MAX_RETRY: Duration = Duration::from_secs(5);
+use crate::sources::poll::Reconnect;
 
 /// Why talking to one instance failed. Messages are redacted and name no
 /// address: callers prefix the address or target they belong to.
@@ -45,45 +42,22 @@ impl ProbeError {
     }
 }
 
-/// When to try connecting again after a failure.
-#[derive(Debug, Clone)]
-struct Backoff {
-    delay: Duration,
-    not_before: Option<Instant>,
-}
-
-impl Backoff {
-    fn new() -> Self {
-        Backoff {
-            delay: FIRST_RETRY,
-            not_before: None,
-        }
-    }
-
-    fn failed(&mut self, now: Instant) {
-        self.not_before = Some(now + self.delay);
-        self.delay = (self.delay * 2).min(MAX_RETRY);
-    }
-
-    fn succeeded(&mut self) {
-        *self = Backoff::new();
-    }
-
-    fn may_try(&self, now: Instant) -> bool {
-        self.not_before.is_none_or(|t| now >= t)
-    }
-}
-
 /// A lazily opened, cached connection to one instance.
 pub struct Connection {
     target: RedisTarget,
-    connection: Option<MultiplexedConnection>,
-    backoff: Backoff,
-    last_error: Option<ProbeError>,
+    link: Reconnect<Open, ProbeError>,
+}
+
+/// An open connection and what was read when it opened.
+struct Open {
+    connection: MultiplexedConnection,
     /// A few `INFO server` fields read when the connection opened: they only
     /// change when the process restarts, which also means a new connection.
     server: BTreeMap<String, String>,
 }
+
+/// What [`Connection::server_fields`] lends while no connection is open.
+static NO_FIELDS: BTreeMap<String, String> = BTreeMap::new();
 
 /// `INFO server` fields worth showing with a member.
 const SERVER_FIELDS: &[&str] = &["run_id", "redis_version", "redis_mode", "tcp_port"];
@@ -92,10 +66,7 @@ impl Connection {
     pub fn new(target: RedisTarget) -> Self {
         Connection {
             target,
-            connection: None,
-            backoff: Backoff::new(),
-            last_error: None,
-            server: BTreeMap::new(),
+            link: Reconnect::default(),
         }
     }
 
@@ -105,7 +76,7 @@ impl Connection {
 
     /// `run_id`, `redis_version`, ... of the process currently connected.
     pub fn server_fields(&self) -> &BTreeMap<String, String> {
-        &self.server
+        self.link.current().map_or(&NO_FIELDS, |open| &open.server)
     }
 
     /// Sends one command, bounded by `timeout`.
@@ -133,58 +104,15 @@ impl Connection {
 
     /// The open connection, opening one if the backoff allows.
     async fn open(&mut self, timeout: Duration) -> Result<&mut MultiplexedConnection, ProbeError> {
-        if self.connection.is_none() {
-            let now = Instant::now();
-            if !self.backoff.may_try(now) {
-                return Err(self
-                    .last_error
-                    .clone()
-                    .unwrap_or(ProbeError::Connect("waiting to retry".into())));
-            }
-            match self.connect(timeout).await {
-                Ok((connection, server)) => {
-                    self.connection = Some(connection);
-                    self.server = server;
-                }
-                Err(e) => {
-                    self.backoff.failed(Instant::now());
-                    self.last_error = Some(e.clone());
-                    return Err(e);
-                }
-            }
-        }
-        self.connection
-            .as_mut()
-            .ok_or_else(|| ProbeError::Connect("no connection".into()))
-    }
-
-    async fn connect(
-        &self,
-        timeout: Duration,
-    ) -> Result<(MultiplexedConnection, BTreeMap<String, String>), ProbeError> {
-        let client = redis::Client::open(self.target.connection_url())
-            .map_err(|e| ProbeError::Connect(self.scrub(&e.to_string())))?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        // The library bounds each step; this bounds the whole (DNS, TCP, TLS, AUTH).
-        let opened = tokio::time::timeout(
-            timeout,
-            client.get_multiplexed_async_connection_with_config(&config),
-        )
-        .await
-        .map_err(|_| ProbeError::Timeout(timeout))?;
-        let mut connection = opened.map_err(|e| self.classify(&e, true, timeout))?;
-        let info = tokio::time::timeout(
-            timeout,
-            redis::cmd("INFO")
-                .arg("server")
-                .query_async::<Value>(&mut connection),
-        )
-        .await
-        .map_err(|_| ProbeError::Timeout(timeout))?
-        .map_err(|e| self.classify(&e, false, timeout))?;
-        Ok((connection, server_fields(&info)))
+        let target = &self.target;
+        let open = self
+            .link
+            .open_with(
+                || connect(target, timeout),
+                || ProbeError::Connect("waiting to retry".into()),
+            )
+            .await?;
+        Ok(&mut open.connection)
     }
 
     fn settle<T>(
@@ -194,11 +122,10 @@ impl Connection {
     ) -> Result<T, ProbeError> {
         let error = match result {
             Ok(Ok(value)) => {
-                self.backoff.succeeded();
-                self.last_error = None;
+                self.link.succeeded();
                 return Ok(value);
             }
-            Ok(Err(e)) => self.classify(&e, false, timeout),
+            Ok(Err(e)) => classify(&self.target, &e, false, timeout),
             Err(_) => ProbeError::Timeout(timeout),
         };
         self.fail(error)
@@ -207,47 +134,76 @@ impl Connection {
     /// Records a failure found by the caller (an answer it could not read):
     /// the connection is dropped so the next poll starts clean.
     pub fn fail<T>(&mut self, error: ProbeError) -> Result<T, ProbeError> {
-        self.connection = None;
-        self.server.clear();
-        self.backoff.failed(Instant::now());
-        self.last_error = Some(error.clone());
-        Err(error)
-    }
-
-    fn classify(&self, error: &RedisError, connecting: bool, timeout: Duration) -> ProbeError {
-        let detail = self.scrub(&error.to_string());
-        let upper = detail.to_ascii_uppercase();
-        let auth_code = matches!(error.code(), Some("WRONGPASS" | "NOAUTH"));
-        if error.kind() == ErrorKind::AuthenticationFailed
-            || auth_code
-            || upper.contains("WRONGPASS")
-            || upper.contains("NOAUTH")
-            || (upper.contains("AUTH") && upper.contains("PASSWORD"))
-        {
-            ProbeError::Auth(detail)
-        } else if error.is_timeout() {
-            ProbeError::Timeout(timeout)
-        } else if matches!(
-            error.kind(),
-            ErrorKind::Parse | ErrorKind::UnexpectedReturnType
-        ) {
-            ProbeError::Garbage(detail)
-        } else if connecting {
-            ProbeError::Connect(detail)
-        } else if error.is_io_error() || error.is_connection_dropped() {
-            ProbeError::Lost(detail)
-        } else {
-            ProbeError::Command(detail)
-        }
-    }
-
-    /// Library messages may echo the URL or, in theory, the password itself.
-    fn scrub(&self, text: &str) -> String {
-        scrub(text, self.target.password())
+        Err(self.link.fail(error))
     }
 }
 
-/// Redacts URLs with credentials and any occurrence of `password`.
+/// Opens a connection to `target` and reads its `INFO server` fields, all
+/// within `timeout`.
+async fn connect(target: &RedisTarget, timeout: Duration) -> Result<Open, ProbeError> {
+    let client = redis::Client::open(target.connection_url())
+        .map_err(|e| ProbeError::Connect(scrub(&e.to_string(), target.password())))?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    // The library bounds each step; this bounds the whole (DNS, TCP, TLS, AUTH).
+    let opened = tokio::time::timeout(
+        timeout,
+        client.get_multiplexed_async_connection_with_config(&config),
+    )
+    .await
+    .map_err(|_| ProbeError::Timeout(timeout))?;
+    let mut connection = opened.map_err(|e| classify(target, &e, true, timeout))?;
+    let info = tokio::time::timeout(
+        timeout,
+        redis::cmd("INFO")
+            .arg("server")
+            .query_async::<Value>(&mut connection),
+    )
+    .await
+    .map_err(|_| ProbeError::Timeout(timeout))?
+    .map_err(|e| classify(target, &e, false, timeout))?;
+    Ok(Open {
+        connection,
+        server: server_fields(&info),
+    })
+}
+
+/// What kind of failure a client error is, its text redacted.
+fn classify(
+    target: &RedisTarget,
+    error: &RedisError,
+    connecting: bool,
+    timeout: Duration,
+) -> ProbeError {
+    let detail = scrub(&error.to_string(), target.password());
+    let upper = detail.to_ascii_uppercase();
+    let auth_code = matches!(error.code(), Some("WRONGPASS" | "NOAUTH"));
+    if error.kind() == ErrorKind::AuthenticationFailed
+        || auth_code
+        || upper.contains("WRONGPASS")
+        || upper.contains("NOAUTH")
+        || (upper.contains("AUTH") && upper.contains("PASSWORD"))
+    {
+        ProbeError::Auth(detail)
+    } else if error.is_timeout() {
+        ProbeError::Timeout(timeout)
+    } else if matches!(
+        error.kind(),
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType
+    ) {
+        ProbeError::Garbage(detail)
+    } else if connecting {
+        ProbeError::Connect(detail)
+    } else if error.is_io_error() || error.is_connection_dropped() {
+        ProbeError::Lost(detail)
+    } else {
+        ProbeError::Command(detail)
+    }
+}
+
+/// Redacts URLs with credentials and any occurrence of `password` (library
+/// messages may echo the URL or, in theory, the password itself).
 pub fn scrub(text: &str, password: Option<&str>) -> String {
     let redacted = redact_text(text);
     let redacted = match password {
@@ -302,23 +258,6 @@ pub async fn poll_replication(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_to_a_cap_and_resets() {
-        let mut backoff = Backoff::new();
-        let start = Instant::now();
-        assert!(backoff.may_try(start));
-        backoff.failed(start);
-        assert!(!backoff.may_try(start));
-        assert!(backoff.may_try(start + FIRST_RETRY));
-        for _ in 0..10 {
-            backoff.failed(start);
-        }
-        assert!(backoff.may_try(start + MAX_RETRY));
-        assert!(!backoff.may_try(start + MAX_RETRY - Duration::from_millis(1)));
-        backoff.succeeded();
-        assert!(backoff.may_try(start));
-    }
 
     #[test]
     fn scrub_hides_urls_and_bare_passwords() {

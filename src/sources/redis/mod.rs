@@ -3,9 +3,13 @@
 //! and reads Sentinel's view and registry keys.
 //!
 //! - [`info`], [`role`], [`sentinel`]: pure parsers of replies.
-//! - [`connection`]: one cached connection with timeouts and backoff.
+//! - [`connection`]: one cached connection with timeouts, on the shared
+//!   [`Reconnect`](crate::sources::poll::Reconnect) backoff.
 //! - [`group`]: a replication group and the rules for leader, lag and health.
 //! - [`watch_sentinel`], [`registry`]: the Sentinel and registry sources.
+//! - [`target`]: a checked, redactable Redis URL.
+//!
+//! Each is polled by the shared [`run_polling`] loop.
 
 pub mod connection;
 pub mod group;
@@ -22,6 +26,7 @@ pub use target::{RedisTarget, TargetError};
 use std::time::Duration;
 
 use super::SourceContext;
+use super::poll::{Poll, run_polling};
 use crate::model::SourceReport;
 
 /// Watches one Redis instance and every instance reachable through its
@@ -40,11 +45,6 @@ pub async fn run_registry(ctx: SourceContext, target: RedisTarget, key: String) 
     run_polling(&ctx, registry::RegistryKey::new(target, key)).await;
 }
 
-/// Something polled once per interval into a whole report.
-trait Poll {
-    async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport;
-}
-
 impl Poll for group::ReplicationGroup {
     async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
         group::ReplicationGroup::poll(self, source, timeout).await
@@ -60,33 +60,5 @@ impl Poll for watch_sentinel::SentinelWatch {
 impl Poll for registry::RegistryKey {
     async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
         registry::RegistryKey::poll(self, source, timeout).await
-    }
-}
-
-/// The loop every polled source shares: poll, send, wait for the next tick,
-/// and leave as soon as shutdown is asked or the app is gone.
-async fn run_polling(ctx: &SourceContext, mut poller: impl Poll) {
-    let mut ticker = tokio::time::interval(ctx.interval);
-    // After a slow poll, wait a whole interval rather than firing a burst.
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            _ = ctx.shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let report = tokio::select! {
-            biased;
-            _ = ctx.shutdown.cancelled() => return,
-            report = poller.poll(&ctx.id, ctx.timeout) => report,
-        };
-        let sent = tokio::select! {
-            biased;
-            _ = ctx.shutdown.cancelled() => return,
-            sent = ctx.send(report) => sent,
-        };
-        if !sent {
-            return;
-        }
     }
 }

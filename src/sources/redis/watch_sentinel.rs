@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::model::{
-    Authority, ClusterObservation, Health, Link, MemberObservation, SentinelView, SourceKind,
-    SourceReport, SourceStatus, Tier, normalize_address,
+    Authority, ClusterObservation, ConsensusView, Health, Link, MemberObservation, SentinelView,
+    SourceKind, SourceReport, SourceStatus, Tier, normalize_address,
 };
 
 use super::connection::{Connection, ProbeError};
@@ -311,14 +311,14 @@ impl<'a> ClusterView<'a> {
             kind: "redis".into(),
             name: master.entry.name.clone(),
             precedence: 5,
-            sentinel: Some(SentinelView {
+            consensus: Some(ConsensusView::from_sentinel(SentinelView {
                 master_name: master.entry.name.clone(),
                 master_address: Some(self.master_address.clone()),
                 flags: master.entry.flags.clone(),
                 failover_state: master.failover_state.clone(),
                 quorum: master.quorum,
                 sentinels: master.num_other_sentinels.map(|n| n + 1),
-            }),
+            })),
             ..ClusterObservation::default()
         }
     }
@@ -454,7 +454,7 @@ mod tests {
         let obs = view.observation();
         assert_eq!(obs.id, "sentinel/mymaster");
         assert_eq!(obs.precedence, 5);
-        let sentinel = obs.sentinel.unwrap();
+        let sentinel = obs.consensus.unwrap().sentinel().unwrap();
         assert_eq!(sentinel.sentinels, Some(3));
         assert_eq!(sentinel.master_address.as_deref(), Some("127.0.0.1:1"));
         // Nothing polled: no leader, both as Sentinel sees them.
