@@ -76,6 +76,7 @@ impl AppState {
                 at: now,
                 clusters: Vec::new(),
                 members: Vec::new(),
+                notes: Vec::new(),
             })
             .collect();
         let waiting_for = reports.iter().map(|r| r.source.clone()).collect();
@@ -109,6 +110,7 @@ impl AppState {
             at: now,
             clusters: Vec::new(),
             members: Vec::new(),
+            notes: Vec::new(),
         };
         match self.reports.iter_mut().find(|r| r.source == old) {
             Some(slot) => *slot = fresh,
@@ -255,6 +257,7 @@ mod tests {
                 health: Health::Ok,
                 ..Default::default()
             }],
+            notes: Vec::new(),
         }
     }
 

@@ -123,4 +123,7 @@ pub struct SourceReport {
     pub at: Timestamp,
     pub clusters: Vec<ClusterObservation>,
     pub members: Vec<MemberObservation>,
+    /// What the source cannot see and what that leaves out, said while it
+    /// lasts (a resource this user may not read); not an error.
+    pub notes: Vec<String>,
 }

@@ -53,6 +53,7 @@ fn report(
         at: t(0),
         clusters,
         members,
+        notes: Vec::new(),
     }
 }
 

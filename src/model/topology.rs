@@ -31,6 +31,9 @@ pub struct SourceState {
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_report: Option<Timestamp>,
     pub members: usize,
+    /// What the source cannot see (see [`SourceReport::notes`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl SourceState {
@@ -48,6 +51,7 @@ impl SourceState {
             error,
             last_report: Some(report.at),
             members: report.members.len(),
+            notes: report.notes.clone(),
         }
     }
 

@@ -385,6 +385,7 @@ mod tests {
                     ..Default::default()
                 })
                 .collect(),
+            notes: Vec::new(),
         }
     }
 

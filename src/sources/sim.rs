@@ -189,6 +189,7 @@ impl Simulation {
                         .map(move |m| member_observation(c, m, step))
                 })
                 .collect(),
+            notes: Vec::new(),
         };
         self.step += 1;
         report

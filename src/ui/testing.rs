@@ -111,6 +111,7 @@ pub fn failing_source(now: Timestamp) -> SourceReport {
         at: now,
         clusters: Vec::new(),
         members: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

@@ -121,6 +121,7 @@ async fn look(
         at: OffsetDateTime::now_utc(),
         clusters: observed.clusters,
         members: observed.members,
+        notes: Vec::new(),
     })
 }
 
@@ -133,6 +134,7 @@ fn error_report(ctx: &SourceContext, spec: &DockerSpec, error: String) -> Source
         at: OffsetDateTime::now_utc(),
         clusters: Vec::new(),
         members: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

@@ -69,6 +69,17 @@ impl Resource {
         }
     }
 
+    /// What the console cannot show when this user may not read the resource.
+    fn hidden_means(self) -> &'static str {
+        match self {
+            Resource::Nodes => "node readiness and cordon state are not shown",
+            Resource::NetworkPolicies => {
+                "isolations are known only from the fault ledger, not seen on the cluster"
+            }
+            Resource::Pods | Resource::StatefulSets => "nothing can be shown",
+        }
+    }
+
     /// Without pods or StatefulSets there is nothing to show; nodes and
     /// policies only add detail (and are often forbidden to read).
     fn essential(self) -> bool {
@@ -123,6 +134,7 @@ fn base_report(ctx: &SourceContext, target: String, status: SourceStatus) -> Sou
         at: time::OffsetDateTime::now_utc(),
         clusters: Vec::new(),
         members: Vec::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -200,6 +212,8 @@ struct Watching {
     inventory: Inventory,
     /// The latest error of each resource, cleared by its next good event.
     errors: BTreeMap<Resource, String>,
+    /// Detail resources this user may not read, and what that leaves out.
+    hidden: BTreeMap<Resource, String>,
     /// Resources that failed before their first list (they do not hold up
     /// the first report).
     failed_early: Vec<Resource>,
@@ -225,17 +239,28 @@ impl Watching {
         };
         // Only an answer from the server clears an error: `Init` is said
         // before the list is even asked.
-        changed | (answered && self.errors.remove(&resource).is_some())
+        if !answered {
+            return changed;
+        }
+        let cleared = self.errors.remove(&resource).is_some();
+        changed | cleared | self.hidden.remove(&resource).is_some()
     }
 
     fn failed(&mut self, resource: Resource, failure: watch::Failure) -> bool {
-        let text = match failure {
-            watch::Failure::Forbidden(text) | watch::Failure::Failed(text) => text,
-        };
-        tracing::warn!(resource = resource.name(), error = %text, "kubernetes watch failed");
         if !self.failed_early.contains(&resource) && !self.synced(resource) {
             self.failed_early.push(resource);
         }
+        let text = match failure {
+            // A detail this user may not read is not the source failing:
+            // said once, with what it leaves out.
+            watch::Failure::Forbidden(text) if !resource.essential() => {
+                tracing::warn!(resource = resource.name(), error = %text, "not visible to this user");
+                let note = format!("{text}; {}", resource.hidden_means());
+                return self.hidden.insert(resource, note.clone()) != Some(note);
+            }
+            watch::Failure::Forbidden(text) | watch::Failure::Failed(text) => text,
+        };
+        tracing::warn!(resource = resource.name(), error = %text, "kubernetes watch failed");
         let message = format!("{}: {text}", resource.name());
         self.errors.insert(resource, message.clone()) != Some(message)
     }
@@ -285,6 +310,7 @@ async fn watch(ctx: &SourceContext, connected: Connected, config: &Config) {
     let mut state = Watching {
         inventory: Inventory::default(),
         errors: BTreeMap::new(),
+        hidden: BTreeMap::new(),
         failed_early: Vec::new(),
     };
     let mut due: Option<Instant> = None;
@@ -353,6 +379,7 @@ fn report(
     SourceReport {
         clusters,
         members,
+        notes: state.hidden.values().cloned().collect(),
         ..base_report(ctx, label.to_string(), state.status())
     }
 }

@@ -416,6 +416,7 @@ impl ReplicationGroup {
                 ..ClusterObservation::default()
             }],
             members,
+            notes: Vec::new(),
         }
     }
 }

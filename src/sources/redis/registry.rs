@@ -56,6 +56,7 @@ impl RegistryKey {
             at: time::OffsetDateTime::now_utc(),
             clusters,
             members: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

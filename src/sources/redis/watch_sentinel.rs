@@ -215,6 +215,7 @@ impl SentinelWatch {
             at: time::OffsetDateTime::now_utc(),
             clusters,
             members,
+            notes: Vec::new(),
         }
     }
 
