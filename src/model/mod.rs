@@ -9,7 +9,10 @@ pub mod timeline;
 pub mod topology;
 
 pub use history::LagHistory;
-pub use member::{Health, Link, Member, Placement, SyncProgress, Tier};
+pub use member::{
+    ContainerHandle, Handles, Health, KubeHandle, Link, Member, Placement, Platform, SwarmHandle,
+    SwarmServiceHandle, SyncProgress, Tier,
+};
 pub use observation::{
     Authority, ClusterObservation, MemberObservation, RecordedLeader, SentinelView, SourceKind,
     SourceReport, SourceStatus,

@@ -21,7 +21,8 @@ use super::inventory::{Inventory, networks_by_name};
 use super::raw;
 use crate::config::Config;
 use crate::model::{
-    Authority, ClusterObservation, Health, MemberObservation, Placement, Tier, normalize_address,
+    Authority, ClusterObservation, ContainerHandle, Health, MemberObservation, Placement, Platform,
+    SwarmServiceHandle, Tier, normalize_address,
 };
 
 /// Labels the engine and compose put on containers.
@@ -266,7 +267,7 @@ fn container_member(
         tier,
         health: container_health(container),
         placement: Placement {
-            platform: Some("docker".into()),
+            platform: Some(Platform::Docker),
             container: Some(name),
             ..Placement::default()
         },
@@ -274,7 +275,8 @@ fn container_member(
     };
     fill_container(&mut member, container, networks, port, memory);
     if let Some(rule) = rule {
-        member.raw.insert(raw::CONFIG_CLUSTER.into(), rule);
+        member.raw.insert(raw::CONFIG_CLUSTER.into(), rule.clone());
+        member.placement.handles.config_rule = Some(rule);
     }
     for (key, raw_key) in [(COMPOSE_PROJECT, "compose.project"), (STACK, "stack")] {
         if let Some(v) = labels.get(key) {
@@ -333,7 +335,7 @@ fn fill_container(
         remembered.extend(lost);
         memory.networks.insert(id.clone(), remembered);
     }
-    member.raw.insert(raw::CONTAINER_ID.into(), id);
+    member.raw.insert(raw::CONTAINER_ID.into(), id.clone());
     if let Some(image) = container.config.as_ref().and_then(|c| c.image.clone()) {
         member.raw.insert("docker.image".into(), image);
     }
@@ -354,6 +356,12 @@ fn fill_container(
         .collect();
     if !fixed.is_empty() {
         member.raw.insert(raw::UNDETACHABLE.into(), fixed.join(","));
+    }
+    if !id.is_empty() {
+        member.placement.handles.container = Some(ContainerHandle {
+            id,
+            undetachable: fixed.into_iter().map(str::to_string).collect(),
+        });
     }
 }
 
@@ -551,7 +559,7 @@ fn task_member(
         tier,
         health: task_health(state, container),
         placement: Placement {
-            platform: Some("swarm".into()),
+            platform: Some(Platform::Swarm),
             node: node_hostname(ctx.node),
             service: Some(service.clone()),
             task: Some(name),
@@ -565,10 +573,34 @@ fn task_member(
         fill_container(&mut member, c, networks, port, memory);
     }
     if let Some(rule) = rule {
-        member.raw.insert(raw::CONFIG_CLUSTER.into(), rule);
+        member.raw.insert(raw::CONFIG_CLUSTER.into(), rule.clone());
+        member.placement.handles.config_rule = Some(rule);
     }
     task_raw(&mut member.raw, ctx, state);
+    task_handles(&mut member.placement, ctx);
     member
+}
+
+/// The ids the planners need: the task's, its node's and its service's.
+fn task_handles(placement: &mut Placement, ctx: &TaskContext) {
+    let swarm = &mut placement.handles.swarm;
+    swarm.task_id = ctx.task.id.clone().filter(|id| !id.is_empty());
+    swarm.node_id = ctx.task.node_id.clone().filter(|id| !id.is_empty());
+    let mode = ctx.service.spec.as_ref().and_then(|s| s.mode.as_ref());
+    let replicas = mode
+        .and_then(|m| m.replicated.as_ref())
+        .and_then(|r| r.replicas);
+    let replicated = replicas.is_some() || mode.is_some_and(|m| m.replicated.is_some());
+    swarm.service = ctx
+        .service
+        .id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .map(|id| SwarmServiceHandle {
+            id,
+            global: !replicated,
+            replicas: replicas.and_then(|n| u64::try_from(n).ok()),
+        });
 }
 
 fn task_raw(raw: &mut BTreeMap<String, String>, ctx: &TaskContext, state: Option<TaskState>) {
@@ -653,12 +685,13 @@ fn node_member(node: &Node) -> MemberObservation {
         native_role: Some(native),
         health,
         placement: Placement {
-            platform: Some("swarm".into()),
+            platform: Some(Platform::Swarm),
             node: Some(hostname),
             ..Placement::default()
         },
         ..MemberObservation::default()
     };
+    member.placement.handles.swarm.node_id = node.id.clone().filter(|id| !id.is_empty());
     let raw = &mut member.raw;
     raw.insert(raw::NODE_ID.into(), node.id.clone().unwrap_or_default());
     raw.insert(raw::AVAILABILITY.into(), availability.to_string());
