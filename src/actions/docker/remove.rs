@@ -14,8 +14,7 @@ use bollard::query_parameters::{
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use super::timed;
-use crate::sources::docker::client::is_not_found;
+use super::{DockerError, timed};
 
 /// How often a stopping container is looked at.
 const POLL: Duration = Duration::from_millis(200);
@@ -29,7 +28,7 @@ pub async fn terminate(
     name: &str,
     grace: Duration,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, DockerError> {
     let signal = KillContainerOptions {
         signal: "SIGTERM".into(),
     };
@@ -73,7 +72,7 @@ pub async fn terminate(
             "container {name} did not exit within {} of SIGTERM; stopped it",
             humantime::format_duration(grace)
         )),
-        Err(e) if is_not_found(&e) => Ok(format!("container {name} exited and was removed")),
+        Err(e) if e.is_not_found() => Ok(format!("container {name} exited and was removed")),
         Err(e) => Err(e),
     }
 }
@@ -83,7 +82,7 @@ async fn state(
     docker: &Docker,
     id: &str,
     timeout: Duration,
-) -> Result<Option<(bool, i64)>, String> {
+) -> Result<Option<(bool, i64)>, DockerError> {
     match timed(
         timeout,
         "inspect container",
@@ -95,7 +94,7 @@ async fn state(
             let s = c.state.unwrap_or_default();
             Ok(Some((s.running == Some(true), s.exit_code.unwrap_or(-1))))
         }
-        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -109,7 +108,7 @@ pub async fn exec(
     command: &[String],
     limit: Duration,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, DockerError> {
     let options = CreateExecOptions {
         cmd: Some(command.to_vec()),
         attach_stdout: Some(true),
@@ -138,7 +137,9 @@ pub async fn exec(
                 match chunk {
                     Ok(log) => output.push_str(&String::from_utf8_lossy(&log.into_bytes())),
                     Err(e) => {
-                        return Err(format!("reading the output of {command:?} in {name}: {e}"));
+                        return Err(DockerError::Refused(format!(
+                            "reading the output of {command:?} in {name}: {e}"
+                        )));
                     }
                 }
             }
@@ -147,10 +148,10 @@ pub async fn exec(
         match tokio::time::timeout(limit, collect).await {
             Ok(result) => result?,
             Err(_) => {
-                return Err(format!(
+                return Err(DockerError::Refused(format!(
                     "{command:?} in {name} did not finish within {}",
                     humantime::format_duration(limit)
-                ));
+                )));
             }
         }
     }
@@ -158,7 +159,11 @@ pub async fn exec(
     let code = inspected.exit_code.unwrap_or(-1);
     let shown = tail(output.trim(), OUTPUT_LIMIT);
     let message = format!("{command:?} in {name} exited with code {code}; output: {shown}");
-    if code == 0 { Ok(message) } else { Err(message) }
+    if code == 0 {
+        Ok(message)
+    } else {
+        Err(DockerError::Refused(message))
+    }
 }
 
 /// The last `limit` characters, on a character boundary.
