@@ -11,13 +11,18 @@
 //!   injected, and the record is taken back if the injection failed;
 //! - healing goes through [`heal`], which applies each record's [`Undo`] and
 //!   forgets the records that were undone;
-//! - an uncordon forgets the cordon faults held on its node.
+//! - an uncordon forgets the cordon faults held on its node;
+//! - every action task is tracked, so quitting can wait for the ones in
+//!   flight ([`Executor::settle`]) before it heals: a disconnect between its
+//!   ledger record and its injection must land before the heal reads the
+//!   ledger, or it would land after and leave a fault with no record.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 
 use super::audit::AuditLog;
 use super::docker::{DockerBackend, DockerHost};
@@ -79,6 +84,8 @@ pub struct Executor {
     ctx: ExecContext,
     backends: Backends,
     outcomes: mpsc::Sender<ActionOutcome>,
+    /// The action tasks started by [`Executor::execute`].
+    tasks: TaskTracker,
 }
 
 impl Executor {
@@ -106,6 +113,7 @@ impl Executor {
             ctx,
             backends,
             outcomes,
+            tasks: TaskTracker::new(),
         }
     }
 
@@ -120,17 +128,29 @@ impl Executor {
         let outcomes = self.outcomes.clone();
         if self.read_only {
             let outcome = refuse(&audit, action);
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 let _ = outcomes.send(outcome).await;
             });
             return;
         }
         let ctx = self.ctx.clone();
         let backends = self.backends.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let outcome = perform_with(&audit, &ctx, &backends, action).await;
             let _ = outcomes.send(outcome).await;
         });
+    }
+
+    /// Waits, at most `within`, for the actions still running (for
+    /// quitting, before healing); true when none is left. Actions started
+    /// later are still tracked, so a second call waits for them too.
+    pub async fn settle(&self, within: Duration) -> bool {
+        self.tasks.close();
+        let settled = tokio::time::timeout(within, self.tasks.wait())
+            .await
+            .is_ok();
+        self.tasks.reopen();
+        settled
     }
 
     /// Runs the action here and now (for quitting and `clusterdeck heal`).
@@ -361,6 +381,16 @@ mod tests {
         pub ledger: Option<FaultLedger>,
         pub inject_fails: bool,
         pub already_there: bool,
+        /// Holds each injection until the test lets it go.
+        pub gate: Option<Arc<Gate>>,
+    }
+
+    /// An injection in flight, held: `started` says it is under way (its
+    /// record written), `release` lets it finish.
+    #[derive(Default)]
+    pub(super) struct Gate {
+        pub started: tokio::sync::Notify,
+        pub release: tokio::sync::Notify,
     }
 
     impl FakePlatform {
@@ -411,6 +441,10 @@ mod tests {
                                 .as_ref()
                                 .is_some_and(|l| l.records().unwrap().iter().any(|r| r.id == id));
                             fake.call(format!("inject (recorded first: {recorded})"));
+                            if let Some(gate) = &fake.gate {
+                                gate.started.notify_one();
+                                gate.release.notified().await;
+                            }
                             if fake.inject_fails {
                                 return Err(ActionError::Unavailable("the engine said no".into()));
                             }
@@ -636,5 +670,75 @@ mod tests {
             "{}",
             outcome.message
         );
+    }
+
+    fn gated() -> (Bench, Arc<Gate>, Arc<FakePlatform>, Executor) {
+        let b = bench();
+        let gate = Arc::new(Gate::default());
+        let fake = Arc::new(FakePlatform {
+            gate: Some(Arc::clone(&gate)),
+            ..FakePlatform::default()
+        });
+        let (tx, _rx) = mpsc::channel(4);
+        let audit = AuditLog::new(b.audit.path());
+        let executor = Executor::with_backends(false, audit, b.ctx.clone(), backends(&fake), tx);
+        (b, gate, fake, executor)
+    }
+
+    /// Heal-on-quit as the console does it: this run's faults, from the ledger.
+    async fn heal_this_run(executor: &Executor, ledger: &FaultLedger) -> ActionOutcome {
+        let records: Vec<FaultRecord> = ledger
+            .records()
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.run == "run-1")
+            .collect();
+        let refs: Vec<&FaultRecord> = records.iter().collect();
+        let heal = crate::actions::plan::heal_action(None, &refs, HealReason::Quitting);
+        executor.execute_now(heal).await
+    }
+
+    #[tokio::test]
+    async fn quitting_waits_for_an_action_in_flight_before_healing() {
+        let (b, gate, fake, executor) = gated();
+        executor.execute(disconnect());
+        // The record is written and the injection is under way: `q` now.
+        gate.started.notified().await;
+        let settle = executor.settle(Duration::from_secs(30));
+        tokio::pin!(settle);
+        assert!(
+            futures::poll!(&mut settle).is_pending(),
+            "quitting waits while the injection is in flight"
+        );
+        gate.release.notify_one();
+        assert!(settle.await, "the action finished within the bound");
+        assert_eq!(fake.in_place().len(), 1, "the fault landed before healing");
+        let outcome = heal_this_run(&executor, &b.ctx.ledger).await;
+        assert!(outcome.ok, "{}", outcome.message);
+        assert!(fake.in_place().is_empty(), "no fault outlives the console");
+        assert!(b.ctx.ledger.records().unwrap().is_empty());
+    }
+
+    /// The race the waiting closes: a heal that runs while an injection is
+    /// in flight drops the record, and the fault lands after it.
+    #[tokio::test]
+    async fn healing_under_an_injection_in_flight_would_leave_a_fault_with_no_record() {
+        let (b, gate, fake, executor) = gated();
+        executor.execute(disconnect());
+        gate.started.notified().await;
+        assert!(heal_this_run(&executor, &b.ctx.ledger).await.ok);
+        gate.release.notify_one();
+        assert!(executor.settle(Duration::from_secs(30)).await);
+        assert!(b.ctx.ledger.records().unwrap().is_empty());
+        assert_eq!(fake.in_place().len(), 1, "a fault nobody will heal");
+    }
+
+    #[tokio::test]
+    async fn waiting_for_actions_is_bounded() {
+        let (_b, gate, _fake, executor) = gated();
+        executor.execute(disconnect());
+        gate.started.notified().await;
+        // Never released: the bound is what ends the wait.
+        assert!(!executor.settle(Duration::from_millis(50)).await);
     }
 }
