@@ -7,11 +7,12 @@
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{
     InspectContainerOptions, KillContainerOptions, StopContainerOptions,
 };
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::time::Instant;
 
 use super::{DockerError, timed};
@@ -127,34 +128,12 @@ pub async fn exec(
         docker.start_exec(&created.id, None),
     )
     .await?;
-    let mut output = String::new();
-    if let StartExecResults::Attached {
-        output: mut stream, ..
-    } = started
-    {
-        let collect = async {
-            while let Some(chunk) = stream.next().await {
-                match chunk {
-                    Ok(log) => output.push_str(&String::from_utf8_lossy(&log.into_bytes())),
-                    Err(e) => {
-                        return Err(DockerError::Refused(format!(
-                            "reading the output of {command:?} in {name}: {e}"
-                        )));
-                    }
-                }
-            }
-            Ok(())
-        };
-        match tokio::time::timeout(limit, collect).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(DockerError::Refused(format!(
-                    "{command:?} in {name} did not finish within {}",
-                    humantime::format_duration(limit)
-                )));
-            }
+    let output = match started {
+        StartExecResults::Attached { output, .. } => {
+            collect_output(output, command, name, limit).await?
         }
-    }
+        StartExecResults::Detached => String::new(),
+    };
     let inspected = timed(timeout, "inspect exec", docker.inspect_exec(&created.id)).await?;
     let code = inspected.exit_code.unwrap_or(-1);
     let shown = tail(output.trim(), OUTPUT_LIMIT);
@@ -164,6 +143,39 @@ pub async fn exec(
     } else {
         Err(DockerError::Refused(message))
     }
+}
+
+/// The command's output until it ends, at most `limit` long.
+async fn collect_output(
+    mut stream: impl Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
+    command: &[String],
+    name: &str,
+    limit: Duration,
+) -> Result<String, DockerError> {
+    let mut output = String::new();
+    let collect = async {
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(log) => output.push_str(&String::from_utf8_lossy(&log.into_bytes())),
+                Err(e) => {
+                    return Err(DockerError::Refused(format!(
+                        "reading the output of {command:?} in {name}: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(limit, collect).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(DockerError::Refused(format!(
+                "{command:?} in {name} did not finish within {}",
+                humantime::format_duration(limit)
+            )));
+        }
+    }
+    Ok(output)
 }
 
 /// The last `limit` characters, on a character boundary.
