@@ -227,10 +227,7 @@ async fn run(
     let platform = backends.get(action.platform())?;
     if action.injects_fault() {
         let prepared = platform.prepare_fault(action).await?;
-        let ttl_secs = match action {
-            Action::Cordon { ttl_secs, .. } | Action::Disconnect { ttl_secs, .. } => *ttl_secs,
-            _ => 0,
-        };
+        let ttl_secs = action.ttl_secs().unwrap_or(0);
         return inject(ctx, action.member(), ttl_secs, prepared).await;
     }
     let message = platform.perform(action).await?;
@@ -272,6 +269,8 @@ pub async fn inject(
     let record = record(ctx, member, ttl_secs, &prepared);
     let id = record.id.clone();
     let expires = record.expires_at;
+    // A future does nothing until awaited: the injection starts only once
+    // the record is on disk.
     let injection = (prepared.inject)(&record);
     ctx.ledger.add(record).map_err(|e| {
         ActionError::Ledger(format!(

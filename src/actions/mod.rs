@@ -225,6 +225,17 @@ impl Action {
         }
     }
 
+    /// How long a fault lives before it heals itself; `None` for actions
+    /// that inject no fault.
+    pub fn ttl_secs(&self) -> Option<u64> {
+        match self {
+            Action::Cordon { ttl_secs, .. } | Action::Disconnect { ttl_secs, .. } => {
+                Some(*ttl_secs)
+            }
+            _ => None,
+        }
+    }
+
     /// True for actions that inject a fault (written to the ledger first).
     pub fn injects_fault(&self) -> bool {
         matches!(self, Action::Disconnect { .. } | Action::Cordon { .. })

@@ -121,8 +121,7 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
         ..
     } = looping;
     drop(guard);
-    sources.stop(STOP_BUDGET).await;
-    settle_actions(&executor).await;
+    tokio::join!(sources.stop(STOP_BUDGET), settle_actions(&executor));
     if !options.keep_faults {
         heal_on_quit(&executor, &ledger, app.run.as_deref()).await;
     }
