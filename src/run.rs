@@ -1,6 +1,7 @@
 //! From parsed arguments to a running mode and an exit code.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use color_eyre::eyre::Result;
 
@@ -11,11 +12,13 @@ use crate::terminal::say;
 use crate::actions::executor::{ExecContext, Executor, sweep_console_policies};
 use crate::actions::kube::{KubePlatform, target_for_undo};
 use crate::actions::plan::heal_action;
-use crate::actions::{AuditLog, FaultLedger, HealReason, Platforms, Undo};
+use crate::actions::{AuditLog, FaultLedger, FaultRecord, HealReason, Platforms, Undo};
 use crate::app::HeaderInfo;
 use crate::app::console::{self, ConsoleOptions};
-use crate::cli::{Cli, Command, UsageError};
+use crate::cli::{Cli, Command, SourceArgs, UsageError};
 use crate::headless::{self, Outcome, WatchOutput};
+use crate::lab::console::LabOptions;
+use crate::sources::docker::DockerHost;
 use crate::sources::kube::KubeTarget;
 use crate::sources::plan::platforms;
 
@@ -84,18 +87,10 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
             image,
             swarm,
         }) => {
-            let options = crate::lab::console::LabOptions {
+            let options = LabOptions {
                 replicas,
                 sentinels,
-                // `--swarm` means the lab runs on an engine: `--docker`'s, or
-                // the one DOCKER_HOST (or the default socket) names.
-                docker: match (cli.sources.docker.as_deref(), swarm) {
-                    (Some(host), _) => {
-                        Some(crate::sources::docker::DockerHost::resolve(Some(host)))
-                    }
-                    (None, true) => Some(crate::sources::docker::DockerHost::resolve(None)),
-                    (None, false) => None,
-                },
+                docker: lab_engine(&cli.sources, swarm),
                 image,
                 swarm,
                 config: Arc::clone(&cli.sources.config),
@@ -126,22 +121,35 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
             let outcome = headless::watch(planned, header, timeout, output, duration).await?;
             Ok(exit_code(outcome))
         }
-        None => {
-            let planned = cli.sources.plan().await?;
-            console::run(ConsoleOptions {
-                header,
-                platforms: platforms(&planned),
-                sources: planned,
-                request_timeout: timeout,
-                lab: None,
-                theme: crate::ui::Theme::from_env(),
-                config: Arc::clone(&cli.sources.config),
-                keep_faults: cli.common.keep_faults,
-            })
-            .await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        None => run_console(&cli, header, timeout).await,
     }
+}
+
+/// `--swarm` means the lab runs on an engine: `--docker`'s, or the one
+/// DOCKER_HOST (or the default socket) names.
+fn lab_engine(sources: &SourceArgs, swarm: bool) -> Option<DockerHost> {
+    match (sources.docker.as_deref(), swarm) {
+        (Some(host), _) => Some(DockerHost::resolve(Some(host))),
+        (None, true) => Some(DockerHost::resolve(None)),
+        (None, false) => None,
+    }
+}
+
+/// The console on the sources the command line names.
+async fn run_console(cli: &Cli, header: HeaderInfo, timeout: Duration) -> Result<ExitCode> {
+    let planned = cli.sources.plan().await?;
+    console::run(ConsoleOptions {
+        header,
+        platforms: platforms(&planned),
+        sources: planned,
+        request_timeout: timeout,
+        lab: None,
+        theme: crate::ui::Theme::from_env(),
+        config: Arc::clone(&cli.sources.config),
+        keep_faults: cli.common.keep_faults,
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn exit_code(outcome: Outcome) -> ExitCode {
@@ -156,27 +164,10 @@ fn exit_code(outcome: Outcome) -> ExitCode {
 /// clusters it knows of (the `--kube` flags' and those the ledger named),
 /// so an isolation is healed even when its record is lost; exit 0 when all
 /// are healed (or there were none), 1 otherwise.
-async fn heal(
-    timeout: std::time::Duration,
-    read_only: bool,
-    kube: Option<KubeTarget>,
-) -> Result<ExitCode> {
+async fn heal(timeout: Duration, read_only: bool, kube: Option<KubeTarget>) -> Result<ExitCode> {
     let ledger = FaultLedger::default_location();
     let faults = ledger.records()?;
-    let mut sweep: Vec<KubeTarget> = kube.iter().cloned().collect();
-    for fault in &faults {
-        if let Undo::KubeDeleteNetworkPolicy {
-            context,
-            kubeconfig,
-            ..
-        } = &fault.undo
-        {
-            let target = target_for_undo(context.as_deref(), kubeconfig.as_ref());
-            if !sweep.contains(&target) {
-                sweep.push(target);
-            }
-        }
-    }
+    let sweep = sweep_targets(kube.as_ref(), &faults);
     if faults.is_empty() {
         println!("no faults in {}", ledger.path().display());
     }
@@ -213,19 +204,47 @@ async fn heal(
         }
         return Ok(exit_healed(all_healed && sweep.is_empty()));
     }
-    for target in &sweep {
+    all_healed &= sweep_all(&sweep, timeout).await;
+    Ok(exit_healed(all_healed))
+}
+
+/// The Kubernetes clusters to sweep for console NetworkPolicies: the
+/// `--kube` flags' and every one a ledger record names.
+fn sweep_targets(kube: Option<&KubeTarget>, faults: &[FaultRecord]) -> Vec<KubeTarget> {
+    let mut sweep: Vec<KubeTarget> = kube.into_iter().cloned().collect();
+    for fault in faults {
+        if let Undo::KubeDeleteNetworkPolicy {
+            context,
+            kubeconfig,
+            ..
+        } = &fault.undo
+        {
+            let target = target_for_undo(context.as_deref(), kubeconfig.as_ref());
+            if !sweep.contains(&target) {
+                sweep.push(target);
+            }
+        }
+    }
+    sweep
+}
+
+/// Deletes the console's NetworkPolicies on each target, one line each;
+/// true when every sweep succeeded.
+async fn sweep_all(sweep: &[KubeTarget], timeout: Duration) -> bool {
+    let mut all_swept = true;
+    for target in sweep {
         match sweep_console_policies(target, timeout).await {
             Ok(lines) if lines.is_empty() => {
                 println!("no console NetworkPolicy left on {}", target.label())
             }
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
-                all_healed = false;
+                all_swept = false;
                 println!("NOT swept {}: {e}", target.label());
             }
         }
     }
-    Ok(exit_healed(all_healed))
+    all_swept
 }
 
 fn exit_healed(all_healed: bool) -> ExitCode {

@@ -156,7 +156,10 @@ async fn three_redis_containers_are_one_cluster_with_placement_and_roles() {
     let master = member(&w.app.topology, &addr(&trio.master_ip)).unwrap();
     assert_eq!(master.native_role.as_deref(), Some("master"));
     assert!(master.leader);
-    assert_eq!(master.placement.platform.as_deref(), Some("docker"));
+    assert_eq!(
+        master.placement.platform.map(|p| p.as_str()),
+        Some("docker")
+    );
     assert_eq!(
         master.placement.container.as_deref(),
         Some(trio.master.as_str())
@@ -350,7 +353,7 @@ async fn swarm_scale_and_node_availability_through_the_actions() {
     })
     .await;
     let task = w.cluster(&format!("swarm/{service}")).unwrap().members[0].clone();
-    assert_eq!(task.placement.platform.as_deref(), Some("swarm"));
+    assert_eq!(task.placement.platform.map(|p| p.as_str()), Some("swarm"));
     assert_eq!(task.name, format!("{service}.1"));
     assert!(
         task.placement.node.is_some() && task.placement.container.is_some(),

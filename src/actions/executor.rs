@@ -2,27 +2,38 @@
 //! the app loop. The executor is the second gate of read-only mode: it
 //! refuses every action there, whatever asked for it.
 //!
-//! Faults go through [`inject`]: the ledger record (with its undo) is written
-//! first, then the fault is injected, and the record is taken back if the
-//! injection failed. Healing goes through [`heal`], which applies each
-//! record's [`Undo`] and forgets the records that were undone. Both are the
-//! same for every platform; only the calls differ.
+//! This is the protocol, the same for every platform; the calls are behind
+//! [`ActionPlatform`](super::platform::ActionPlatform), one per platform,
+//! chosen through [`Backends`]:
+//! - every action is audited when requested and when finished;
+//! - a fault goes through [`inject`]: the platform prepares it (reads what
+//!   the undo needs), the ledger record is written, then the fault is
+//!   injected, and the record is taken back if the injection failed;
+//! - healing goes through [`heal`], which applies each record's [`Undo`] and
+//!   forgets the records that were undone;
+//! - an uncordon forgets the cordon faults held on its node;
+//! - every action task is tracked, so quitting can wait for the ones in
+//!   flight ([`Executor::settle`]) before it heals: a disconnect between its
+//!   ledger record and its injection must land before the heal reads the
+//!   ledger, or it would land after and leave a fault with no record.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 
 use super::audit::AuditLog;
-use super::docker::{self, DockerHost};
-use super::kube::{KubeConnection, KubePlatform, connect_actions, target_for_undo};
-use super::lab::{LabCommand, LabHandle};
+use super::docker::{DockerBackend, DockerHost};
+use super::kube::{KubeBackend, KubePlatform};
+use super::lab::{LabBackend, LabHandle};
 use super::ledger::{FaultLedger, FaultRecord, Undo, new_fault_id};
-use super::{
-    Action, ActionOutcome, Instance, Isolation, NodeRef, RemoveMethod, Workload, grace_u32,
-    replica_count,
-};
+use super::platform::{ActionError, Backends, Injected, PreparedFault};
+use super::{Action, ActionOutcome};
+use crate::model::Platform;
+
+pub use super::kube::sweep_console_policies;
 
 /// The platforms actions can reach in this session.
 #[derive(Debug, Clone, Default)]
@@ -44,12 +55,37 @@ pub struct ExecContext {
     pub lab: Option<LabHandle>,
 }
 
+impl ExecContext {
+    /// The real platforms behind this context: Docker serves Docker and
+    /// Swarm, Kubernetes its own, the lab plain processes.
+    pub fn backends(&self) -> Backends {
+        let docker = Arc::new(DockerBackend::new(
+            self.platforms.docker.clone(),
+            self.timeout,
+        ));
+        Backends::default()
+            .with(Platform::Docker, docker.clone())
+            .with(Platform::Swarm, docker)
+            .with(
+                Platform::Kubernetes,
+                Arc::new(KubeBackend::new(self.platforms.kube.clone(), self.timeout)),
+            )
+            .with(
+                Platform::Process,
+                Arc::new(LabBackend::new(self.lab.clone())),
+            )
+    }
+}
+
 /// Runs actions; one per console.
 pub struct Executor {
     read_only: bool,
     audit: Arc<AuditLog>,
     ctx: ExecContext,
+    backends: Backends,
     outcomes: mpsc::Sender<ActionOutcome>,
+    /// The action tasks started by [`Executor::execute`].
+    tasks: TaskTracker,
 }
 
 impl Executor {
@@ -59,11 +95,25 @@ impl Executor {
         ctx: ExecContext,
         outcomes: mpsc::Sender<ActionOutcome>,
     ) -> Executor {
+        let backends = ctx.backends();
+        Executor::with_backends(read_only, audit, ctx, backends, outcomes)
+    }
+
+    /// An executor whose platforms are `backends` (a fake in tests).
+    pub fn with_backends(
+        read_only: bool,
+        audit: AuditLog,
+        ctx: ExecContext,
+        backends: Backends,
+        outcomes: mpsc::Sender<ActionOutcome>,
+    ) -> Executor {
         Executor {
             read_only,
             audit: Arc::new(audit),
             ctx,
+            backends,
             outcomes,
+            tasks: TaskTracker::new(),
         }
     }
 
@@ -78,16 +128,29 @@ impl Executor {
         let outcomes = self.outcomes.clone();
         if self.read_only {
             let outcome = refuse(&audit, action);
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 let _ = outcomes.send(outcome).await;
             });
             return;
         }
         let ctx = self.ctx.clone();
-        tokio::spawn(async move {
-            let outcome = perform(&audit, &ctx, action).await;
+        let backends = self.backends.clone();
+        self.tasks.spawn(async move {
+            let outcome = perform_with(&audit, &ctx, &backends, action).await;
             let _ = outcomes.send(outcome).await;
         });
+    }
+
+    /// Waits, at most `within`, for the actions still running (for
+    /// quitting, before healing); true when none is left. Actions started
+    /// later are still tracked, so a second call waits for them too.
+    pub async fn settle(&self, within: Duration) -> bool {
+        self.tasks.close();
+        let settled = tokio::time::timeout(within, self.tasks.wait())
+            .await
+            .is_ok();
+        self.tasks.reopen();
+        settled
     }
 
     /// Runs the action here and now (for quitting and `clusterdeck heal`).
@@ -95,7 +158,7 @@ impl Executor {
         if self.read_only {
             return refuse(&self.audit, action);
         }
-        perform(&self.audit, &self.ctx, action).await
+        perform_with(&self.audit, &self.ctx, &self.backends, action).await
     }
 }
 
@@ -105,18 +168,28 @@ fn refuse(audit: &AuditLog, action: Action) -> ActionOutcome {
     ActionOutcome::new(action, false, message)
 }
 
-/// Runs one action with audit entries before and after.
+/// Runs one action on the context's real platforms, audited.
 pub async fn perform(audit: &AuditLog, ctx: &ExecContext, action: Action) -> ActionOutcome {
+    perform_with(audit, ctx, &ctx.backends(), action).await
+}
+
+/// Runs one action with audit entries before and after. This is the one
+/// place an [`ActionError`] becomes the text the user reads.
+pub async fn perform_with(
+    audit: &AuditLog,
+    ctx: &ExecContext,
+    backends: &Backends,
+    action: Action,
+) -> ActionOutcome {
     log_audit(audit, "requested", &action, None);
     tracing::info!(
         action = action.name(),
         target = action.member(),
         "action requested"
     );
-    let result = run(&action, ctx).await;
-    let (ok, message) = match result {
+    let (ok, message) = match run(&action, ctx, backends).await {
         Ok(m) => (true, m),
-        Err(m) => (false, m),
+        Err(e) => (false, e.to_string()),
     };
     let phase = match (ok, action.injects_fault(), action.heals()) {
         (true, true, _) => "fault_injected",
@@ -141,339 +214,81 @@ pub async fn perform(audit: &AuditLog, ctx: &ExecContext, action: Action) -> Act
     }
 }
 
-async fn run(action: &Action, ctx: &ExecContext) -> Result<String, String> {
-    match action {
-        Action::LabKill { address, .. } => {
-            lab(ctx)?.request(LabCommand::Kill(address.clone())).await
-        }
-        Action::LabRestart { address, .. } => {
-            lab(ctx)?
-                .request(LabCommand::Restart(address.clone()))
-                .await
-        }
-        Action::Scale {
-            workload: Workload::SwarmService { id, name },
-            replicas,
-            ..
-        } => docker::scale::scale(&connect(ctx).await?, id, name, *replicas, ctx.timeout).await,
-        Action::Scale {
-            workload: Workload::StatefulSet { namespace, name },
-            replicas,
-            ..
-        } => kube(ctx)
-            .await?
-            .actions
-            .scale_statefulset(namespace, name, replica_count(*replicas))
-            .await
-            .map(|change| change.summary())
-            .map_err(|e| e.to_string()),
-        Action::Cordon {
-            node: NodeRef::KubeNode { .. },
-            ..
-        } => kube_cordon(action, ctx).await,
-        Action::Cordon { .. } => cordon(action, ctx).await,
-        Action::Uncordon {
-            node: NodeRef::SwarmNode { id, hostname },
-            ..
-        } => uncordon(ctx, id, hostname).await,
-        Action::Uncordon {
-            node: NodeRef::KubeNode { name },
-            ..
-        } => kube_uncordon(ctx, name).await,
-        Action::Disconnect {
-            isolation: Isolation::KubePod { .. },
-            ..
-        } => isolate(action, ctx).await,
-        Action::Disconnect { .. } => disconnect(action, ctx).await,
-        Action::Heal { faults, .. } => heal(ctx, faults).await,
-        Action::RemoveInstance {
-            instance: Instance::DockerContainer { id, name },
-            method,
-            ..
-        } => {
-            let docker = connect(ctx).await?;
-            match method {
-                RemoveMethod::Terminate { grace_secs } => {
-                    docker::remove::terminate(
-                        &docker,
-                        id,
-                        name,
-                        Duration::from_secs(*grace_secs),
-                        ctx.timeout,
-                    )
-                    .await
-                }
-                RemoveMethod::Exec {
-                    command,
-                    timeout_secs,
-                } => {
-                    docker::remove::exec(
-                        &docker,
-                        id,
-                        name,
-                        command,
-                        Duration::from_secs(*timeout_secs),
-                        ctx.timeout,
-                    )
-                    .await
-                }
-            }
-        }
-        Action::RemoveInstance {
-            instance: Instance::KubePod { namespace, name },
-            method,
-            ..
-        } => kube_remove(ctx, namespace, name, method).await,
-    }
-}
-
-/// A client for the session's Kubernetes target as it is now.
-async fn kube(ctx: &ExecContext) -> Result<KubeConnection, String> {
-    let platform = ctx
-        .platforms
-        .kube
-        .as_ref()
-        .ok_or("no Kubernetes in this session (start with --kube)")?;
-    connect_actions(&platform.current(), ctx.timeout).await
-}
-
-/// The cluster a Kubernetes fault was injected on, as its record names it.
-async fn kube_for_undo(
+/// The protocol for one action: heal from the ledger, inject a fault with
+/// its record first, or just perform it.
+async fn run(
+    action: &Action,
     ctx: &ExecContext,
-    context: Option<&str>,
-    kubeconfig: Option<&std::path::PathBuf>,
-) -> Result<KubeConnection, String> {
-    let mut target = target_for_undo(context, kubeconfig);
-    // A record without a kubeconfig was made with the default one; the
-    // session's may name it explicitly.
-    if target.kubeconfig.is_none() {
-        target.kubeconfig = ctx
-            .platforms
-            .kube
-            .as_ref()
-            .and_then(|k| k.current().kubeconfig);
+    backends: &Backends,
+) -> Result<String, ActionError> {
+    if let Action::Heal { faults, .. } = action {
+        return heal_with(ctx, backends, faults).await;
     }
-    connect_actions(&target, ctx.timeout).await
-}
-
-async fn kube_remove(
-    ctx: &ExecContext,
-    namespace: &str,
-    pod: &str,
-    method: &RemoveMethod,
-) -> Result<String, String> {
-    let kube = kube(ctx).await?;
-    match method {
-        RemoveMethod::Terminate { grace_secs } => kube
-            .actions
-            .delete_pod(namespace, pod, grace_u32(*grace_secs))
-            .await
-            .map(|deletion| deletion.summary())
-            .map_err(|e| e.to_string()),
-        RemoveMethod::Exec {
-            command,
-            timeout_secs,
-        } => match kube
-            .actions
-            .exec_in_pod(
-                namespace,
-                pod,
-                None,
-                command,
-                Duration::from_secs(*timeout_secs),
-            )
-            .await
-        {
-            Ok(output) => Ok(format!(
-                "`{}` in pod {namespace}/{pod} exited 0: {}",
-                command.join(" "),
-                output_text(&output.stdout, &output.stderr)
-            )),
-            Err(e) => Err(e.to_string()),
-        },
+    let platform = backends.get(action.platform())?;
+    if action.injects_fault() {
+        let prepared = platform.prepare_fault(action).await?;
+        let ttl_secs = action.ttl_secs().unwrap_or(0);
+        return inject(ctx, action.member(), ttl_secs, prepared).await;
     }
-}
-
-/// A command's output in one line for the outcome.
-fn output_text(stdout: &str, stderr: &str) -> String {
-    let text = [stdout.trim(), stderr.trim()]
-        .into_iter()
-        .filter(|t| !t.is_empty())
-        .collect::<Vec<_>>()
-        .join(" | ");
-    if text.is_empty() {
-        "(no output)".into()
-    } else {
-        text.lines().collect::<Vec<_>>().join(" / ")
-    }
-}
-
-/// Isolates a pod: the record (with the context reached) goes to the ledger
-/// first, and its id labels the policy.
-async fn isolate(action: &Action, ctx: &ExecContext) -> Result<String, String> {
-    let Action::Disconnect {
-        member,
-        isolation: Isolation::KubePod { namespace, pod },
-        ttl_secs,
-    } = action
-    else {
-        return Err("internal: not an isolation".into());
-    };
-    let kube = kube(ctx).await?;
-    let policy = super::kube::isolate::isolation_policy_name(pod);
-    let undo = Undo::KubeDeleteNetworkPolicy {
-        context: Some(kube.context.clone()),
-        kubeconfig: kube.kubeconfig.clone(),
-        namespace: namespace.clone(),
-        policy,
-    };
-    let fault = record(
-        ctx,
-        member,
-        pod,
-        "isolated by a deny-all NetworkPolicy".into(),
-        *ttl_secs,
-        undo,
-    );
-    let request = super::kube::IsolationRequest {
-        namespace: namespace.clone(),
-        pod: pod.clone(),
-        fault_id: fault.id.clone(),
-        expires_at: fault.expires_at,
-    };
-    inject(ctx, fault, async {
-        kube.actions
-            .isolate_pod(&request)
-            .await
-            .map(|isolation| isolation.summary())
-            .map_err(|e| e.to_string())
-    })
-    .await
-}
-
-/// Cordons a node as a fault; a node that was cordoned already is left as
-/// it was and its record taken back, so healing does not uncordon it.
-async fn kube_cordon(action: &Action, ctx: &ExecContext) -> Result<String, String> {
-    let Action::Cordon {
-        member,
-        node: NodeRef::KubeNode { name },
-        ttl_secs,
-        ..
-    } = action
-    else {
-        return Err("internal: not a Kubernetes cordon".into());
-    };
-    let kube = kube(ctx).await?;
-    let undo = Undo::KubeUncordon {
-        context: Some(kube.context.clone()),
-        kubeconfig: kube.kubeconfig.clone(),
-        node: name.clone(),
-    };
-    let fault = record(
-        ctx,
-        member,
-        name,
-        format!("node {name} cordoned"),
-        *ttl_secs,
-        undo,
-    );
-    let id = fault.id.clone();
-    let mut was_cordoned = false;
-    let message = inject(ctx, fault, async {
-        let change = kube.actions.cordon(name).await.map_err(|e| e.to_string())?;
-        was_cordoned = change.was_unschedulable;
-        Ok(change.summary())
-    })
-    .await?;
-    if was_cordoned {
+    let message = platform.perform(action).await?;
+    if let Action::Uncordon { node, .. } = action {
         ctx.ledger
-            .remove(&id)
-            .map_err(|e| format!("{message}, but the fault ledger could not be updated: {e}"))?;
-        return Ok(format!("node {name} was cordoned already: nothing to heal"));
+            .update(|faults| faults.retain(|f| !f.undo.is_cordon_of(node)))
+            .map_err(|e| {
+                ActionError::Ledger(format!(
+                    "{message}, but the fault ledger could not be updated: {e}"
+                ))
+            })?;
     }
     Ok(message)
-}
-
-/// Uncordons a node and forgets the cordon faults held on it.
-async fn kube_uncordon(ctx: &ExecContext, node: &str) -> Result<String, String> {
-    let kube = kube(ctx).await?;
-    let message = kube
-        .actions
-        .uncordon(node)
-        .await
-        .map(|change| change.summary())
-        .map_err(|e| e.to_string())?;
-    ctx.ledger
-        .update(|faults| {
-            faults.retain(|f| !matches!(&f.undo, Undo::KubeUncordon { node: n, .. } if n == node))
-        })
-        .map_err(|e| format!("{message}, but the fault ledger could not be updated: {e}"))?;
-    Ok(message)
-}
-
-fn lab(ctx: &ExecContext) -> Result<&LabHandle, String> {
-    ctx.lab.as_ref().ok_or_else(|| {
-        "this console is not running a lab (start it with `clusterdeck lab`)".to_string()
-    })
-}
-
-async fn connect(ctx: &ExecContext) -> Result<bollard::Docker, String> {
-    let host = ctx
-        .platforms
-        .docker
-        .as_ref()
-        .ok_or("no Docker Engine in this session (start with --docker)")?;
-    host.connect(ctx.timeout).await
-}
-
-/// The engine a fault was injected on: this session's, else the default one
-/// (`clusterdeck heal` and a console without `--docker` still heal).
-async fn connect_for_undo(ctx: &ExecContext) -> Result<bollard::Docker, String> {
-    let host = ctx
-        .platforms
-        .docker
-        .clone()
-        .unwrap_or_else(|| DockerHost::resolve(None));
-    host.connect(ctx.timeout).await
 }
 
 /// A ledger record for a fault about to be injected.
-fn record(
-    ctx: &ExecContext,
-    member: &str,
-    target: &str,
-    summary: String,
-    ttl_secs: u64,
-    undo: Undo,
-) -> FaultRecord {
+fn record(ctx: &ExecContext, member: &str, ttl_secs: u64, prepared: &PreparedFault) -> FaultRecord {
     let now = OffsetDateTime::now_utc();
     FaultRecord {
         id: new_fault_id(),
         run: ctx.run.clone(),
         member: member.to_string(),
-        target: target.to_string(),
-        summary,
+        target: prepared.target.clone(),
+        summary: prepared.summary.clone(),
         injected_at: now,
         expires_at: now + time::Duration::seconds(ttl_secs.min(i64::MAX as u64) as i64),
-        undo,
+        undo: prepared.undo.clone(),
     }
 }
 
-/// Writes the record, then injects; takes the record back if injecting failed.
+/// Writes the record, then injects; takes the record back if injecting
+/// failed, or if the fault was there before the console acted.
 pub async fn inject(
     ctx: &ExecContext,
-    record: FaultRecord,
-    injection: impl Future<Output = Result<String, String>>,
-) -> Result<String, String> {
+    member: &str,
+    ttl_secs: u64,
+    prepared: PreparedFault,
+) -> Result<String, ActionError> {
+    let record = record(ctx, member, ttl_secs, &prepared);
     let id = record.id.clone();
     let expires = record.expires_at;
-    ctx.ledger
-        .add(record)
-        .map_err(|e| format!("cannot write the fault ledger, nothing was done: {e}"))?;
+    // A future does nothing until awaited: the injection starts only once
+    // the record is on disk.
+    let injection = (prepared.inject)(&record);
+    ctx.ledger.add(record).map_err(|e| {
+        ActionError::Ledger(format!(
+            "cannot write the fault ledger, nothing was done: {e}"
+        ))
+    })?;
     match injection.await {
-        Ok(message) => {
+        Ok(Injected::Done(message)) => {
             let left = (expires - OffsetDateTime::now_utc()).whole_seconds().max(0);
             Ok(format!("{message}; fault {id} heals in {left}s"))
+        }
+        Ok(Injected::AlreadyThere(message)) => {
+            ctx.ledger.remove(&id).map_err(|e| {
+                ActionError::Ledger(format!(
+                    "{message}, but the fault ledger could not be updated: {e}"
+                ))
+            })?;
+            Ok(message)
         }
         Err(e) => {
             if let Err(le) = ctx.ledger.remove(&id) {
@@ -484,90 +299,21 @@ pub async fn inject(
     }
 }
 
-async fn disconnect(action: &Action, ctx: &ExecContext) -> Result<String, String> {
-    let Action::Disconnect {
-        member,
-        isolation:
-            Isolation::DockerNetwork {
-                container_id,
-                container,
-                network,
-            },
-        ttl_secs,
-    } = action
-    else {
-        return Err("internal: not a disconnect".into());
-    };
-    let docker = connect(ctx).await?;
-    let endpoint =
-        docker::disconnect::save_endpoint(&docker, container_id, container, network, ctx.timeout)
-            .await?;
-    let undo = Undo::DockerReconnect {
-        container_id: container_id.clone(),
-        container: container.clone(),
-        network: network.clone(),
-        endpoint,
-    };
-    let fault = record(
-        ctx,
-        member,
-        container,
-        format!("disconnected from {network}"),
-        *ttl_secs,
-        undo,
-    );
-    inject(
-        ctx,
-        fault,
-        docker::disconnect::disconnect(&docker, container_id, container, network, ctx.timeout),
-    )
-    .await
-}
-
-async fn cordon(action: &Action, ctx: &ExecContext) -> Result<String, String> {
-    let Action::Cordon {
-        member,
-        node: NodeRef::SwarmNode { id, hostname },
-        mode,
-        ttl_secs,
-    } = action
-    else {
-        return Err("internal: not a cordon".into());
-    };
-    let docker = connect(ctx).await?;
-    let before = docker::cordon::availability(&docker, id, ctx.timeout).await?;
-    let undo = Undo::SwarmNodeAvailability {
-        node_id: id.clone(),
-        hostname: hostname.clone(),
-        availability: before,
-    };
-    let summary = format!("node {hostname} set to {}", mode.as_str());
-    let fault = record(ctx, member, hostname, summary, *ttl_secs, undo);
-    inject(
-        ctx,
-        fault,
-        docker::cordon::set_availability(&docker, id, hostname, mode.as_str(), ctx.timeout),
-    )
-    .await
-}
-
-/// Makes the node active and forgets the cordon faults held on it.
-async fn uncordon(ctx: &ExecContext, id: &str, hostname: &str) -> Result<String, String> {
-    let docker = connect(ctx).await?;
-    let message =
-        docker::cordon::set_availability(&docker, id, hostname, "active", ctx.timeout).await?;
-    ctx.ledger
-        .update(|faults| faults.retain(|f| !matches!(&f.undo, Undo::SwarmNodeAvailability { node_id, .. } if node_id == id)))
-        .map_err(|e| format!("{message}, but the fault ledger could not be updated: {e}"))?;
-    Ok(message)
+/// Undoes each fault by id on the context's real platforms.
+pub async fn heal(ctx: &ExecContext, ids: &[String]) -> Result<String, ActionError> {
+    heal_with(ctx, &ctx.backends(), ids).await
 }
 
 /// Undoes each fault by id; a record already gone counts as healed.
-pub async fn heal(ctx: &ExecContext, ids: &[String]) -> Result<String, String> {
+async fn heal_with(
+    ctx: &ExecContext,
+    backends: &Backends,
+    ids: &[String],
+) -> Result<String, ActionError> {
     let records = ctx
         .ledger
         .records()
-        .map_err(|e| format!("cannot read the fault ledger: {e}"))?;
+        .map_err(|e| ActionError::Ledger(format!("cannot read the fault ledger: {e}")))?;
     let mut done = Vec::new();
     let mut failed = Vec::new();
     for id in ids {
@@ -575,7 +321,7 @@ pub async fn heal(ctx: &ExecContext, ids: &[String]) -> Result<String, String> {
             done.push(format!("{id}: already healed"));
             continue;
         };
-        match undo(ctx, &record.undo).await {
+        match undo(backends, &record.undo).await {
             Ok(message) => {
                 if let Err(e) = ctx.ledger.remove(id) {
                     failed.push(format!(
@@ -591,109 +337,407 @@ pub async fn heal(ctx: &ExecContext, ids: &[String]) -> Result<String, String> {
     if failed.is_empty() {
         Ok(done.join("; "))
     } else {
-        Err(failed
-            .into_iter()
-            .chain(done)
-            .collect::<Vec<_>>()
-            .join("; "))
+        Err(ActionError::Heal(
+            failed
+                .into_iter()
+                .chain(done)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ))
     }
 }
 
-/// Applies one undo; the platform is chosen by the variant.
-async fn undo(ctx: &ExecContext, undo: &Undo) -> Result<String, String> {
-    match undo {
-        Undo::DockerReconnect {
-            container_id,
-            container,
-            network,
-            endpoint,
-        } => {
-            let docker = connect_for_undo(ctx).await?;
-            docker::disconnect::reconnect(
-                &docker,
-                container_id,
-                container,
-                network,
-                endpoint,
-                ctx.timeout,
-            )
-            .await
-        }
-        Undo::SwarmNodeAvailability {
-            node_id,
-            hostname,
-            availability,
-        } => {
-            let docker = connect_for_undo(ctx).await?;
-            docker::cordon::set_availability(&docker, node_id, hostname, availability, ctx.timeout)
-                .await
-        }
-        Undo::KubeDeleteNetworkPolicy {
-            context,
-            kubeconfig,
-            namespace,
-            policy,
-        } => {
-            let kube = kube_for_undo(ctx, context.as_deref(), kubeconfig.as_ref()).await?;
-            match kube.actions.heal_isolation(namespace, policy).await {
-                Ok(super::kube::Healed::Removed) => {
-                    Ok(format!("NetworkPolicy {namespace}/{policy} deleted"))
-                }
-                Ok(super::kube::Healed::AlreadyGone) => Ok(format!(
-                    "NetworkPolicy {namespace}/{policy} was gone already"
-                )),
-                Err(e) => Err(e.to_string()),
-            }
-        }
-        Undo::KubeUncordon {
-            context,
-            kubeconfig,
-            node,
-        } => {
-            let kube = kube_for_undo(ctx, context.as_deref(), kubeconfig.as_ref()).await?;
-            kube.actions
-                .uncordon(node)
-                .await
-                .map(|change| change.summary())
-                .map_err(|e| e.to_string())
-        }
-    }
-}
-
-/// Deletes every console-labelled NetworkPolicy on `target`, whether or not
-/// the ledger remembers it (`clusterdeck heal`); answers one line per policy.
-pub async fn sweep_console_policies(
-    target: &crate::sources::kube::KubeTarget,
-    timeout: Duration,
-) -> Result<Vec<String>, String> {
-    let kube = connect_actions(target, timeout).await?;
-    let found = kube
-        .actions
-        .find_console_policies(None)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut lines = Vec::new();
-    for policy in found {
-        let line = match kube
-            .actions
-            .heal_isolation(&policy.namespace, &policy.name)
-            .await
-        {
-            Ok(_) => format!(
-                "deleted NetworkPolicy {}/{} (fault {})",
-                policy.namespace,
-                policy.name,
-                policy.fault_id.as_deref().unwrap_or("?")
-            ),
-            Err(e) => return Err(e.to_string()),
-        };
-        lines.push(line);
-    }
-    Ok(lines)
+/// Applies one undo on the platform its record names.
+async fn undo(backends: &Backends, undo: &Undo) -> Result<String, ActionError> {
+    backends.get(Some(undo.platform()))?.undo(undo).await
 }
 
 fn log_audit(audit: &AuditLog, phase: &str, action: &Action, message: Option<&str>) {
     if let Err(e) = audit.record(phase, action, message) {
         tracing::warn!(path = %audit.path().display(), error = %e, "cannot write the audit log");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use futures::FutureExt;
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::actions::ledger::SavedEndpoint;
+    use crate::actions::platform::ActionPlatform;
+    use crate::actions::{HealReason, Isolation, NodeRef};
+
+    /// A platform that keeps its "faults in place" in a set, by target, and
+    /// writes down what it was asked, so the tests see the protocol's order.
+    #[derive(Default)]
+    pub(super) struct FakePlatform {
+        pub in_place: Mutex<BTreeSet<String>>,
+        pub calls: Mutex<Vec<String>>,
+        pub ledger: Option<FaultLedger>,
+        pub inject_fails: bool,
+        pub already_there: bool,
+        /// Holds each injection until the test lets it go.
+        pub gate: Option<Arc<Gate>>,
+    }
+
+    /// An injection in flight, held: `started` says it is under way (its
+    /// record written), `release` lets it finish.
+    #[derive(Default)]
+    pub(super) struct Gate {
+        pub started: tokio::sync::Notify,
+        pub release: tokio::sync::Notify,
+    }
+
+    impl FakePlatform {
+        fn call(&self, what: String) {
+            self.calls.lock().unwrap().push(what);
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+
+        fn in_place(&self) -> BTreeSet<String> {
+            self.in_place.lock().unwrap().clone()
+        }
+    }
+
+    /// Shared so that the injection (a `'static` future) can reach it.
+    struct Shared(Arc<FakePlatform>);
+
+    impl ActionPlatform for Shared {
+        fn perform<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ActionError>> {
+            self.0.call(format!("perform {}", action.name()));
+            async move { Ok(format!("{} done", action.name())) }.boxed()
+        }
+
+        fn prepare_fault<'a>(
+            &'a self,
+            action: &'a Action,
+        ) -> BoxFuture<'a, Result<PreparedFault, ActionError>> {
+            self.0.call(format!("prepare {}", action.name()));
+            let fake = Arc::clone(&self.0);
+            let target = "redis-1".to_string();
+            async move {
+                Ok(PreparedFault {
+                    target: target.clone(),
+                    summary: "disconnected from net".into(),
+                    undo: Undo::DockerReconnect {
+                        container_id: "abc".into(),
+                        container: target.clone(),
+                        network: "net".into(),
+                        endpoint: SavedEndpoint::default(),
+                    },
+                    inject: Box::new(move |record: &FaultRecord| {
+                        let id = record.id.clone();
+                        async move {
+                            let recorded = fake
+                                .ledger
+                                .as_ref()
+                                .is_some_and(|l| l.records().unwrap().iter().any(|r| r.id == id));
+                            fake.call(format!("inject (recorded first: {recorded})"));
+                            if let Some(gate) = &fake.gate {
+                                gate.started.notify_one();
+                                gate.release.notified().await;
+                            }
+                            if fake.inject_fails {
+                                return Err(ActionError::Unavailable("the engine said no".into()));
+                            }
+                            if fake.already_there {
+                                return Ok(Injected::AlreadyThere("it was so already".into()));
+                            }
+                            fake.in_place.lock().unwrap().insert(target);
+                            Ok(Injected::Done("disconnected".into()))
+                        }
+                        .boxed()
+                    }),
+                })
+            }
+            .boxed()
+        }
+
+        fn undo<'a>(&'a self, undo: &'a Undo) -> BoxFuture<'a, Result<String, ActionError>> {
+            self.0.call("undo".into());
+            if let Undo::DockerReconnect { container, .. } = undo {
+                self.0.in_place.lock().unwrap().remove(container);
+            }
+            async move { Ok("reconnected".to_string()) }.boxed()
+        }
+    }
+
+    pub(super) struct Bench {
+        /// Holds the ledger and audit log until the test ends.
+        pub _dir: tempfile::TempDir,
+        pub ctx: ExecContext,
+        pub audit: AuditLog,
+    }
+
+    pub(super) fn bench() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ExecContext {
+            platforms: Platforms::default(),
+            ledger: FaultLedger::in_dir(dir.path()),
+            run: "run-1".into(),
+            timeout: Duration::from_secs(5),
+            lab: None,
+        };
+        let audit = AuditLog::new(dir.path().join("audit.jsonl"));
+        Bench {
+            _dir: dir,
+            ctx,
+            audit,
+        }
+    }
+
+    fn backends(fake: &Arc<FakePlatform>) -> Backends {
+        let shared: Arc<dyn ActionPlatform> = Arc::new(Shared(Arc::clone(fake)));
+        Backends::default()
+            .with(Platform::Docker, Arc::clone(&shared))
+            .with(Platform::Swarm, shared)
+    }
+
+    pub(super) fn disconnect() -> Action {
+        Action::Disconnect {
+            member: "10.0.0.2:6379".into(),
+            isolation: Isolation::DockerNetwork {
+                container_id: "abc".into(),
+                container: "redis-1".into(),
+                network: "net".into(),
+            },
+            ttl_secs: 60,
+        }
+    }
+
+    fn audit_phases(b: &Bench) -> Vec<String> {
+        std::fs::read_to_string(b.audit.path())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| v["phase"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_fault_is_written_down_before_it_is_injected() {
+        let b = bench();
+        let fake = Arc::new(FakePlatform {
+            ledger: Some(b.ctx.ledger.clone()),
+            ..FakePlatform::default()
+        });
+        let outcome = perform_with(&b.audit, &b.ctx, &backends(&fake), disconnect()).await;
+        assert!(outcome.ok, "{}", outcome.message);
+        assert!(
+            outcome.message.starts_with("disconnected; fault "),
+            "{}",
+            outcome.message
+        );
+        assert_eq!(
+            fake.calls(),
+            ["prepare disconnect", "inject (recorded first: true)"]
+        );
+        let records = b.ctx.ledger.records().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].run, "run-1");
+        assert_eq!(records[0].target, "redis-1");
+        assert_eq!(outcome.faults.as_deref(), Some(records.as_slice()));
+        assert_eq!(audit_phases(&b), ["requested", "fault_injected"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_injection_takes_its_record_back_and_says_why() {
+        let b = bench();
+        let fake = Arc::new(FakePlatform {
+            inject_fails: true,
+            ..FakePlatform::default()
+        });
+        let outcome = perform_with(&b.audit, &b.ctx, &backends(&fake), disconnect()).await;
+        assert!(!outcome.ok);
+        assert_eq!(outcome.message, "the engine said no");
+        assert!(b.ctx.ledger.records().unwrap().is_empty());
+        assert_eq!(audit_phases(&b), ["requested", "failed"]);
+    }
+
+    #[tokio::test]
+    async fn a_fault_that_was_there_already_leaves_no_record() {
+        let b = bench();
+        let fake = Arc::new(FakePlatform {
+            already_there: true,
+            ..FakePlatform::default()
+        });
+        let outcome = perform_with(&b.audit, &b.ctx, &backends(&fake), disconnect()).await;
+        assert!(outcome.ok);
+        assert_eq!(outcome.message, "it was so already");
+        assert!(b.ctx.ledger.records().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn healing_undoes_each_record_and_forgets_it() {
+        let b = bench();
+        let fake = Arc::new(FakePlatform::default());
+        let backends = backends(&fake);
+        assert!(
+            perform_with(&b.audit, &b.ctx, &backends, disconnect())
+                .await
+                .ok
+        );
+        let records = b.ctx.ledger.records().unwrap();
+        let refs: Vec<&FaultRecord> = records.iter().collect();
+        let heal = crate::actions::plan::heal_action(None, &refs, HealReason::Asked);
+        let outcome = perform_with(&b.audit, &b.ctx, &backends, heal.clone()).await;
+        assert!(outcome.ok, "{}", outcome.message);
+        assert!(fake.in_place().is_empty());
+        assert!(b.ctx.ledger.records().unwrap().is_empty());
+        let again = perform_with(&b.audit, &b.ctx, &backends, heal).await;
+        assert!(
+            again.message.ends_with(": already healed"),
+            "{}",
+            again.message
+        );
+    }
+
+    #[tokio::test]
+    async fn an_uncordon_forgets_the_cordon_faults_on_its_node() {
+        let b = bench();
+        let fake = Arc::new(FakePlatform::default());
+        let now = OffsetDateTime::now_utc();
+        let cordon = |id: &str, node: &str| FaultRecord {
+            id: id.into(),
+            run: "run-1".into(),
+            member: "node/a".into(),
+            target: node.into(),
+            summary: "paused".into(),
+            injected_at: now,
+            expires_at: now,
+            undo: Undo::SwarmNodeAvailability {
+                node_id: node.into(),
+                hostname: node.into(),
+                availability: "active".into(),
+            },
+        };
+        b.ctx.ledger.add(cordon("f1", "n1")).unwrap();
+        b.ctx.ledger.add(cordon("f2", "n2")).unwrap();
+        let uncordon = Action::Uncordon {
+            member: "node/n1".into(),
+            node: NodeRef::SwarmNode {
+                id: "n1".into(),
+                hostname: "n1".into(),
+            },
+        };
+        let outcome = perform_with(&b.audit, &b.ctx, &backends(&fake), uncordon).await;
+        assert!(outcome.ok, "{}", outcome.message);
+        let left: Vec<String> = b
+            .ctx
+            .ledger
+            .records()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(left, ["f2"]);
+    }
+
+    #[tokio::test]
+    async fn a_read_only_executor_refuses_without_calling_the_platform() {
+        let b = bench();
+        let fake = Arc::new(FakePlatform::default());
+        let (tx, _rx) = mpsc::channel(1);
+        let executor = Executor::with_backends(
+            true,
+            AuditLog::new(b.audit.path()),
+            b.ctx.clone(),
+            backends(&fake),
+            tx,
+        );
+        let outcome = executor.execute_now(disconnect()).await;
+        assert!(!outcome.ok);
+        assert_eq!(outcome.message, "refused: the console is read-only");
+        assert!(fake.calls().is_empty());
+        assert_eq!(audit_phases(&b), ["refused"]);
+    }
+
+    #[tokio::test]
+    async fn an_action_no_platform_serves_fails_with_a_reason() {
+        let b = bench();
+        let outcome = perform_with(&b.audit, &b.ctx, &Backends::default(), disconnect()).await;
+        assert!(!outcome.ok);
+        assert!(
+            outcome.message.starts_with("internal: no platform serves"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    fn gated() -> (Bench, Arc<Gate>, Arc<FakePlatform>, Executor) {
+        let b = bench();
+        let gate = Arc::new(Gate::default());
+        let fake = Arc::new(FakePlatform {
+            gate: Some(Arc::clone(&gate)),
+            ..FakePlatform::default()
+        });
+        let (tx, _rx) = mpsc::channel(4);
+        let audit = AuditLog::new(b.audit.path());
+        let executor = Executor::with_backends(false, audit, b.ctx.clone(), backends(&fake), tx);
+        (b, gate, fake, executor)
+    }
+
+    /// Heal-on-quit as the console does it: this run's faults, from the ledger.
+    async fn heal_this_run(executor: &Executor, ledger: &FaultLedger) -> ActionOutcome {
+        let records: Vec<FaultRecord> = ledger
+            .records()
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.run == "run-1")
+            .collect();
+        let refs: Vec<&FaultRecord> = records.iter().collect();
+        let heal = crate::actions::plan::heal_action(None, &refs, HealReason::Quitting);
+        executor.execute_now(heal).await
+    }
+
+    #[tokio::test]
+    async fn quitting_waits_for_an_action_in_flight_before_healing() {
+        let (b, gate, fake, executor) = gated();
+        executor.execute(disconnect());
+        // The record is written and the injection is under way: `q` now.
+        gate.started.notified().await;
+        let settle = executor.settle(Duration::from_secs(30));
+        tokio::pin!(settle);
+        assert!(
+            futures::poll!(&mut settle).is_pending(),
+            "quitting waits while the injection is in flight"
+        );
+        gate.release.notify_one();
+        assert!(settle.await, "the action finished within the bound");
+        assert_eq!(fake.in_place().len(), 1, "the fault landed before healing");
+        let outcome = heal_this_run(&executor, &b.ctx.ledger).await;
+        assert!(outcome.ok, "{}", outcome.message);
+        assert!(fake.in_place().is_empty(), "no fault outlives the console");
+        assert!(b.ctx.ledger.records().unwrap().is_empty());
+    }
+
+    /// The race the waiting closes: a heal that runs while an injection is
+    /// in flight drops the record, and the fault lands after it.
+    #[tokio::test]
+    async fn healing_under_an_injection_in_flight_would_leave_a_fault_with_no_record() {
+        let (b, gate, fake, executor) = gated();
+        executor.execute(disconnect());
+        gate.started.notified().await;
+        assert!(heal_this_run(&executor, &b.ctx.ledger).await.ok);
+        gate.release.notify_one();
+        assert!(executor.settle(Duration::from_secs(30)).await);
+        assert!(b.ctx.ledger.records().unwrap().is_empty());
+        assert_eq!(fake.in_place().len(), 1, "a fault nobody will heal");
+    }
+
+    #[tokio::test]
+    async fn waiting_for_actions_is_bounded() {
+        let (_b, gate, _fake, executor) = gated();
+        executor.execute(disconnect());
+        gate.started.notified().await;
+        // Never released: the bound is what ends the wait.
+        assert!(!executor.settle(Duration::from_millis(50)).await);
     }
 }

@@ -2,7 +2,13 @@
 //! owner (the `lab` command); actions reach it through this handle and wait
 //! for its answer, as a client of a connection-owning task would.
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
+
+use super::Action;
+use super::ledger::Undo;
+use super::platform::{ActionError, ActionPlatform, PreparedFault};
 
 /// What the lab is asked to do, by member address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,5 +46,79 @@ impl LabHandle {
         answer
             .await
             .map_err(|_| "the lab stopped before answering".to_string())?
+    }
+}
+
+/// The local lab behind [`ActionPlatform`]: kill and restart its processes.
+/// Lab actions inject no fault, so there is nothing to prepare or undo.
+#[derive(Debug, Clone, Default)]
+pub struct LabBackend {
+    lab: Option<LabHandle>,
+}
+
+impl LabBackend {
+    pub fn new(lab: Option<LabHandle>) -> LabBackend {
+        LabBackend { lab }
+    }
+
+    async fn run(&self, action: &Action) -> Result<String, ActionError> {
+        let lab = self.lab.as_ref().ok_or_else(|| {
+            ActionError::Unavailable(
+                "this console is not running a lab (start it with `clusterdeck lab`)".into(),
+            )
+        })?;
+        let command = match action {
+            Action::LabKill { address, .. } => LabCommand::Kill(address.clone()),
+            Action::LabRestart { address, .. } => LabCommand::Restart(address.clone()),
+            other => return Err(not_mine(other.name())),
+        };
+        lab.request(command).await.map_err(ActionError::Lab)
+    }
+}
+
+fn not_mine(what: &str) -> ActionError {
+    ActionError::Internal(format!("{what} is not a lab action"))
+}
+
+impl ActionPlatform for LabBackend {
+    fn perform<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ActionError>> {
+        self.run(action).boxed()
+    }
+
+    fn prepare_fault<'a>(
+        &'a self,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<PreparedFault, ActionError>> {
+        let error = not_mine(action.name());
+        async move { Err(error) }.boxed()
+    }
+
+    fn undo<'a>(&'a self, undo: &'a Undo) -> BoxFuture<'a, Result<String, ActionError>> {
+        let error = ActionError::Internal(format!("the lab cannot undo {}", undo.summary()));
+        async move { Err(error) }.boxed()
+    }
+}
+
+/// The text for a lab action, for the confirm dialog; `None` for others.
+pub fn describe(action: &Action) -> Option<String> {
+    match action {
+        Action::LabKill { member, address } => Some(format!(
+            "Kill the lab process at {} with SIGKILL, as a crash would",
+            named(member, address)
+        )),
+        Action::LabRestart { member, address } => Some(format!(
+            "Start the lab process at {} again with its original config",
+            named(member, address)
+        )),
+        _ => None,
+    }
+}
+
+/// `address`, or `name (address)` when the member has a name of its own.
+fn named(member: &str, address: &str) -> String {
+    if member == address {
+        address.to_string()
+    } else {
+        format!("{member} ({address})")
     }
 }

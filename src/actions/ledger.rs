@@ -411,4 +411,67 @@ mod tests {
             "reconnect container redis-1 to network net as 10.0.0.2 (aliases redis)"
         );
     }
+
+    /// A ledger written by the console before the action seam (one record
+    /// of each undo kind) still loads, field for field.
+    #[test]
+    fn a_ledger_written_by_the_old_code_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"faults":[
+          {"id":"f1","run":"r","member":"10.0.0.2:6379","target":"redis-1",
+           "summary":"disconnected from net","injected_at":"2026-01-01T00:00:00Z",
+           "expires_at":"2026-01-01T00:01:00Z",
+           "undo":{"kind":"docker_reconnect","container_id":"abc","container":"redis-1",
+             "network":"net","endpoint":{"network_id":null,"aliases":["redis"],
+             "ipv4_address":"10.0.0.2","ipv6_address":null,"links":[],"can_pin_address":true}}},
+          {"id":"f2","run":"r","member":"node/a","target":"a","summary":"node a set to pause",
+           "injected_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T00:10:00Z",
+           "undo":{"kind":"swarm_node_availability","node_id":"n1","hostname":"a",
+             "availability":"active"}},
+          {"id":"f3","run":"r","member":"copy-0","target":"copy-0",
+           "summary":"isolated by a deny-all NetworkPolicy",
+           "injected_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T00:01:00Z",
+           "undo":{"kind":"kube_delete_network_policy","namespace":"ag",
+             "policy":"clusterdeck-isolate-copy-0"}},
+          {"id":"f4","run":"r","member":"copy-0","target":"node-1","summary":"node node-1 cordoned",
+           "injected_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T00:10:00Z",
+           "undo":{"kind":"kube_uncordon","context":"prod","kubeconfig":"/k/config",
+             "node":"node-1"}}]}"#;
+        fs::write(dir.path().join("faults.json"), old).unwrap();
+        let records = FaultLedger::in_dir(dir.path()).records().unwrap();
+        let undos: Vec<&Undo> = records.iter().map(|r| &r.undo).collect();
+        assert_eq!(
+            undos,
+            [
+                &Undo::DockerReconnect {
+                    container_id: "abc".into(),
+                    container: "redis-1".into(),
+                    network: "net".into(),
+                    endpoint: SavedEndpoint {
+                        aliases: vec!["redis".into()],
+                        ipv4_address: Some("10.0.0.2".into()),
+                        can_pin_address: true,
+                        ..SavedEndpoint::default()
+                    },
+                },
+                &Undo::SwarmNodeAvailability {
+                    node_id: "n1".into(),
+                    hostname: "a".into(),
+                    availability: "active".into(),
+                },
+                &Undo::KubeDeleteNetworkPolicy {
+                    context: None,
+                    kubeconfig: None,
+                    namespace: "ag".into(),
+                    policy: "clusterdeck-isolate-copy-0".into(),
+                },
+                &Undo::KubeUncordon {
+                    context: Some("prod".into()),
+                    kubeconfig: Some(PathBuf::from("/k/config")),
+                    node: "node-1".into(),
+                },
+            ]
+        );
+        assert_eq!(records[1].summary, "node a set to pause");
+    }
 }

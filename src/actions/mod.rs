@@ -13,7 +13,10 @@
 //! - [`docker`]: the Docker Engine and Swarm calls;
 //! - [`kube`]: the Kubernetes calls, and [`kube::KubePlatform`], the target
 //!   the actions share with the source so they follow `:ctx` / `:ns`;
-//! - [`executor`], [`audit`], [`lab`]: running, logging, the local lab.
+//! - [`platform`]: the seam: [`platform::ActionPlatform`], one per platform
+//!   (Docker/Swarm, Kubernetes, the lab), and [`platform::ActionError`];
+//! - [`executor`], [`audit`], [`lab`]: the protocol (audit, ledger record
+//!   before the fault, outcome), logging, the local lab.
 
 pub mod audit;
 pub mod docker;
@@ -22,12 +25,14 @@ pub mod kube;
 pub mod lab;
 pub mod ledger;
 pub mod plan;
+pub mod platform;
 
 pub use audit::AuditLog;
 pub use executor::{Executor, Platforms};
 pub use lab::LabHandle;
 pub use ledger::{FaultLedger, FaultRecord, RunId, Undo};
 pub use plan::{Draft, Intent, PlanContext, Question};
+pub use platform::{ActionError, ActionPlatform, Backends};
 
 use serde::{Deserialize, Serialize};
 
@@ -190,155 +195,20 @@ impl Action {
         }
     }
 
-    /// The exact target and what will be called, for the confirm dialog.
+    /// The exact target and what will be called, for the confirm dialog:
+    /// each platform module describes its own actions; healing is the same
+    /// on every platform.
     pub fn describe(&self) -> String {
-        match self {
-            Action::LabKill { member, address } => {
-                format!(
-                    "Kill the lab process at {} with SIGKILL, as a crash would",
-                    named(member, address)
-                )
-            }
-            Action::LabRestart { member, address } => {
-                format!(
-                    "Start the lab process at {} again with its original config",
-                    named(member, address)
-                )
-            }
-            Action::Scale {
-                workload: Workload::SwarmService { id, name },
-                current,
-                replicas,
-                ..
-            } => {
-                let from = current.map_or_else(|| "?".into(), |c| c.to_string());
-                format!(
-                    "Scale Swarm service {name} ({}) from {from} to {replicas} replicas: \
-                     GET /services/{id}, then POST /services/{id}/update?version=<its version> \
-                     with the full inspected spec",
-                    short(id)
-                )
-            }
-            Action::Cordon {
-                node: NodeRef::SwarmNode { id, hostname },
-                mode,
-                ttl_secs,
-                ..
-            } => format!(
-                "Set Swarm node {hostname} ({}) availability to {}: POST /nodes/{id}/update \
-                 with its inspected spec; heals (back to its current availability) after {}",
-                short(id),
-                mode.as_str(),
-                secs(*ttl_secs)
-            ),
-            Action::Uncordon {
-                node: NodeRef::SwarmNode { id, hostname },
-                ..
-            } => format!(
-                "Set Swarm node {hostname} ({}) availability to active: POST /nodes/{id}/update",
-                short(id)
-            ),
-            Action::Disconnect {
-                isolation:
-                    Isolation::DockerNetwork {
-                        container_id,
-                        container,
-                        network,
-                    },
-                ttl_secs,
-                ..
-            } => format!(
-                "Disconnect container {container} ({}) from network {network}: \
-                 POST /networks/{network}/disconnect; its endpoint settings are saved to the \
-                 fault ledger first, and it is reconnected with them after {}",
-                short(container_id),
-                secs(*ttl_secs)
-            ),
-            Action::Scale {
-                workload: Workload::StatefulSet { namespace, name },
-                replicas,
-                ..
-            } => kube::scale::describe_scale(namespace, name, replica_count(*replicas)),
-            Action::Cordon {
-                node: NodeRef::KubeNode { name },
-                ttl_secs,
-                ..
-            } => format!(
-                "{}; heals (uncordons) after {}",
-                kube::cordon::describe_cordon(name, true),
-                secs(*ttl_secs)
-            ),
-            Action::Uncordon {
-                node: NodeRef::KubeNode { name },
-                ..
-            } => kube::cordon::describe_cordon(name, false),
-            Action::Disconnect {
-                isolation: Isolation::KubePod { namespace, pod },
-                ttl_secs,
-                ..
-            } => format!(
-                "{}; the policy is written to the fault ledger first and deleted after {}",
-                kube::isolate::describe_isolate(
-                    namespace,
-                    pod,
-                    std::time::Duration::from_secs(*ttl_secs)
-                ),
-                secs(*ttl_secs)
-            ),
-            Action::RemoveInstance {
-                instance: Instance::KubePod { namespace, name },
-                method,
-                ..
-            } => match method {
-                RemoveMethod::Terminate { grace_secs } => {
-                    kube::remove::describe_remove(namespace, name, grace_u32(*grace_secs))
-                }
-                RemoveMethod::Exec {
-                    command,
-                    timeout_secs,
-                } => format!(
-                    "{}; show its output and exit code (at most {})",
-                    kube::remove::describe_exec(namespace, name, None, command),
-                    secs(*timeout_secs)
-                ),
-            },
-            Action::Heal {
-                summaries, reason, ..
-            } => {
-                let why = match reason {
-                    HealReason::Asked => "",
-                    HealReason::Expired => " (time to live ran out)",
-                    HealReason::Quitting => " (quitting)",
-                    HealReason::LeftBehind => " left behind by a console that is not running",
-                };
-                format!(
-                    "Heal {} fault(s){why}: {}",
-                    summaries.len(),
-                    summaries.join("; ")
-                )
-            }
-            Action::RemoveInstance {
-                instance: Instance::DockerContainer { id, name },
-                method,
-                ..
-            } => match method {
-                RemoveMethod::Terminate { grace_secs } => format!(
-                    "Remove container {name} ({}): POST /containers/{id}/kill?signal=SIGTERM, \
-                     wait up to {} for it to exit, then POST /containers/{id}/stop",
-                    short(id),
-                    secs(*grace_secs)
-                ),
-                RemoveMethod::Exec {
-                    command,
-                    timeout_secs,
-                } => format!(
-                    "Run {command:?} in container {name} ({}): POST /containers/{id}/exec, \
-                     show its output and exit code (at most {})",
-                    short(id),
-                    secs(*timeout_secs)
-                ),
-            },
+        if let Action::Heal {
+            summaries, reason, ..
+        } = self
+        {
+            return describe_heal(summaries, *reason);
         }
+        lab::describe(self)
+            .or_else(|| docker::describe::describe(self))
+            .or_else(|| kube::describe::describe(self))
+            .unwrap_or_else(|| format!("{} on {}", self.name(), self.member()))
     }
 
     /// The member the action is about.
@@ -352,6 +222,17 @@ impl Action {
             | Action::Disconnect { member, .. }
             | Action::RemoveInstance { member, .. } => member,
             Action::Heal { member, .. } => member.as_deref().unwrap_or("-"),
+        }
+    }
+
+    /// How long a fault lives before it heals itself; `None` for actions
+    /// that inject no fault.
+    pub fn ttl_secs(&self) -> Option<u64> {
+        match self {
+            Action::Cordon { ttl_secs, .. } | Action::Disconnect { ttl_secs, .. } => {
+                Some(*ttl_secs)
+            }
+            _ => None,
         }
     }
 
@@ -382,17 +263,23 @@ pub fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
+/// Seconds as people read them: `1m`, `10m`, `45s`.
 fn secs(s: u64) -> String {
     humantime::format_duration(std::time::Duration::from_secs(s)).to_string()
 }
 
-/// `address`, or `name (address)` when the member has a name of its own.
-fn named(member: &str, address: &str) -> String {
-    if member == address {
-        address.to_string()
-    } else {
-        format!("{member} ({address})")
-    }
+fn describe_heal(summaries: &[String], reason: HealReason) -> String {
+    let why = match reason {
+        HealReason::Asked => "",
+        HealReason::Expired => " (time to live ran out)",
+        HealReason::Quitting => " (quitting)",
+        HealReason::LeftBehind => " left behind by a console that is not running",
+    };
+    format!(
+        "Heal {} fault(s){why}: {}",
+        summaries.len(),
+        summaries.join("; ")
+    )
 }
 
 /// How an action ended; goes to the timeline and the audit log.

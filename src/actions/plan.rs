@@ -18,7 +18,7 @@ use std::time::Duration;
 use super::ledger::{FaultRecord, Undo};
 use super::{Action, HealReason, Instance, Isolation, NodeRef, RemoveMethod, Workload};
 use crate::config::{Config, RemoveRule};
-use crate::model::{Cluster, Member};
+use crate::model::{Cluster, Member, Platform};
 
 /// What the user asked for with a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -244,9 +244,11 @@ pub fn plan(
         Intent::Reconnect => return reconnect(member, ctx.faults),
         _ => {}
     }
-    match member.placement.platform.as_deref() {
-        Some("docker" | "swarm") => super::docker::plan::plan(intent, member, cluster, ctx),
-        Some("kubernetes") => super::kube::plan::plan(intent, member, cluster, ctx),
+    match member.placement.platform {
+        Some(Platform::Docker | Platform::Swarm) => {
+            super::docker::plan::plan(intent, member, cluster, ctx)
+        }
+        Some(Platform::Kubernetes) => super::kube::plan::plan(intent, member, cluster, ctx),
         other => Err(not_applicable(intent, member, other)),
     }
 }
@@ -296,15 +298,17 @@ pub fn heal_after_question(prompt: &str, default_secs: u64) -> Question {
 }
 
 /// The config's remove rule for a member: the rule the platform source
-/// assigned it by (its `config.cluster` raw field), else its cluster's.
+/// assigned it by (its `config_rule` handle), else its cluster's.
 pub fn remove_rule<'a>(
     member: &Member,
     cluster: &Cluster,
     config: &'a Config,
 ) -> Option<&'a RemoveRule> {
     let by_name = member
-        .raw
-        .get(crate::sources::docker::raw::CONFIG_CLUSTER)
+        .placement
+        .handles
+        .config_rule
+        .as_ref()
         .and_then(|name| config.clusters.iter().find(|r| &r.name == name));
     by_name
         .or_else(|| config.rule_for_cluster(&cluster.id))
@@ -352,10 +356,12 @@ pub fn remove_draft(
     Draft::new(action, vec![question])
 }
 
-fn not_applicable(intent: Intent, member: &Member, platform: Option<&str>) -> String {
+fn not_applicable(intent: Intent, member: &Member, platform: Option<Platform>) -> String {
     let what = match platform {
-        Some("process") | None => "a plain process (no platform source sees it)".to_string(),
-        Some("simulated") => "simulated".to_string(),
+        Some(Platform::Process) | None => {
+            "a plain process (no platform source sees it)".to_string()
+        }
+        Some(Platform::Simulated) => "simulated".to_string(),
         Some(p) => format!("on {p}, which has no {intent} action yet"),
     };
     let needs = match intent {
@@ -448,12 +454,12 @@ mod tests {
     use super::*;
     use crate::model::Placement;
 
-    fn member(platform: Option<&str>) -> Member {
+    fn member(platform: Option<Platform>) -> Member {
         Member {
             id: "10.0.0.2:6379".into(),
             name: "redis-1".into(),
             placement: Placement {
-                platform: platform.map(str::to_string),
+                platform,
                 ..Placement::default()
             },
             ..Member::default()
@@ -480,7 +486,13 @@ mod tests {
             config: &config,
             faults: &[],
         };
-        let e = plan(Intent::Scale, &member(Some("process")), &cluster(), &ctx).unwrap_err();
+        let e = plan(
+            Intent::Scale,
+            &member(Some(Platform::Process)),
+            &cluster(),
+            &ctx,
+        )
+        .unwrap_err();
         assert_eq!(
             e,
             "scale needs a Swarm service or a StatefulSet; redis-1 is a plain process (no platform source sees it)"
@@ -562,7 +574,7 @@ mod tests {
             faults: &faults,
         };
         // The member's address changed; its pod is what the fault is held on.
-        let mut m = member(Some("kubernetes"));
+        let mut m = member(Some(Platform::Kubernetes));
         m.placement.pod = Some("copy-1".into());
         let draft = plan(Intent::Reconnect, &m, &cluster(), &ctx).unwrap();
         let text = draft.action().describe();

@@ -3,7 +3,8 @@
 //! stop signals and a tick, and redraws only when something changed.
 //!
 //! Faults: the tick heals this run's faults whose time to live ran out;
-//! quitting heals what this run injected within [`CLEANUP_BUDGET`], which
+//! quitting first waits (bounded) for the actions still in flight, then heals
+//! what this run injected within [`CLEANUP_BUDGET`], which
 //! Ctrl-C and SIGTERM do not cut short (the signal handlers stay installed and
 //! unheeded while it runs); a start finds faults left by consoles that are
 //! not running any more and offers to heal them.
@@ -46,6 +47,8 @@ pub struct ConsoleOptions {
 const STOP_BUDGET: Duration = Duration::from_secs(3);
 /// How long quitting may spend healing this run's faults.
 pub const CLEANUP_BUDGET: Duration = Duration::from_secs(20);
+/// How long quitting waits for actions still in flight before healing.
+const ACTIONS_BUDGET: Duration = Duration::from_secs(10);
 
 /// Runs the console until `q`, a stop signal, or an error; the terminal is
 /// restored on every path (the guard's drop, and the panic hook).
@@ -99,7 +102,7 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
         ..
     } = looping;
     drop(guard);
-    sources.stop(STOP_BUDGET).await;
+    tokio::join!(sources.stop(STOP_BUDGET), settle_actions(&executor));
     if !options.keep_faults {
         heal_on_quit(&executor, &ledger, app.run.as_deref()).await;
     }
@@ -159,6 +162,18 @@ fn offer_left_behind(app: &mut AppState, ui: &mut ui::UiState, ledger: &FaultLed
             &refs,
             HealReason::LeftBehind,
         )));
+    }
+}
+
+/// Lets the actions in flight land before healing: a disconnect between its
+/// ledger record and its injection would otherwise land after the heal, a
+/// fault with no record.
+async fn settle_actions(executor: &Executor) {
+    if !executor.settle(ACTIONS_BUDGET).await {
+        crate::terminal::say(format_args!(
+            "clusterdeck: an action was still running after {}s; healing anyway",
+            ACTIONS_BUDGET.as_secs()
+        ));
     }
 }
 

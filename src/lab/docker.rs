@@ -136,8 +136,8 @@ impl DockerLab {
             .await
             {
                 Ok(_) => return Ok(()),
-                Err(e) if e.contains("overlap") => last = e,
-                Err(e) => return Err(e),
+                Err(e) if e.to_string().contains("overlap") => last = e.into(),
+                Err(e) => return Err(e.into()),
             }
         }
         Err(last)
@@ -365,7 +365,7 @@ async fn ensure_image(docker: &Docker, image: &str, timeout: Duration) -> Result
     .await
     {
         Ok(found) => return found.id.ok_or_else(|| format!("image {image} has no id")),
-        Err(e) if !is_not_found(&e) => return Err(e),
+        Err(e) if !is_not_found(&e) => return Err(e.into()),
         Err(_) => {}
     }
     let options = CreateImageOptions {

@@ -68,12 +68,46 @@ impl Link {
     }
 }
 
+/// The platform an instance runs on. Serialised as the words the JSON
+/// contract has always used (`process`, `docker`, `swarm`, `kubernetes`,
+/// `simulated`), so scripts reading `placement.platform` see no change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    /// A plain process no platform source sees (Redis found by address).
+    Process,
+    /// A container on a Docker Engine, outside Swarm.
+    Docker,
+    /// A Swarm task, its container, or a Swarm node.
+    Swarm,
+    Kubernetes,
+    /// The simulator's made-up members.
+    Simulated,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Process => "process",
+            Platform::Docker => "docker",
+            Platform::Swarm => "swarm",
+            Platform::Kubernetes => "kubernetes",
+            Platform::Simulated => "simulated",
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where an instance runs. Every field is optional because each source knows
 /// only part of it (Redis knows an address, Docker a container, Kubernetes a pod).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Placement {
-    /// `process`, `docker`, `swarm`, `kubernetes`, `simulated`.
-    pub platform: Option<String>,
+    pub platform: Option<Platform>,
     pub node: Option<String>,
     pub namespace: Option<String>,
     pub pod: Option<String>,
@@ -82,16 +116,82 @@ pub struct Placement {
     pub container: Option<String>,
     #[serde(default)]
     pub networks: Vec<String>,
+    /// The ids the platform's API wants, for the action planners. Not part
+    /// of the JSON contract: the names above are what people and scripts read.
+    #[serde(skip)]
+    pub handles: Handles,
+}
+
+/// Typed handles a platform source gives the action planners: the contract
+/// between sources and planners (`Member::raw` is for the details pane only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handles {
+    pub container: Option<ContainerHandle>,
+    pub swarm: SwarmHandle,
+    pub kube: Option<KubeHandle>,
+    /// The config rule (cluster name) the platform source assigned the
+    /// member by: its remove rule wins over the cluster's.
+    pub config_rule: Option<String>,
+}
+
+/// A container on this engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerHandle {
+    pub id: String,
+    /// Networks it cannot be disconnected from (`host`, `none`, a Swarm
+    /// network that is not attachable for a plain container).
+    pub undetachable: Vec<String>,
+}
+
+/// What Swarm knows of a task or a node; each part is there when known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwarmHandle {
+    pub service: Option<SwarmServiceHandle>,
+    pub task_id: Option<String>,
+    pub node_id: Option<String>,
+}
+
+/// The Swarm service a task belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwarmServiceHandle {
+    pub id: String,
+    /// Global mode: one task per node, nothing to scale.
+    pub global: bool,
+    /// Desired replicas of a replicated service.
+    pub replicas: Option<u64>,
+}
+
+/// What the Kubernetes source knows of a pod beyond its placement names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeHandle {
+    pub statefulset: Option<String>,
+    /// Its node is unschedulable already.
+    pub node_cordoned: bool,
+    /// The console NetworkPolicy that isolates it, if one does.
+    pub isolated_by: Option<String>,
+}
+
+impl Handles {
+    /// Fills what these handles lack from `other`; what is set already wins.
+    pub fn fill_from(&mut self, other: &Handles) {
+        fill(&mut self.container, &other.container);
+        fill(&mut self.swarm.service, &other.swarm.service);
+        fill(&mut self.swarm.task_id, &other.swarm.task_id);
+        fill(&mut self.swarm.node_id, &other.swarm.node_id);
+        fill(&mut self.kube, &other.kube);
+        fill(&mut self.config_rule, &other.config_rule);
+    }
+}
+
+fn fill<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
+    if mine.is_none() {
+        mine.clone_from(theirs);
+    }
 }
 
 impl Placement {
     /// Fills the fields this placement lacks from `other`; fields already set win.
     pub fn fill_from(&mut self, other: &Placement) {
-        fn fill(mine: &mut Option<String>, theirs: &Option<String>) {
-            if mine.is_none() {
-                mine.clone_from(theirs);
-            }
-        }
         fill(&mut self.platform, &other.platform);
         fill(&mut self.node, &other.node);
         fill(&mut self.namespace, &other.namespace);
@@ -104,6 +204,7 @@ impl Placement {
                 self.networks.push(network.clone());
             }
         }
+        self.handles.fill_from(&other.handles);
     }
 
     /// A short "where": the most specific thing known, for a table cell.
@@ -118,7 +219,11 @@ impl Placement {
             (Some(p), Some(n)) => format!("{p}@{n}"),
             (Some(p), None) => p.clone(),
             (None, Some(n)) => n.clone(),
-            (None, None) => self.platform.clone().unwrap_or_default(),
+            (None, None) => self
+                .platform
+                .map(Platform::as_str)
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 }
@@ -167,4 +272,79 @@ pub struct Member {
     pub error: Option<String>,
     /// The raw fields the source gave (for the details pane), redacted.
     pub raw: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_serialises_as_the_words_of_the_json_contract() {
+        for (platform, word) in [
+            (Platform::Process, "process"),
+            (Platform::Docker, "docker"),
+            (Platform::Swarm, "swarm"),
+            (Platform::Kubernetes, "kubernetes"),
+            (Platform::Simulated, "simulated"),
+        ] {
+            assert_eq!(serde_json::to_value(platform).unwrap(), word);
+            assert_eq!(platform.as_str(), word);
+            let back: Platform = serde_json::from_value(word.into()).unwrap();
+            assert_eq!(back, platform);
+        }
+    }
+
+    #[test]
+    fn handles_stay_out_of_the_json_and_fill_like_the_names() {
+        let mut mine = Placement {
+            platform: Some(Platform::Swarm),
+            handles: Handles {
+                swarm: SwarmHandle {
+                    task_id: Some("t1".into()),
+                    ..SwarmHandle::default()
+                },
+                ..Handles::default()
+            },
+            ..Placement::default()
+        };
+        let json = serde_json::to_value(&mine).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "container",
+                "namespace",
+                "networks",
+                "node",
+                "platform",
+                "pod",
+                "service",
+                "task"
+            ]
+        );
+        let theirs = Placement {
+            handles: Handles {
+                container: Some(ContainerHandle {
+                    id: "c1".into(),
+                    undetachable: Vec::new(),
+                }),
+                swarm: SwarmHandle {
+                    task_id: Some("t2".into()),
+                    node_id: Some("n1".into()),
+                    ..SwarmHandle::default()
+                },
+                ..Handles::default()
+            },
+            ..Placement::default()
+        };
+        mine.fill_from(&theirs);
+        assert_eq!(mine.handles.swarm.task_id.as_deref(), Some("t1"));
+        assert_eq!(mine.handles.swarm.node_id.as_deref(), Some("n1"));
+        assert_eq!(mine.handles.container.unwrap().id, "c1");
+    }
 }

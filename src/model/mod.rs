@@ -16,7 +16,10 @@ pub mod topology;
 
 pub use consensus::{Arbiter, ConsensusView, Fact, SentinelView};
 pub use history::LagHistory;
-pub use member::{Health, Link, Member, Placement, SyncProgress, Tier};
+pub use member::{
+    ContainerHandle, Handles, Health, KubeHandle, Link, Member, Placement, Platform, SwarmHandle,
+    SwarmServiceHandle, SyncProgress, Tier,
+};
 pub use observation::{
     Authority, ClusterObservation, MemberObservation, RecordedLeader, SourceKind, SourceReport,
     SourceStatus,

@@ -119,7 +119,7 @@ fn application_roles_beat_platform_labels_and_placement_is_filled_from_both() {
         tier: Tier::Master,
         health: Health::Ok,
         placement: Placement {
-            platform: Some("docker".into()),
+            platform: Some(crate::model::Platform::Docker),
             container: Some("lab-redis-2".into()),
             ..Default::default()
         },

@@ -272,7 +272,7 @@ impl ClusterSpec {
     /// Each system runs somewhere else, so every placement field gets used.
     fn placement(&self, rng: &mut fastrand::Rng, name: &str, node: String) -> Placement {
         let mut placement = Placement {
-            platform: Some("simulated".into()),
+            platform: Some(crate::model::Platform::Simulated),
             node: Some(node),
             ..Placement::default()
         };

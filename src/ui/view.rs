@@ -79,7 +79,7 @@ pub fn member_matches(member: &Member, needle_lower: &str) -> bool {
         Some(member.name.as_str()),
         member.address.as_deref(),
         member.native_role.as_deref(),
-        p.platform.as_deref(),
+        p.platform.map(crate::model::Platform::as_str),
         p.node.as_deref(),
         p.namespace.as_deref(),
         p.pod.as_deref(),

@@ -8,10 +8,14 @@ use bollard::Docker;
 use bollard::models::NodeSpecAvailabilityEnum;
 use bollard::query_parameters::UpdateNodeOptions;
 
-use super::timed;
+use super::{DockerError, timed};
 
 /// The node's availability now (`active`, `pause`, `drain`).
-pub async fn availability(docker: &Docker, id: &str, timeout: Duration) -> Result<String, String> {
+pub async fn availability(
+    docker: &Docker,
+    id: &str,
+    timeout: Duration,
+) -> Result<String, DockerError> {
     let node = timed(
         timeout,
         &format!("inspect node {id}"),
@@ -31,12 +35,16 @@ pub async fn set_availability(
     hostname: &str,
     availability: &str,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, DockerError> {
     let wanted = match availability {
         "active" => NodeSpecAvailabilityEnum::ACTIVE,
         "pause" => NodeSpecAvailabilityEnum::PAUSE,
         "drain" => NodeSpecAvailabilityEnum::DRAIN,
-        other => return Err(format!("unknown node availability {other:?}")),
+        other => {
+            return Err(DockerError::Refused(format!(
+                "unknown node availability {other:?}"
+            )));
+        }
     };
     let node = timed(
         timeout,
@@ -44,10 +52,9 @@ pub async fn set_availability(
         docker.inspect_node(id),
     )
     .await?;
-    let version = node
-        .version
-        .and_then(|v| v.index)
-        .ok_or_else(|| format!("node {hostname} has no version to update against"))?;
+    let version = node.version.and_then(|v| v.index).ok_or_else(|| {
+        DockerError::Refused(format!("node {hostname} has no version to update against"))
+    })?;
     let mut spec = node.spec.unwrap_or_default();
     let before = spec
         .availability

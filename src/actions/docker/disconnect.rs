@@ -14,7 +14,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{InspectContainerOptions, InspectNetworkOptions};
 
-use super::timed;
+use super::{DockerError, timed};
 use crate::actions::ledger::SavedEndpoint;
 use crate::sources::docker::observe::{can_disconnect, is_task_container};
 
@@ -26,7 +26,7 @@ pub async fn save_endpoint(
     container: &str,
     network: &str,
     timeout: Duration,
-) -> Result<SavedEndpoint, String> {
+) -> Result<SavedEndpoint, DockerError> {
     let inspected = timed(
         timeout,
         &format!("inspect container {container}"),
@@ -38,7 +38,11 @@ pub async fn save_endpoint(
         .network_settings
         .and_then(|n| n.networks)
         .and_then(|mut n| n.remove(network))
-        .ok_or_else(|| format!("container {container} is not attached to network {network}"))?;
+        .ok_or_else(|| {
+            DockerError::Refused(format!(
+                "container {container} is not attached to network {network}"
+            ))
+        })?;
     let net = timed(
         timeout,
         &format!("inspect network {network}"),
@@ -53,10 +57,10 @@ pub async fn save_endpoint(
         ..Default::default()
     };
     if !can_disconnect(Some(&as_network), managed) {
-        return Err(format!(
+        return Err(DockerError::Refused(format!(
             "{container} cannot be cut off from {network}: {}; nothing was changed",
             why_not(network)
-        ));
+        )));
     }
     let configured_subnet = net
         .ipam
@@ -98,7 +102,7 @@ pub async fn disconnect(
     container: &str,
     network: &str,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, DockerError> {
     let request = NetworkDisconnectRequest {
         container: container_id.to_string(),
         force: Some(false),
@@ -123,9 +127,9 @@ pub async fn reconnect(
     network: &str,
     endpoint: &SavedEndpoint,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, DockerError> {
     let connected = match is_connected(docker, container_id, network, timeout).await {
-        Err(e) if crate::sources::docker::client::is_not_found(&e) => {
+        Err(e) if e.is_not_found() => {
             return Ok(format!(
                 "container {container} is gone: nothing to reconnect"
             ));
@@ -151,7 +155,7 @@ pub async fn reconnect(
             "reconnected container {container} to network {network}{}",
             as_before(endpoint, pinned)
         )),
-        Err(e) if pinned && e.contains("user specified IP address") => {
+        Err(e) if pinned && refuses_pinned_address(&e) => {
             timed(
                 timeout,
                 &what,
@@ -165,6 +169,12 @@ pub async fn reconnect(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The engine will not give an address back on a network without a
+/// configured subnet; the reconnect then goes ahead without it.
+fn refuses_pinned_address(error: &DockerError) -> bool {
+    matches!(error, DockerError::Api { message, .. } if message.contains("user specified IP address"))
 }
 
 fn as_before(endpoint: &SavedEndpoint, pinned: bool) -> String {
@@ -205,7 +215,7 @@ async fn is_connected(
     container_id: &str,
     network: &str,
     timeout: Duration,
-) -> Result<bool, String> {
+) -> Result<bool, DockerError> {
     let inspected = timed(
         timeout,
         "inspect container",

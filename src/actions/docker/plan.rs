@@ -1,6 +1,6 @@
 //! Drafts for members the Docker source saw: the ids come from the
-//! member's raw fields ([`raw`]), so a draft names exactly what the engine
-//! will be asked about. Refusals happen here, before anything is asked,
+//! member's typed handles ([`Handles`](crate::model::Handles)), so a draft
+//! names exactly what the engine will be asked about. Refusals happen here, before anything is asked,
 //! e.g. a container whose only network is the host's.
 
 use crate::actions::plan::{
@@ -9,7 +9,6 @@ use crate::actions::plan::{
 use crate::actions::{Action, CordonMode, Instance, Isolation};
 use crate::config::Config;
 use crate::model::{Cluster, Member};
-use crate::sources::docker::raw;
 
 use crate::actions::plan::{
     CORDON_TTL_SECS, CUT_OFF_TTL_SECS, GRACE_SECS, heal_after_question, replicas_question,
@@ -34,17 +33,9 @@ pub fn plan(
     }
 }
 
-fn raw_of<'a>(member: &'a Member, key: &str) -> Option<&'a str> {
-    member
-        .raw
-        .get(key)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
-}
-
 fn scale(member: &Member) -> Result<Draft, String> {
-    let (Some(id), Some(name)) = (
-        raw_of(member, raw::SERVICE_ID),
+    let (Some(service), Some(name)) = (
+        member.placement.handles.swarm.service.as_ref(),
         member.placement.service.as_deref(),
     ) else {
         return Err(format!(
@@ -52,15 +43,15 @@ fn scale(member: &Member) -> Result<Draft, String> {
             member.name
         ));
     };
-    if raw_of(member, raw::SERVICE_MODE) == Some("global") {
+    if service.global {
         return Err(format!(
             "Swarm service {name} runs in global mode (one task per node): it does not scale"
         ));
     }
-    let current = raw_of(member, raw::REPLICAS).and_then(|r| r.parse().ok());
+    let current = service.replicas;
     let action = Action::Scale {
         member: member.id.clone(),
-        workload: swarm_service(id, name),
+        workload: swarm_service(&service.id, name),
         current,
         replicas: current.unwrap_or(1),
     };
@@ -73,7 +64,7 @@ fn scale(member: &Member) -> Result<Draft, String> {
 
 fn node_of(member: &Member) -> Result<(String, String), String> {
     match (
-        raw_of(member, raw::NODE_ID),
+        member.placement.handles.swarm.node_id.as_deref(),
         member.placement.node.as_deref(),
     ) {
         (Some(id), Some(host)) => Ok((id.to_string(), host.to_string())),
@@ -117,10 +108,10 @@ fn uncordon(member: &Member) -> Result<Draft, String> {
 
 fn container_of(member: &Member, intent: Intent) -> Result<(String, String), String> {
     match (
-        raw_of(member, raw::CONTAINER_ID),
+        member.placement.handles.container.as_ref(),
         member.placement.container.as_deref(),
     ) {
-        (Some(id), Some(name)) => Ok((id.to_string(), name.to_string())),
+        (Some(handle), Some(name)) => Ok((handle.id.clone(), name.to_string())),
         _ => Err(format!(
             "{intent} needs a container on this engine; {} has none here",
             member.name
@@ -130,9 +121,13 @@ fn container_of(member: &Member, intent: Intent) -> Result<(String, String), Str
 
 fn disconnect(member: &Member) -> Result<Draft, String> {
     let (id, name) = container_of(member, Intent::Disconnect)?;
-    let fixed: Vec<&str> = raw_of(member, raw::UNDETACHABLE)
-        .map(|f| f.split(',').collect())
-        .unwrap_or_default();
+    let fixed: Vec<&str> = member
+        .placement
+        .handles
+        .container
+        .iter()
+        .flat_map(|c| c.undetachable.iter().map(String::as_str))
+        .collect();
     let choices: Vec<String> = member
         .placement
         .networks
@@ -185,25 +180,29 @@ fn remove(member: &Member, cluster: &Cluster, config: &Config) -> Result<Draft, 
 mod tests {
     use super::*;
     use crate::actions::RemoveMethod;
-    use crate::model::Placement;
+    use crate::model::{ContainerHandle, Handles, Placement, Platform};
 
     fn container(networks: &[&str], undetachable: Option<&str>) -> Member {
-        let mut m = Member {
+        Member {
             id: "10.0.0.2:6379".into(),
             name: "redis-1".into(),
             placement: Placement {
-                platform: Some("docker".into()),
+                platform: Some(Platform::Docker),
                 container: Some("redis-1".into()),
                 networks: networks.iter().map(|n| n.to_string()).collect(),
+                handles: Handles {
+                    container: Some(ContainerHandle {
+                        id: "abc".into(),
+                        undetachable: undetachable
+                            .map(|u| u.split(',').map(str::to_string).collect())
+                            .unwrap_or_default(),
+                    }),
+                    ..Handles::default()
+                },
                 ..Placement::default()
             },
             ..Member::default()
-        };
-        m.raw.insert(raw::CONTAINER_ID.into(), "abc".into());
-        if let Some(u) = undetachable {
-            m.raw.insert(raw::UNDETACHABLE.into(), u.into());
         }
-        m
     }
 
     fn cluster() -> Cluster {
@@ -314,9 +313,7 @@ mod tests {
         )
         .unwrap();
         let mut member = container(&["a"], None);
-        member
-            .raw
-            .insert(raw::CONFIG_CLUSTER.into(), "graph".into());
+        member.placement.handles.config_rule = Some("graph".into());
         let draft = plan(Intent::Remove, &member, &cluster(), &ctx(&config)).unwrap();
         assert!(draft.question().is_none());
         assert!(matches!(

@@ -7,15 +7,15 @@
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{
     InspectContainerOptions, KillContainerOptions, StopContainerOptions,
 };
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::time::Instant;
 
-use super::timed;
-use crate::sources::docker::client::is_not_found;
+use super::{DockerError, timed};
 
 /// How often a stopping container is looked at.
 const POLL: Duration = Duration::from_millis(200);
@@ -29,7 +29,7 @@ pub async fn terminate(
     name: &str,
     grace: Duration,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, DockerError> {
     let signal = KillContainerOptions {
         signal: "SIGTERM".into(),
     };
@@ -73,7 +73,7 @@ pub async fn terminate(
             "container {name} did not exit within {} of SIGTERM; stopped it",
             humantime::format_duration(grace)
         )),
-        Err(e) if is_not_found(&e) => Ok(format!("container {name} exited and was removed")),
+        Err(e) if e.is_not_found() => Ok(format!("container {name} exited and was removed")),
         Err(e) => Err(e),
     }
 }
@@ -83,7 +83,7 @@ async fn state(
     docker: &Docker,
     id: &str,
     timeout: Duration,
-) -> Result<Option<(bool, i64)>, String> {
+) -> Result<Option<(bool, i64)>, DockerError> {
     match timed(
         timeout,
         "inspect container",
@@ -95,7 +95,7 @@ async fn state(
             let s = c.state.unwrap_or_default();
             Ok(Some((s.running == Some(true), s.exit_code.unwrap_or(-1))))
         }
-        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -109,7 +109,7 @@ pub async fn exec(
     command: &[String],
     limit: Duration,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, DockerError> {
     let options = CreateExecOptions {
         cmd: Some(command.to_vec()),
         attach_stdout: Some(true),
@@ -128,37 +128,54 @@ pub async fn exec(
         docker.start_exec(&created.id, None),
     )
     .await?;
-    let mut output = String::new();
-    if let StartExecResults::Attached {
-        output: mut stream, ..
-    } = started
-    {
-        let collect = async {
-            while let Some(chunk) = stream.next().await {
-                match chunk {
-                    Ok(log) => output.push_str(&String::from_utf8_lossy(&log.into_bytes())),
-                    Err(e) => {
-                        return Err(format!("reading the output of {command:?} in {name}: {e}"));
-                    }
-                }
-            }
-            Ok(())
-        };
-        match tokio::time::timeout(limit, collect).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(format!(
-                    "{command:?} in {name} did not finish within {}",
-                    humantime::format_duration(limit)
-                ));
-            }
+    let output = match started {
+        StartExecResults::Attached { output, .. } => {
+            collect_output(output, command, name, limit).await?
         }
-    }
+        StartExecResults::Detached => String::new(),
+    };
     let inspected = timed(timeout, "inspect exec", docker.inspect_exec(&created.id)).await?;
     let code = inspected.exit_code.unwrap_or(-1);
     let shown = tail(output.trim(), OUTPUT_LIMIT);
     let message = format!("{command:?} in {name} exited with code {code}; output: {shown}");
-    if code == 0 { Ok(message) } else { Err(message) }
+    if code == 0 {
+        Ok(message)
+    } else {
+        Err(DockerError::Refused(message))
+    }
+}
+
+/// The command's output until it ends, at most `limit` long.
+async fn collect_output(
+    mut stream: impl Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
+    command: &[String],
+    name: &str,
+    limit: Duration,
+) -> Result<String, DockerError> {
+    let mut output = String::new();
+    let collect = async {
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(log) => output.push_str(&String::from_utf8_lossy(&log.into_bytes())),
+                Err(e) => {
+                    return Err(DockerError::Refused(format!(
+                        "reading the output of {command:?} in {name}: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(limit, collect).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(DockerError::Refused(format!(
+                "{command:?} in {name} did not finish within {}",
+                humantime::format_duration(limit)
+            )));
+        }
+    }
+    Ok(output)
 }
 
 /// The last `limit` characters, on a character boundary.

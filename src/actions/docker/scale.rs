@@ -8,7 +8,7 @@ use bollard::Docker;
 use bollard::models::{ServiceSpecMode, ServiceSpecModeReplicated};
 use bollard::query_parameters::{InspectServiceOptions, UpdateServiceOptions};
 
-use super::timed;
+use super::{DockerError, timed};
 
 /// Sets the replicas of service `id`; says what changed.
 pub async fn scale(
@@ -17,7 +17,7 @@ pub async fn scale(
     name: &str,
     replicas: u64,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, DockerError> {
     let what = format!("inspect service {name}");
     let service = timed(
         timeout,
@@ -25,19 +25,18 @@ pub async fn scale(
         docker.inspect_service(id, None::<InspectServiceOptions>),
     )
     .await?;
-    let version = service
-        .version
-        .and_then(|v| v.index)
-        .ok_or_else(|| format!("service {name} has no version to update against"))?;
+    let version = service.version.and_then(|v| v.index).ok_or_else(|| {
+        DockerError::Refused(format!("service {name} has no version to update against"))
+    })?;
     let mut spec = service
         .spec
-        .ok_or_else(|| format!("service {name} has no spec"))?;
+        .ok_or_else(|| DockerError::Refused(format!("service {name} has no spec")))?;
     let mode = spec.mode.get_or_insert_with(ServiceSpecMode::default);
     let Some(replicated) = mode.replicated.as_mut() else {
         if mode.global.is_some() {
-            return Err(format!(
+            return Err(DockerError::Refused(format!(
                 "service {name} runs in global mode: it does not scale"
-            ));
+            )));
         }
         mode.replicated = Some(ServiceSpecModeReplicated {
             replicas: Some(replicas as i64),
@@ -59,10 +58,11 @@ async fn update(
     before: Option<i64>,
     replicas: u64,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, DockerError> {
     let options = UpdateServiceOptions {
-        version: i32::try_from(version)
-            .map_err(|_| format!("service {name}: version {version} out of range"))?,
+        version: i32::try_from(version).map_err(|_| {
+            DockerError::Refused(format!("service {name}: version {version} out of range"))
+        })?,
         ..Default::default()
     };
     let what = format!("update service {name} (version {version})");

@@ -71,7 +71,7 @@ impl PodSelection {
 
 /// An isolation the API server accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Isolation {
+pub struct IsolatedPod {
     pub namespace: String,
     pub pod: String,
     /// The NetworkPolicy's name; deleting it heals.
@@ -81,7 +81,7 @@ pub struct Isolation {
     pub fault_id: String,
 }
 
-impl Isolation {
+impl IsolatedPod {
     pub fn summary(&self) -> String {
         let how = match self.selection {
             PodSelection::PodNameLabel => "its pod-name label".to_string(),
@@ -274,7 +274,7 @@ impl KubeActions {
     pub async fn isolate_pod(
         &self,
         request: &IsolationRequest,
-    ) -> Result<Isolation, KubeActionError> {
+    ) -> Result<IsolatedPod, KubeActionError> {
         let pod_ref = ObjectRef::namespaced("Pod", &request.namespace, &request.pod);
         if !valid_label_value(&request.fault_id) {
             return Err(KubeActionError::Refused {
@@ -290,7 +290,7 @@ impl KubeActions {
         &self,
         request: &IsolationRequest,
         pod_ref: ObjectRef,
-    ) -> Result<Isolation, KubeActionError> {
+    ) -> Result<IsolatedPod, KubeActionError> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &request.namespace);
         let pod = pods
             .get(&request.pod)
@@ -310,7 +310,7 @@ impl KubeActions {
         let name = policy.name_any();
         let policies: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &request.namespace);
         match policies.create(&PostParams::default(), &policy).await {
-            Ok(_) => Ok(Isolation {
+            Ok(_) => Ok(IsolatedPod {
                 namespace: request.namespace.clone(),
                 pod: request.pod.clone(),
                 policy: name,

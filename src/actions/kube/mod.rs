@@ -9,13 +9,19 @@
 //! - [`remove`]: delete a pod with a grace period; wait until it is gone or
 //!   replaced; or run a configured command in it (`exec`).
 //!
+//! [`KubeBackend`] is the executor's view: which call serves an action or an
+//! undo, and which cluster it reaches; [`describe`] gives the confirm
+//! dialog's text for each action.
+//!
 //! Everything goes through [`KubeActions`], which holds a client and the
 //! bound on each operation. Errors are [`KubeActionError`]s naming the
 //! object, the HTTP status and the server's message. The fault ledger,
 //! planning and confirmation live elsewhere: this module only talks to the
 //! API server, so it is tested against the emulator in `tests/k8s_emulator`.
 
+pub mod backend;
 pub mod cordon;
+pub mod describe;
 mod error;
 pub mod isolate;
 pub mod plan;
@@ -32,9 +38,10 @@ use kube::Client;
 use crate::sources::kube::client::connect;
 use crate::sources::kube::{KubeTarget, Namespaces};
 
+pub use backend::{KubeBackend, sweep_console_policies};
 pub use cordon::CordonChange;
 pub use error::{KubeActionError, ObjectRef};
-pub use isolate::{ConsolePolicy, Healed, Isolation, IsolationRequest, PodSelection};
+pub use isolate::{ConsolePolicy, Healed, IsolatedPod, IsolationRequest, PodSelection};
 pub use remove::{ExecOutput, PodDeletion, PodFate};
 pub use scale::ScaleChange;
 

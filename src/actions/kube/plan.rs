@@ -47,7 +47,10 @@ fn statefulset_of(member: &Member) -> Option<&str> {
         .placement
         .service
         .as_deref()
-        .or_else(|| member.raw.get("statefulset").map(String::as_str))
+        .or_else(|| {
+            let kube = member.placement.handles.kube.as_ref()?;
+            kube.statefulset.as_deref()
+        })
         .filter(|s| !s.is_empty())
 }
 
@@ -101,7 +104,13 @@ fn node_of(member: &Member, intent: Intent) -> Result<String, String> {
 
 fn cordon(member: &Member) -> Result<Draft, String> {
     let node = node_of(member, Intent::Cordon)?;
-    if member.raw.get("node_cordoned").map(String::as_str) == Some("true") {
+    if member
+        .placement
+        .handles
+        .kube
+        .as_ref()
+        .is_some_and(|k| k.node_cordoned)
+    {
         return Err(format!("node {node} is cordoned already (C uncordons)"));
     }
     let action = Action::Cordon {
@@ -128,7 +137,11 @@ fn uncordon(member: &Member) -> Result<Draft, String> {
 
 fn isolate(member: &Member) -> Result<Draft, String> {
     let (namespace, pod) = pod_of(member, Intent::Disconnect)?;
-    if let Some(by) = member.raw.get("isolated_by").filter(|v| !v.is_empty()) {
+    let isolated_by = member.placement.handles.kube.as_ref();
+    if let Some(by) = isolated_by
+        .and_then(|k| k.isolated_by.as_deref())
+        .filter(|v| !v.is_empty())
+    {
         return Err(format!(
             "pod {namespace}/{pod} is isolated already (NetworkPolicy {by}; N heals it)"
         ));
@@ -160,14 +173,14 @@ fn remove(member: &Member, cluster: &Cluster, config: &Config) -> Result<Draft, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Placement;
+    use crate::model::{KubeHandle, Placement, Platform};
 
     fn pod(sts: &str, ordinal: u32) -> Member {
         Member {
             id: format!("10.0.0.{ordinal}:10035"),
             name: format!("{sts}-{ordinal}"),
             placement: Placement {
-                platform: Some("kubernetes".into()),
+                platform: Some(Platform::Kubernetes),
                 namespace: Some("ag".into()),
                 pod: Some(format!("{sts}-{ordinal}")),
                 service: Some(sts.into()),
@@ -243,7 +256,10 @@ mod tests {
         assert!(action.describe().contains("PATCH /api/v1/nodes/node-1"));
         assert!(matches!(action, Action::Cordon { ttl_secs: 30, .. }));
         let mut cordoned = pod("copy", 0);
-        cordoned.raw.insert("node_cordoned".into(), "true".into());
+        cordoned.placement.handles.kube = Some(KubeHandle {
+            node_cordoned: true,
+            ..KubeHandle::default()
+        });
         assert!(plan(Intent::Cordon, &cordoned, &c, &ctx(&config)).is_err());
     }
 
@@ -262,10 +278,7 @@ mod tests {
         )
         .unwrap();
         let mut member = pod("copy", 0);
-        member.raw.insert(
-            crate::sources::docker::raw::CONFIG_CLUSTER.into(),
-            "graph".into(),
-        );
+        member.placement.handles.config_rule = Some("graph".into());
         let draft = plan(Intent::Remove, &member, &c, &ctx(&config)).unwrap();
         assert!(draft.question().is_none());
         assert!(draft.action().describe().contains("/exec?"));

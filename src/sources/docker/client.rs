@@ -1,7 +1,8 @@
 //! Reaching a Docker Engine: which host (`--docker[=HOST]`, `DOCKER_HOST`,
 //! the local socket), a client that speaks the engine's API version, and
-//! errors that say what failed and where. Shared by the source and the
-//! actions.
+//! [`DockerError`]s that say what failed and where. Shared by the source and
+//! the actions; callers branch on the variant (a 404 is [`DockerError::NotFound`]),
+//! never on the text.
 
 use std::future::Future;
 use std::path::Path;
@@ -70,19 +71,19 @@ impl DockerHost {
 
     /// A client that speaks the engine's API version (an old engine refuses
     /// a newer client's version).
-    pub async fn connect(&self, timeout: Duration) -> Result<Docker, String> {
+    pub async fn connect(&self, timeout: Duration) -> Result<Docker, DockerError> {
         let secs = timeout.as_secs().max(1);
         let docker = if let Some(path) = self.0.strip_prefix("unix://") {
             Docker::connect_with_unix(path, secs, bollard::API_DEFAULT_VERSION)
         } else if self.0.starts_with("tcp://") || self.0.starts_with("http://") {
             Docker::connect_with_http(&self.0, secs, bollard::API_DEFAULT_VERSION)
         } else {
-            return Err(format!(
-                "docker host {:?}: use unix:///path/to/docker.sock or tcp://host:port",
-                self.0
-            ));
+            return Err(DockerError::BadHost(self.0.clone()));
         }
-        .map_err(|e| format!("docker {}: {e}", self.0))?;
+        .map_err(|source| DockerError::Client {
+            what: format!("docker {}", self.0),
+            source,
+        })?;
         timed(
             timeout,
             &format!("docker {}: version", self.0),
@@ -92,19 +93,90 @@ impl DockerHost {
     }
 }
 
+/// What went wrong with the engine. The texts are what the user reads; the
+/// variants are what callers branch on.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    /// The engine answered 404: the object is gone.
+    #[error("{what}: {message} (HTTP 404)")]
+    NotFound { what: String, message: String },
+    /// The engine answered with another error status.
+    #[error("{what}: {message} (HTTP {status})")]
+    Api {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    /// The call did not reach the engine or its answer was unreadable.
+    #[error("{what}: {source}")]
+    Client {
+        what: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("{what}: no answer within {}", humantime::format_duration(*.after))]
+    Timeout { what: String, after: Duration },
+    #[error("docker host {0:?}: use unix:///path/to/docker.sock or tcp://host:port")]
+    BadHost(String),
+    /// The engine's state does not allow the request (a service without a
+    /// version, a command that exited non-zero); the text says which.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl DockerError {
+    /// A bollard error from the call `what`.
+    pub fn from_call(what: &str, error: bollard::errors::Error) -> DockerError {
+        match error {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => DockerError::NotFound {
+                what: what.to_string(),
+                message,
+            },
+            bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            } => DockerError::Api {
+                what: what.to_string(),
+                status: status_code,
+                message,
+            },
+            source => DockerError::Client {
+                what: what.to_string(),
+                source,
+            },
+        }
+    }
+
+    /// True when the engine answered 404 (the object is gone).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, DockerError::NotFound { .. })
+    }
+}
+
+/// Where a caller still carries errors as text (the lab, the source's
+/// report), the error becomes the text the user reads.
+impl From<DockerError> for String {
+    fn from(error: DockerError) -> String {
+        error.to_string()
+    }
+}
+
 /// Runs one engine call with a deadline; the error names the call.
 pub async fn timed<T>(
     timeout: Duration,
     what: &str,
     call: impl Future<Output = Result<T, bollard::errors::Error>>,
-) -> Result<T, String> {
+) -> Result<T, DockerError> {
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(format!("{what}: {}", describe(&e))),
-        Err(_) => Err(format!(
-            "{what}: no answer within {}",
-            humantime::format_duration(timeout)
-        )),
+        Ok(Err(e)) => Err(DockerError::from_call(what, e)),
+        Err(_) => Err(DockerError::Timeout {
+            what: what.to_string(),
+            after: timeout,
+        }),
     }
 }
 
@@ -120,8 +192,8 @@ pub fn describe(error: &bollard::errors::Error) -> String {
 }
 
 /// True when the engine answered 404 (the object is gone).
-pub fn is_not_found(error: &str) -> bool {
-    error.contains("(HTTP 404)")
+pub fn is_not_found(error: &DockerError) -> bool {
+    error.is_not_found()
 }
 
 #[cfg(test)]
@@ -143,5 +215,33 @@ mod tests {
             "unix:///x.sock"
         );
         assert!(!DockerHost::new("unix:///nonexistent/docker.sock").is_reachable());
+    }
+
+    #[test]
+    fn a_404_is_not_found_by_its_variant_and_reads_as_before() {
+        let gone = DockerError::from_call(
+            "inspect container redis-1",
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                message: "No such container: redis-1".into(),
+            },
+        );
+        assert!(gone.is_not_found());
+        assert_eq!(
+            gone.to_string(),
+            "inspect container redis-1: No such container: redis-1 (HTTP 404)"
+        );
+        let conflict = DockerError::from_call(
+            "update service s",
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 409,
+                message: "out of sequence".into(),
+            },
+        );
+        assert!(!conflict.is_not_found());
+        assert_eq!(
+            conflict.to_string(),
+            "update service s: out of sequence (HTTP 409)"
+        );
     }
 }

@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 };
 use futures::future::join_all;
 
-use super::client::{is_not_found, timed};
+use super::client::{DockerError, timed};
 
 /// What the engine holds now.
 #[derive(Debug, Clone, Default)]
@@ -35,7 +35,7 @@ pub struct SwarmInventory {
 impl Inventory {
     /// Takes the inventory; any call that fails fails the look (a partial
     /// view would make members vanish and come back).
-    pub async fn fetch(docker: &Docker, timeout: Duration) -> Result<Inventory, String> {
+    pub async fn fetch(docker: &Docker, timeout: Duration) -> Result<Inventory, DockerError> {
         let options = ListContainersOptions {
             all: true,
             ..Default::default()
@@ -76,7 +76,7 @@ async fn inspect(
     docker: &Docker,
     id: &str,
     timeout: Duration,
-) -> Result<Option<ContainerInspectResponse>, String> {
+) -> Result<Option<ContainerInspectResponse>, DockerError> {
     let what = format!("inspect container {}", crate::actions::short(id));
     match timed(
         timeout,
@@ -86,7 +86,7 @@ async fn inspect(
     .await
     {
         Ok(c) => Ok(Some(c)),
-        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -95,7 +95,7 @@ async fn inspect(
 async fn swarm_inventory(
     docker: &Docker,
     timeout: Duration,
-) -> Result<Option<SwarmInventory>, String> {
+) -> Result<Option<SwarmInventory>, DockerError> {
     let info = timed(timeout, "info", docker.info()).await?;
     let swarm = info.swarm.unwrap_or_default();
     let manager = swarm.local_node_state == Some(LocalNodeState::ACTIVE)

@@ -9,7 +9,8 @@
 //! - [`client`]: which engine, a version-negotiated client, timeouts;
 //! - [`inventory`]: one look at the engine;
 //! - [`observe`]: the pure mapping from a look to members and clusters;
-//! - [`raw`]: the keys of `Member::raw` the action planner reads.
+//! - [`raw`]: the keys of `Member::raw` (the details pane); the planners
+//!   read the typed [`Handles`](crate::model::Handles) instead.
 
 pub mod client;
 pub mod inventory;
@@ -31,8 +32,8 @@ pub use client::DockerHost;
 use inventory::Inventory;
 use observe::Memory;
 
-/// Keys of `Member::raw` written by this source and read by the Docker
-/// action planner: the ids the engine's API wants.
+/// Keys of `Member::raw` written by this source for the details pane. The
+/// planners read the same ids from the typed placement handles.
 pub mod raw {
     pub const CONTAINER_ID: &str = "docker.container_id";
     /// Networks the container cannot be disconnected from (comma-separated).

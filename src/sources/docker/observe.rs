@@ -17,11 +17,12 @@ use bollard::models::{
     Network, Node, NodeSpecAvailabilityEnum, NodeSpecRoleEnum, NodeState, Service, Task, TaskState,
 };
 
-use super::inventory::{Inventory, networks_by_name};
+use super::inventory::{Inventory, SwarmInventory, networks_by_name};
 use super::raw;
 use crate::config::Config;
 use crate::model::{
-    Authority, ClusterObservation, Health, MemberObservation, Placement, Tier, normalize_address,
+    Authority, ClusterObservation, ContainerHandle, Health, MemberObservation, Placement, Platform,
+    SwarmServiceHandle, Tier, normalize_address,
 };
 
 /// Labels the engine and compose put on containers.
@@ -51,82 +52,116 @@ pub struct Observed {
 
 /// Builds the report's clusters and members.
 pub fn observe(inventory: &Inventory, config: &Config, memory: &mut Memory) -> Observed {
-    let mut out = Observed::default();
-    let mut clusters: BTreeMap<String, ClusterObservation> = BTreeMap::new();
-    let networks = networks_by_name(&inventory.networks);
-    let containers: HashMap<&str, &ContainerInspectResponse> = inventory
-        .containers
-        .iter()
-        .filter_map(|c| c.id.as_deref().map(|id| (id, c)))
-        .collect();
-    let mut seen = HashSet::new();
-    let mut task_containers = HashSet::new();
+    let look = Look {
+        networks: networks_by_name(&inventory.networks),
+        containers: inventory
+            .containers
+            .iter()
+            .filter_map(|c| c.id.as_deref().map(|id| (id, c)))
+            .collect(),
+        config,
+    };
+    let mut pass = Pass::default();
     if let Some(swarm) = &inventory.swarm {
-        let nodes: HashMap<&str, &Node> = swarm
-            .nodes
-            .iter()
-            .filter_map(|n| n.id.as_deref().map(|id| (id, n)))
-            .collect();
-        let services: HashMap<&str, &Service> = swarm
-            .services
-            .iter()
-            .filter_map(|s| s.id.as_deref().map(|id| (id, s)))
-            .collect();
-        for task in swarm.tasks.iter().filter(|t| is_current(t)) {
-            let Some(service) = task.service_id.as_deref().and_then(|id| services.get(id)) else {
-                continue;
-            };
-            let container = task_container_id(task).and_then(|id| containers.get(id).copied());
-            if let Some(id) = container.and_then(|c| c.id.as_deref()) {
-                task_containers.insert(id.to_string());
-                seen.insert(id.to_string());
-            }
-            let ctx = TaskContext {
-                task,
-                service,
-                node: task
-                    .node_id
-                    .as_deref()
-                    .and_then(|id| nodes.get(id).copied()),
-            };
-            let member = task_member(&ctx, container, &networks, config, memory);
-            register_cluster(&mut clusters, &member, config, Some(service));
-            out.members.push(member);
-        }
-        for node in &swarm.nodes {
-            out.members.push(node_member(node));
-        }
-        if !swarm.nodes.is_empty() {
-            clusters.insert(
-                NODES_CLUSTER.into(),
-                ClusterObservation {
-                    id: NODES_CLUSTER.into(),
-                    kind: "swarm-nodes".into(),
-                    name: "swarm nodes".into(),
-                    ..ClusterObservation::default()
-                },
-            );
-        }
+        observe_swarm(&look, swarm, memory, &mut pass);
     }
-    for container in &inventory.containers {
+    observe_containers(&look, &inventory.containers, memory, &mut pass);
+    memory.addresses.retain(|id, _| pass.seen.contains(id));
+    memory.networks.retain(|id, _| pass.seen.contains(id));
+    Observed {
+        clusters: pass.clusters.into_values().collect(),
+        members: pass.members,
+    }
+}
+
+/// What every member of one look is built against.
+struct Look<'a> {
+    networks: HashMap<&'a str, &'a Network>,
+    containers: HashMap<&'a str, &'a ContainerInspectResponse>,
+    config: &'a Config,
+}
+
+/// What one look has built so far.
+#[derive(Default)]
+struct Pass {
+    clusters: BTreeMap<String, ClusterObservation>,
+    members: Vec<MemberObservation>,
+    /// Containers this look saw: the memory forgets the others.
+    seen: HashSet<String>,
+    /// Containers shown as their Swarm task, not on their own.
+    task_containers: HashSet<String>,
+}
+
+/// The Swarm's current tasks (with their containers) and its nodes.
+fn observe_swarm(look: &Look, swarm: &SwarmInventory, memory: &mut Memory, pass: &mut Pass) {
+    let nodes: HashMap<&str, &Node> = swarm
+        .nodes
+        .iter()
+        .filter_map(|n| n.id.as_deref().map(|id| (id, n)))
+        .collect();
+    let services: HashMap<&str, &Service> = swarm
+        .services
+        .iter()
+        .filter_map(|s| s.id.as_deref().map(|id| (id, s)))
+        .collect();
+    for task in swarm.tasks.iter().filter(|t| is_current(t)) {
+        let Some(service) = task.service_id.as_deref().and_then(|id| services.get(id)) else {
+            continue;
+        };
+        let container = task_container_id(task).and_then(|id| look.containers.get(id).copied());
+        if let Some(id) = container.and_then(|c| c.id.as_deref()) {
+            pass.task_containers.insert(id.to_string());
+            pass.seen.insert(id.to_string());
+        }
+        let ctx = TaskContext {
+            task,
+            service,
+            node: task
+                .node_id
+                .as_deref()
+                .and_then(|id| nodes.get(id).copied()),
+        };
+        let member = task_member(&ctx, container, &look.networks, look.config, memory);
+        register_cluster(&mut pass.clusters, &member, look.config, Some(service));
+        pass.members.push(member);
+    }
+    for node in &swarm.nodes {
+        pass.members.push(node_member(node));
+    }
+    if !swarm.nodes.is_empty() {
+        pass.clusters.insert(
+            NODES_CLUSTER.into(),
+            ClusterObservation {
+                id: NODES_CLUSTER.into(),
+                kind: "swarm-nodes".into(),
+                name: "swarm nodes".into(),
+                ..ClusterObservation::default()
+            },
+        );
+    }
+}
+
+/// Containers that are not a Swarm task's.
+fn observe_containers(
+    look: &Look,
+    containers: &[ContainerInspectResponse],
+    memory: &mut Memory,
+    pass: &mut Pass,
+) {
+    for container in containers {
         let Some(id) = container.id.as_deref() else {
             continue;
         };
+        pass.seen.insert(id.to_string());
         // A task's container that this look saw without its task (a task
         // just removed): its task member already went, so should it.
-        if task_containers.contains(id) || label(container, TASK_ID).is_some() {
-            seen.insert(id.to_string());
+        if pass.task_containers.contains(id) || label(container, TASK_ID).is_some() {
             continue;
         }
-        seen.insert(id.to_string());
-        let member = container_member(container, &networks, config, memory);
-        register_cluster(&mut clusters, &member, config, None);
-        out.members.push(member);
+        let member = container_member(container, &look.networks, look.config, memory);
+        register_cluster(&mut pass.clusters, &member, look.config, None);
+        pass.members.push(member);
     }
-    memory.addresses.retain(|id, _| seen.contains(id));
-    memory.networks.retain(|id, _| seen.contains(id));
-    out.clusters = clusters.into_values().collect();
-    out
 }
 
 /// The cluster of Swarm nodes.
@@ -266,7 +301,7 @@ fn container_member(
         tier,
         health: container_health(container),
         placement: Placement {
-            platform: Some("docker".into()),
+            platform: Some(Platform::Docker),
             container: Some(name),
             ..Placement::default()
         },
@@ -274,7 +309,8 @@ fn container_member(
     };
     fill_container(&mut member, container, networks, port, memory);
     if let Some(rule) = rule {
-        member.raw.insert(raw::CONFIG_CLUSTER.into(), rule);
+        member.raw.insert(raw::CONFIG_CLUSTER.into(), rule.clone());
+        member.placement.handles.config_rule = Some(rule);
     }
     for (key, raw_key) in [(COMPOSE_PROJECT, "compose.project"), (STACK, "stack")] {
         if let Some(v) = labels.get(key) {
@@ -298,27 +334,39 @@ fn fill_container(
     let port = config_port
         .or_else(|| label(container, PORT_LABEL).and_then(|p| p.parse().ok()))
         .or_else(|| exposed_port(container));
-    let preferred = label(container, NETWORK_LABEL);
-    let ip = pick_ip(&endpoints, preferred);
+    let ip = pick_ip(&endpoints, label(container, NETWORK_LABEL));
     let address = match (ip, port) {
         (Some(ip), Some(port)) => Some(normalize_address(&ip, port)),
         _ => None,
     };
+    place_address(member, container, &id, address, memory);
+    container_facts(member, container, id, &endpoints, networks);
+}
+
+/// The address the member is known by. A container cut off a network it
+/// was on keeps the address it had there, and says it is cut off.
+fn place_address(
+    member: &mut MemberObservation,
+    container: &ContainerInspectResponse,
+    id: &str,
+    address: Option<String>,
+    memory: &mut Memory,
+) {
     let was_on = memory
         .networks
-        .insert(id.clone(), member.placement.networks.clone());
+        .insert(id.to_string(), member.placement.networks.clone());
     let lost: Vec<String> = was_on
         .unwrap_or_default()
         .into_iter()
         .filter(|n| !member.placement.networks.contains(n))
         .collect();
     let cut_off = !lost.is_empty() && is_running(container);
-    member.address = match (address, memory.addresses.get(&id)) {
+    member.address = match (address, memory.addresses.get(id)) {
         // Cut off the network its address is on, it would show up at its
         // address on another network: keep the one it is known by.
         (_, Some(known)) if cut_off => Some(known.clone()),
         (Some(address), _) => {
-            memory.addresses.insert(id.clone(), address.clone());
+            memory.addresses.insert(id.to_string(), address.clone());
             Some(address)
         }
         (None, known) => known.cloned(),
@@ -331,9 +379,20 @@ fn fill_container(
         // Keep saying it until it is back: the memory keeps the old list.
         let mut remembered = member.placement.networks.clone();
         remembered.extend(lost);
-        memory.networks.insert(id.clone(), remembered);
+        memory.networks.insert(id.to_string(), remembered);
     }
-    member.raw.insert(raw::CONTAINER_ID.into(), id);
+}
+
+/// The container's facts for the details pane, and its handle (id and the
+/// networks it cannot leave) for the planners.
+fn container_facts(
+    member: &mut MemberObservation,
+    container: &ContainerInspectResponse,
+    id: String,
+    endpoints: &[(String, EndpointSettings)],
+    networks: &HashMap<&str, &Network>,
+) {
+    member.raw.insert(raw::CONTAINER_ID.into(), id.clone());
     if let Some(image) = container.config.as_ref().and_then(|c| c.image.clone()) {
         member.raw.insert("docker.image".into(), image);
     }
@@ -341,19 +400,25 @@ fn fill_container(
         .raw
         .insert("docker.state".into(), state_word(container));
     let managed = is_task_container(container);
-    for (network, endpoint) in &endpoints {
+    for (network, endpoint) in endpoints {
         member.raw.insert(
             format!("{}{network}", raw::NETWORK_PREFIX),
             endpoint_summary(endpoint, networks.get(network.as_str()).copied(), managed),
         );
     }
-    let fixed: Vec<&str> = endpoints
+    let fixed: Vec<String> = endpoints
         .iter()
         .filter(|(n, _)| !can_disconnect(networks.get(n.as_str()).copied(), managed))
-        .map(|(n, _)| n.as_str())
+        .map(|(n, _)| n.clone())
         .collect();
     if !fixed.is_empty() {
         member.raw.insert(raw::UNDETACHABLE.into(), fixed.join(","));
+    }
+    if !id.is_empty() {
+        member.placement.handles.container = Some(ContainerHandle {
+            id,
+            undetachable: fixed,
+        });
     }
 }
 
@@ -551,7 +616,7 @@ fn task_member(
         tier,
         health: task_health(state, container),
         placement: Placement {
-            platform: Some("swarm".into()),
+            platform: Some(Platform::Swarm),
             node: node_hostname(ctx.node),
             service: Some(service.clone()),
             task: Some(name),
@@ -565,10 +630,34 @@ fn task_member(
         fill_container(&mut member, c, networks, port, memory);
     }
     if let Some(rule) = rule {
-        member.raw.insert(raw::CONFIG_CLUSTER.into(), rule);
+        member.raw.insert(raw::CONFIG_CLUSTER.into(), rule.clone());
+        member.placement.handles.config_rule = Some(rule);
     }
     task_raw(&mut member.raw, ctx, state);
+    task_handles(&mut member.placement, ctx);
     member
+}
+
+/// The ids the planners need: the task's, its node's and its service's.
+fn task_handles(placement: &mut Placement, ctx: &TaskContext) {
+    let swarm = &mut placement.handles.swarm;
+    swarm.task_id = ctx.task.id.clone().filter(|id| !id.is_empty());
+    swarm.node_id = ctx.task.node_id.clone().filter(|id| !id.is_empty());
+    let mode = ctx.service.spec.as_ref().and_then(|s| s.mode.as_ref());
+    let replicas = mode
+        .and_then(|m| m.replicated.as_ref())
+        .and_then(|r| r.replicas);
+    let replicated = replicas.is_some() || mode.is_some_and(|m| m.replicated.is_some());
+    swarm.service = ctx
+        .service
+        .id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .map(|id| SwarmServiceHandle {
+            id,
+            global: !replicated,
+            replicas: replicas.and_then(|n| u64::try_from(n).ok()),
+        });
 }
 
 fn task_raw(raw: &mut BTreeMap<String, String>, ctx: &TaskContext, state: Option<TaskState>) {
@@ -653,12 +742,13 @@ fn node_member(node: &Node) -> MemberObservation {
         native_role: Some(native),
         health,
         placement: Placement {
-            platform: Some("swarm".into()),
+            platform: Some(Platform::Swarm),
             node: Some(hostname),
             ..Placement::default()
         },
         ..MemberObservation::default()
     };
+    member.placement.handles.swarm.node_id = node.id.clone().filter(|id| !id.is_empty());
     let raw = &mut member.raw;
     raw.insert(raw::NODE_ID.into(), node.id.clone().unwrap_or_default());
     raw.insert(raw::AVAILABILITY.into(), availability.to_string());

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{
-    Authority, ClusterObservation, Health, MemberObservation, Placement, Tier, normalize_address,
+    Authority, ClusterObservation, Handles, Health, KubeHandle, MemberObservation, Placement,
+    Platform, Tier, normalize_address,
 };
 
 use super::inventory::{Inventory, NodeFacts, PodFacts};
@@ -57,6 +58,9 @@ pub fn observations(
                 member
                     .raw
                     .insert("isolated_by".into(), (*policy).to_string());
+                if let Some(kube) = member.placement.handles.kube.as_mut() {
+                    kube.isolated_by = Some((*policy).to_string());
+                }
             }
             member
         })
@@ -115,6 +119,7 @@ fn apply_config(member: &mut MemberObservation, pod: &PodFacts, c: &Configured) 
     if let (Some(ip), Some(port)) = (&pod.ip, c.port) {
         member.address = Some(normalize_address(ip, port));
     }
+    member.placement.handles.config_rule = Some(c.name.clone());
 }
 
 fn cluster_observation(id: &str, namespace: &str, group: &Grouping) -> ClusterObservation {
@@ -172,11 +177,19 @@ fn member(
         native_role: role.native_role,
         health: health(pod, node),
         placement: Placement {
-            platform: Some("kubernetes".into()),
+            platform: Some(Platform::Kubernetes),
             node: pod.node.clone(),
             namespace: Some(pod.namespace.clone()),
             pod: Some(pod.name.clone()),
             service: Some(sts_name),
+            handles: Handles {
+                kube: Some(KubeHandle {
+                    statefulset: pod.statefulset.clone(),
+                    node_cordoned: node.is_some_and(|n| n.unschedulable),
+                    isolated_by: None,
+                }),
+                ..Handles::default()
+            },
             ..Placement::default()
         },
         error: None,
