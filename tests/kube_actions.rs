@@ -107,8 +107,12 @@ async fn scaling_up_shows_the_new_pods_through_the_sources_watch_and_back_down()
     let lists = s.emu.requests(Verb::List, Kind::Pod);
     let watches = s.emu.requests(Verb::Watch, Kind::Pod);
 
-    let change = s.actions.scale_statefulset("db", "graph", 5).await.unwrap();
-    assert_eq!((change.previous, change.replicas), (2, 5));
+    let change = s
+        .actions
+        .scale_statefulset("db", "graph", 5, Some(2))
+        .await
+        .unwrap();
+    assert_eq!((change.previous, change.replicas), (Some(2), 5));
     assert_eq!(
         change.summary(),
         "StatefulSet db/graph scaled from 2 to 5 replicas"
@@ -126,8 +130,12 @@ async fn scaling_up_shows_the_new_pods_through_the_sources_watch_and_back_down()
         "the same watch"
     );
 
-    let change = s.actions.scale_statefulset("db", "graph", 2).await.unwrap();
-    assert_eq!((change.previous, change.replicas), (5, 2));
+    let change = s
+        .actions
+        .scale_statefulset("db", "graph", 2, Some(5))
+        .await
+        .unwrap();
+    assert_eq!((change.previous, change.replicas), (Some(5), 2));
     watcher
         .until("two pods again", WAIT, |w| {
             names(w.cluster("k8s/db/graph")) == ["graph-0", "graph-1"]
@@ -161,8 +169,12 @@ async fn scaling_allegrograph_copies_leaves_the_controlling_instance_alone() {
         })
         .await;
 
-    let change = s.actions.scale_statefulset("ag", "copy", 5).await.unwrap();
-    assert_eq!((change.previous, change.replicas), (3, 5));
+    let change = s
+        .actions
+        .scale_statefulset("ag", "copy", 5, Some(3))
+        .await
+        .unwrap();
+    assert_eq!((change.previous, change.replicas), (Some(3), 5));
     watcher
         .until("five copies", WAIT, |w| {
             names(w.cluster("k8s/ag"))
@@ -432,7 +444,7 @@ async fn failures_are_typed_errors_naming_the_object_and_the_status() {
 
     let e = s
         .actions
-        .scale_statefulset("db", "nope", 3)
+        .scale_statefulset("db", "nope", 3, None)
         .await
         .unwrap_err();
     assert!(matches!(e, KubeActionError::NotFound { .. }), "{e:?}");
@@ -445,7 +457,7 @@ async fn failures_are_typed_errors_naming_the_object_and_the_status() {
 
     let e = s
         .actions
-        .scale_statefulset("db", "copy", -1)
+        .scale_statefulset("db", "copy", -1, None)
         .await
         .unwrap_err();
     assert!(matches!(e, KubeActionError::Invalid { .. }), "{e:?}");
@@ -528,7 +540,7 @@ async fn errors_never_carry_the_token() {
     s.emu.inject_failure(None, None, 500, 10);
     let errors = [
         s.actions
-            .scale_statefulset("db", "copy", 1)
+            .scale_statefulset("db", "copy", 1, None)
             .await
             .unwrap_err(),
         s.actions.cordon("node-1").await.unwrap_err(),

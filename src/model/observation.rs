@@ -47,6 +47,10 @@ pub struct MemberObservation {
     pub name: String,
     /// `host:port`, normalised (see `model::normalize_address`); the join key.
     pub address: Option<String>,
+    /// A name for the instance that outlives its address (a pod's
+    /// `<namespace>/<name>`: Pending without an IP, then running, then
+    /// recreated with another IP, it is one member). The member's id when set.
+    pub identity: Option<String>,
     pub authority: Authority,
     pub tier: Tier,
     pub leader: bool,

@@ -83,8 +83,13 @@ impl Cluster {
         self.consensus.as_ref().and_then(ConsensusView::sentinel)
     }
 
+    /// The member with this id, else the one at this address.
     pub fn member(&self, id: &str) -> Option<&Member> {
-        self.members.iter().find(|m| m.id == id)
+        self.members.iter().find(|m| m.id == id).or_else(|| {
+            self.members
+                .iter()
+                .find(|m| m.address.as_deref() == Some(id))
+        })
     }
 
     pub fn leader_member(&self) -> Option<&Member> {
@@ -275,7 +280,10 @@ fn merge_member(group: &[(&str, &MemberObservation)]) -> (Member, Vec<String>) {
         .map(|(_, o)| o.name.clone())
         .unwrap_or_default();
     let mut member = Member {
-        id: address.clone().unwrap_or_else(|| name.clone()),
+        id: obs()
+            .find_map(|o| o.identity.clone())
+            .or_else(|| address.clone())
+            .unwrap_or_else(|| name.clone()),
         name,
         address,
         tier: obs()

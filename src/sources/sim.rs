@@ -470,6 +470,7 @@ fn member_observation(cluster: &SimCluster, member: &SimMember, step: u64) -> Me
         cluster: cluster.id.clone(),
         name: member.name.clone(),
         address: Some(member.address.clone()),
+        identity: None,
         authority: Authority::Application,
         tier,
         leader: member.leader && up,

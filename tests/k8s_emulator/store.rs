@@ -631,8 +631,9 @@ impl Store {
         for ordinal in 0..replicas {
             let pod_name = format!("{name}-{ordinal}");
             if !pods.iter().any(|(n, _)| *n == pod_name) {
-                let pod = self.pod_from_template(&sts, namespace, name, ordinal);
+                let pod = self.pod_from_template(&sts, name, ordinal);
                 self.create(Kind::Pod, namespace, pod).expect("a new pod");
+                self.start_pod(namespace, &pod_name);
             }
         }
         for (pod_name, ordinal) in pods.iter().rev() {
@@ -666,13 +667,7 @@ impl Store {
         out
     }
 
-    fn pod_from_template(
-        &mut self,
-        sts: &Value,
-        namespace: &str,
-        name: &str,
-        ordinal: u64,
-    ) -> Value {
+    fn pod_from_template(&self, sts: &Value, name: &str, ordinal: u64) -> Value {
         let pod_name = format!("{name}-{ordinal}");
         let template = sts.pointer("/spec/template").cloned().unwrap_or(json!({}));
         let mut labels = template
@@ -686,16 +681,9 @@ impl Store {
         if let Some(service) = sts.pointer("/spec/serviceName") {
             spec["subdomain"] = service.clone();
         }
-        let node = self.schedule();
-        let status = match &node {
-            Some(node) => {
-                spec["nodeName"] = json!(node);
-                let ip = self.pod_ip(namespace, &pod_name);
-                running_status(&spec, &ip, &self.host_ip(node))
-            }
-            None => json!({"phase": "Pending", "conditions": [
-                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}),
-        };
+        // As on a real cluster, a new pod is Pending with no node and no IP
+        // until it is scheduled and run (`start_pod`, a second write).
+        let status = json!({"phase": "Pending"});
         json!({
             "metadata": {
                 "name": pod_name,
@@ -709,6 +697,30 @@ impl Store {
             "spec": spec,
             "status": status,
         })
+    }
+
+    /// What the scheduler and the kubelet do to a new pod: bind it to a
+    /// node and run it with an IP, or leave it Pending and unschedulable
+    /// when no node takes pods.
+    fn start_pod(&mut self, namespace: &str, pod_name: &str) {
+        let node = self.schedule();
+        let running = node.as_ref().map(|node| {
+            let ip = self.pod_ip(namespace, pod_name);
+            (node.clone(), ip, self.host_ip(node))
+        });
+        let _ = self.update(Kind::Pod, namespace, pod_name, |pod| {
+            match &running {
+                Some((node, ip, host_ip)) => {
+                    pod["spec"]["nodeName"] = json!(node);
+                    pod["status"] = running_status(&pod["spec"], ip, host_ip);
+                }
+                None => {
+                    pod["status"] = json!({"phase": "Pending", "conditions": [
+                        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]});
+                }
+            }
+            remove_resource_version(pod);
+        });
     }
 
     fn host_ip(&self, node: &str) -> String {

@@ -62,11 +62,13 @@ impl KubeBackend {
             Action::Scale {
                 workload: Workload::StatefulSet { namespace, name },
                 replicas,
+                current,
                 ..
             } => {
+                let previous = current.map(replica_count);
                 let change = kube
                     .actions
-                    .scale_statefulset(namespace, name, replica_count(*replicas))
+                    .scale_statefulset(namespace, name, replica_count(*replicas), previous)
                     .await?;
                 Ok(change.summary())
             }

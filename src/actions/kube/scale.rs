@@ -17,8 +17,9 @@ use super::{KubeActionError, KubeActions, ObjectRef, compact};
 pub struct ScaleChange {
     pub namespace: String,
     pub statefulset: String,
-    /// `spec.replicas` read just before the patch.
-    pub previous: i32,
+    /// `spec.replicas` as the console last saw it through its watch (none
+    /// when it had not seen the StatefulSet).
+    pub previous: Option<i32>,
     /// `spec.replicas` as the server stored it.
     pub replicas: i32,
 }
@@ -26,9 +27,13 @@ pub struct ScaleChange {
 impl ScaleChange {
     /// One line for the outcome and the timeline.
     pub fn summary(&self) -> String {
+        let from = self
+            .previous
+            .map(|p| format!(" from {p}"))
+            .unwrap_or_default();
         format!(
-            "StatefulSet {}/{} scaled from {} to {} replicas",
-            self.namespace, self.statefulset, self.previous, self.replicas
+            "StatefulSet {}/{} scaled{from} to {} replicas",
+            self.namespace, self.statefulset, self.replicas
         )
     }
 }
@@ -59,22 +64,23 @@ fn replicas_of(scale: &Scale) -> i32 {
 }
 
 impl KubeActions {
-    /// Sets a StatefulSet's replicas through the scale subresource and
-    /// answers the count before and after. The count before is read with a
-    /// GET just before the PATCH (as `kubectl scale` without
-    /// `--current-replicas`): a change between the two is not detected, and
-    /// the patch wins. Negative counts are the server's to refuse (422).
+    /// Sets a StatefulSet's replicas with one PATCH of the scale
+    /// subresource, the one right `kubectl scale` needs (no GET first: a
+    /// user allowed only `patch` on `statefulsets/scale` can scale), and
+    /// answers the count as the server stored it; `previous` is the count
+    /// the console's watch last saw. Negative counts are the server's to
+    /// refuse (422).
     pub async fn scale_statefulset(
         &self,
         namespace: &str,
         statefulset: &str,
         replicas: i32,
+        previous: Option<i32>,
     ) -> Result<ScaleChange, KubeActionError> {
         let object = ObjectRef::namespaced("StatefulSet", namespace, statefulset);
         let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), namespace);
         let failed = |e| KubeActionError::from_kube(object.clone(), e);
         self.bounded(object.clone(), async {
-            let before = api.get_scale(statefulset).await.map_err(failed)?;
             let patch = Patch::Merge(scale_body(replicas));
             let after = api
                 .patch_scale(statefulset, &PatchParams::default(), &patch)
@@ -83,7 +89,7 @@ impl KubeActions {
             Ok(ScaleChange {
                 namespace: namespace.to_string(),
                 statefulset: statefulset.to_string(),
-                previous: replicas_of(&before),
+                previous,
                 replicas: replicas_of(&after),
             })
         })

@@ -169,6 +169,7 @@ fn member(
             (Some(ip), Some(port)) => Some(normalize_address(ip, port)),
             _ => None,
         },
+        identity: Some(format!("{}/{}", pod.namespace, pod.name)),
         authority: Authority::Platform,
         tier: role.tier,
         // One master-tier instance leads by construction (AllegroGraph's
