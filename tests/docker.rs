@@ -348,8 +348,11 @@ async fn swarm_scale_and_node_availability_through_the_actions() {
     let service = test.service("redis", 1, &[], &["redis-server", "--protected-mode", "no"]);
     let mut w = Watcher::new();
     w.start(docker_source());
-    w.until("one running task", DEADLINE, |w| {
+    // A task runs a moment before the engine reports its container.
+    w.until("one running task with its container", DEADLINE, |w| {
         running_tasks(w, &service) == 1
+            && w.cluster(&format!("swarm/{service}"))
+                .is_some_and(|c| c.members.iter().all(|m| m.placement.container.is_some()))
     })
     .await;
     let task = w.cluster(&format!("swarm/{service}")).unwrap().members[0].clone();
