@@ -432,3 +432,164 @@ async fn a_compaction_while_the_server_is_away_is_a_relist_without_lost_members(
         assert_eq!(about(&events, pod), ["member_added"], "{}", watch.summary());
     }
 }
+
+/// The ledger of a console run with `state`, as `clusterdeck heal` reads it.
+fn ledger_records(state: &Path) -> usize {
+    clusterdeck::actions::FaultLedger::in_dir(state.to_path_buf())
+        .records()
+        .map(|r| r.len())
+        .unwrap_or(0)
+}
+
+fn policies(plane: &ControlPlane) -> usize {
+    plane
+        .get(
+            "admin",
+            "/apis/networking.k8s.io/v1/namespaces/ag/networkpolicies",
+        )
+        .map(|l| l["items"].as_array().map_or(0, Vec::len))
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_isolation_left_by_a_killed_console_is_healed_by_clusterdeck_heal() {
+    let plane = ControlPlane::start();
+    plane.allegrograph(2);
+    let state = tempfile::tempdir().unwrap();
+    let mut console = console(&plane, "operator", state.path(), &[]);
+    console.wait_for_text("copy-1", WAIT);
+    select(&mut console, "copy-1");
+    console.send("n");
+    console.wait_for_text("Heal (delete the policy) after", WAIT);
+    console.send("\r");
+    console.wait_for_text("clusterdeck-isolate-copy-1", WAIT);
+    console.send("y");
+    plane.wait_for("the policy", WAIT, |p| policies(p) == 1);
+    let recorded = Instant::now() + WAIT;
+    while ledger_records(state.path()) != 1 {
+        assert!(Instant::now() < recorded, "no ledger record");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    console.signal(libc::SIGKILL);
+    console.wait_exit(WAIT);
+    assert_eq!(policies(&plane), 1, "a killed console heals nothing");
+
+    let kubeconfig = plane.kubeconfig("operator");
+    let env = [
+        ("KUBECONFIG", kubeconfig.as_os_str()),
+        ("CLUSTERDECK_STATE_DIR", state.path().as_os_str()),
+    ];
+    let (code, stdout, stderr) = common::run_clusterdeck(&["heal"], &env).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("healed fault-"), "{stdout}");
+    assert_eq!(policies(&plane), 0);
+    assert_eq!(ledger_records(state.path()), 0);
+    assert_eq!(
+        plane.mutations("operator"),
+        ["create networkpolicies 201", "delete networkpolicies 200"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cordon_and_uncordon_a_node_from_the_console() {
+    let plane = ControlPlane::start();
+    plane.allegrograph(1);
+    let unschedulable = |p: &ControlPlane| {
+        p.get("admin", "/api/v1/nodes/node-1")
+            .is_ok_and(|n| n["spec"]["unschedulable"] == true)
+    };
+    let state = tempfile::tempdir().unwrap();
+    let mut console = console(&plane, "operator", state.path(), &[]);
+    console.wait_for_text("copy-0", WAIT);
+    select(&mut console, "copy-0");
+    console.send("c");
+    console.wait_for_text("Heal (uncordon) after", WAIT);
+    console.send("\r");
+    console.wait_for_text("y/N", WAIT);
+    console.send("y");
+    plane.wait_for("node-1 cordoned", WAIT, |p| unschedulable(p));
+    console.send("C");
+    console.wait_for_text("y/N", WAIT);
+    console.send("y");
+    plane.wait_for("node-1 uncordoned", WAIT, |p| !unschedulable(p));
+    console.send("q");
+    console.wait_exit(WAIT);
+    assert_eq!(
+        plane.mutations("operator"),
+        ["patch nodes 200", "patch nodes 200"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remove_instance_deletes_the_pod_with_the_grace_period_asked() {
+    let plane = ControlPlane::start();
+    plane.allegrograph(2);
+    let state = tempfile::tempdir().unwrap();
+    let mut console = console(&plane, "operator", state.path(), &[]);
+    console.wait_for_text("copy-1", WAIT);
+    select(&mut console, "copy-1");
+    console.send("x");
+    console.wait_for_text("Grace period for pod ag/copy-1", WAIT);
+    console.send(&"\x7f".repeat(8)); // Backspace over the prefilled answer
+    console.send("7s\r");
+    console.wait_for_text("y/N", WAIT);
+    console.send("y");
+    plane.wait_for("the delete in the audit log", WAIT, |p| {
+        !p.mutations("operator").is_empty()
+    });
+    let deletes: Vec<Value> = plane
+        .audit("operator")
+        .into_iter()
+        .filter(|e| e["verb"] == "delete" && e["objectRef"]["resource"] == "pods")
+        .collect();
+    assert_eq!(deletes.len(), 1);
+    assert_eq!(deletes[0]["objectRef"]["name"], "copy-1");
+    assert_eq!(deletes[0]["requestObject"]["gracePeriodSeconds"], 7);
+    // The controller makes copy-1 again once the kubelet finished the deletion.
+    plane.wait_running("copy-1 back", 3);
+    console.send("q");
+    console.wait_exit(WAIT);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_remove_command_runs_in_the_pod_through_exec() {
+    let plane = ControlPlane::start();
+    plane.allegrograph(2);
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("clusterdeck.yaml");
+    // The kubelet stand-in answers "ran: <command>" and exits with N for "exit=N".
+    std::fs::write(
+        &config,
+        "clusters:\n  - name: graph\n    match:\n      names: [\"controlling*\", \"copy*\"]\n    master:\n      names: [\"controlling*\"]\n    \
+         copy:\n      names: [\"copy*\"]\n    remove:\n      \
+         exec: [\"/bin/sh\", \"-c\", \"remove-instance.sh exit=3\"]\n      grace: 10s\n",
+    )
+    .unwrap();
+    let mut console = console(
+        &plane,
+        "operator",
+        state.path(),
+        &["--config", config.to_str().unwrap()],
+    );
+    console.wait_for_text("copy-1", WAIT);
+    select(&mut console, "copy-1");
+    console.send("x");
+    console.wait_for_text("remove-instance.sh", WAIT);
+    console.send("y");
+    // The exit code and the output the command gave, from inside the pod.
+    console.wait_for("the command's outcome", WAIT, |sc| {
+        sc.contains("exited with code 3") && sc.contains("failing with 3 as asked")
+    });
+    console.send("q");
+    console.wait_exit(WAIT);
+    let execs: Vec<Value> = plane
+        .audit("operator")
+        .into_iter()
+        .filter(|e| e["objectRef"]["subresource"] == "exec")
+        .collect();
+    assert_eq!(execs.len(), 1, "one exec");
+    assert_eq!(execs[0]["objectRef"]["name"], "copy-1");
+    let uri = execs[0]["requestURI"].as_str().unwrap_or_default();
+    assert!(uri.contains("remove-instance.sh"), "{uri}");
+    assert_eq!(plane.running_pods().len(), 3, "exec deletes nothing");
+}
