@@ -389,7 +389,7 @@ async fn exec_speaks_the_v4_channel_protocol_and_is_recorded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_watch_that_asks_for_bookmarks_gets_the_current_version() {
     let emu = Emulator::start_with(k8s_emulator::Options {
-        bookmark_every: Duration::from_millis(100),
+        bookmark_every: Some(Duration::from_millis(100)),
         ..Default::default()
     })
     .await;

@@ -604,7 +604,7 @@ async fn serve_watch(shared: Arc<Shared>, request: WatchRequest, tx: mpsc::Sende
         }
         tokio::select! {
             _ = changed.changed() => {}
-            _ = tokio::time::sleep(shared.options.bookmark_every), if request.bookmarks => {
+            _ = sleep_or_never(shared.options.bookmark_every), if request.bookmarks => {
                 let mark = json!({"kind": request.kind.name(), "apiVersion": request.kind.api_version(),
                                   "metadata": {"resourceVersion": cursor.to_string()}});
                 if tx.send(line("BOOKMARK", &mark)).await.is_err() {
@@ -644,5 +644,13 @@ fn next_turn(store: &Store, request: &WatchRequest, epoch: u64, cursor: u64) -> 
                 .collect();
             Turn::Send(lines, store.resource_version())
         }
+    }
+}
+
+/// Sleeps `every`, or never when there is nothing to wait for.
+async fn sleep_or_never(every: Option<Duration>) {
+    match every {
+        Some(every) => tokio::time::sleep(every).await,
+        None => std::future::pending().await,
     }
 }

@@ -44,8 +44,10 @@ pub use store::{DeleteRequest, InjectedFailure, Kind, Store, Verb};
 /// How the emulator behaves where the real server has knobs.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// How often an idle watch that asked for bookmarks gets one.
-    pub bookmark_every: Duration,
+    /// How often an idle watch that asked for bookmarks gets one; none by
+    /// default, because a real API server does not promise them (1.20
+    /// sends none on an idle watch), so the console must not depend on them.
+    pub bookmark_every: Option<Duration>,
     /// Changes kept for watches to replay; older ones are compacted (410).
     pub history_limit: usize,
 }
@@ -53,7 +55,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            bookmark_every: Duration::from_secs(1),
+            bookmark_every: None,
             history_limit: 200_000,
         }
     }
