@@ -140,7 +140,7 @@ async fn scaling_in_the_console_brings_the_new_pods_on_screen() {
         sc.contains("copy-1") && sc.contains("controlling-0")
     });
     // Select a copy: the first row may be either StatefulSet's pod.
-    select(&mut console, "copy-0");
+    console.select_member("copy-0");
     console.send("s");
     console.wait_for_text("Replicas of StatefulSet ag/copy", WAIT);
     console.send("4\r");
@@ -153,32 +153,6 @@ async fn scaling_in_the_console_brings_the_new_pods_on_screen() {
     assert_eq!((s.replicas("copy"), s.replicas("controlling")), (4, 1));
     console.send("q");
     console.wait_exit(WAIT);
-}
-
-/// Focuses the members pane and moves down until the details pane shows
-/// `pod` as the selected member.
-fn select(console: &mut PtyConsole, pod: &str) {
-    console.send("\t");
-    console.wait_for("the members pane focused", WAIT, |sc| {
-        selected(sc).is_some()
-    });
-    for _ in 0..10 {
-        let now = selected(&console.screen());
-        if now.as_deref() == Some(pod) {
-            return;
-        }
-        console.send("j");
-        console.wait_for("the selection to move", WAIT, |sc| selected(sc) != now);
-    }
-    panic!("cannot select {pod}; screen:\n{}", console.screen());
-}
-
-/// The selected member, as the details pane names it (`name  <member>`).
-fn selected(screen: &str) -> Option<String> {
-    screen.lines().find_map(|l| {
-        let rest = l.trim_start_matches('│').strip_prefix("name ")?;
-        rest.split_whitespace().next().map(str::to_string)
-    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -278,7 +252,7 @@ async fn a_console_killed_mid_isolation_is_healed_by_clusterdeck_heal() {
     let s = setup(2).await;
     let mut console = s.console(&[]);
     console.wait_for_text("copy-1", WAIT);
-    select(&mut console, "copy-1");
+    console.select_member("copy-1");
     console.send("n");
     console.wait_for_text("Heal (delete the policy) after", WAIT);
     console.send("\r");
@@ -393,7 +367,7 @@ async fn actions_follow_ctx_to_the_other_cluster() {
     console.wait_for("the other context", WAIT, |sc| {
         sc.contains("berry-0") && sc.contains("kube:two/db") && sc.contains("1 clusters, 1 members")
     });
-    select(&mut console, "berry-0");
+    console.select_member("berry-0");
     console.send("s");
     console.wait_for_text("Replicas of StatefulSet db/berry", WAIT);
     console.send("3\r");

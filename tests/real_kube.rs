@@ -179,31 +179,6 @@ fn console(plane: &ControlPlane, user: &str, state: &Path, extra: &[&str]) -> Pt
     )
 }
 
-/// The selected member, as the details pane names it (`name  <member>`).
-fn selected(screen: &str) -> Option<String> {
-    screen.lines().find_map(|l| {
-        let rest = l.trim_start_matches('│').strip_prefix("name ")?;
-        rest.split_whitespace().next().map(str::to_string)
-    })
-}
-
-/// Focuses the members pane and moves down until `pod` is selected.
-fn select(console: &mut PtyConsole, pod: &str) {
-    console.send("\t");
-    console.wait_for("the members pane focused", WAIT, |sc| {
-        selected(sc).is_some()
-    });
-    for _ in 0..10 {
-        let now = selected(&console.screen());
-        if now.as_deref() == Some(pod) {
-            return;
-        }
-        console.send("j");
-        console.wait_for("the selection to move", WAIT, |sc| selected(sc) != now);
-    }
-    panic!("cannot select {pod}; screen:\n{}", console.screen());
-}
-
 /// `s` on copy-0, 4 replicas, y; the real controller makes copy-3 and the
 /// kubelet stand-in runs it. Returns what `user` changed on the server.
 fn scale_copies_to_four(plane: &ControlPlane, user: &str) -> Vec<String> {
@@ -212,7 +187,7 @@ fn scale_copies_to_four(plane: &ControlPlane, user: &str) -> Vec<String> {
     console.wait_for("the pods", WAIT, |sc| {
         sc.contains("copy-2") && sc.contains("controlling-0")
     });
-    select(&mut console, "copy-0");
+    console.select_member("copy-0");
     console.send("s");
     console.wait_for_text("Replicas of StatefulSet ag/copy", WAIT);
     console.send("4\r");
@@ -286,7 +261,7 @@ async fn a_read_only_console_sends_no_mutating_request() {
     let state = tempfile::tempdir().unwrap();
     let mut console = console(&plane, "operator", state.path(), &["--read-only"]);
     console.wait_for_text("copy-1", WAIT);
-    select(&mut console, "copy-0");
+    console.select_member("copy-0");
     // Were a key to open a dialog, "4", Enter and "y" would answer and confirm it.
     for key in ["s", "c", "C", "n", "N", "x", "H"] {
         console.send(key);
@@ -458,7 +433,7 @@ async fn an_isolation_left_by_a_killed_console_is_healed_by_clusterdeck_heal() {
     let state = tempfile::tempdir().unwrap();
     let mut console = console(&plane, "operator", state.path(), &[]);
     console.wait_for_text("copy-1", WAIT);
-    select(&mut console, "copy-1");
+    console.select_member("copy-1");
     console.send("n");
     console.wait_for_text("Heal (delete the policy) after", WAIT);
     console.send("\r");
@@ -501,7 +476,7 @@ async fn cordon_and_uncordon_a_node_from_the_console() {
     let state = tempfile::tempdir().unwrap();
     let mut console = console(&plane, "operator", state.path(), &[]);
     console.wait_for_text("copy-0", WAIT);
-    select(&mut console, "copy-0");
+    console.select_member("copy-0");
     console.send("c");
     console.wait_for_text("Heal (uncordon) after", WAIT);
     console.send("\r");
@@ -527,7 +502,7 @@ async fn remove_instance_deletes_the_pod_with_the_grace_period_asked() {
     let state = tempfile::tempdir().unwrap();
     let mut console = console(&plane, "operator", state.path(), &[]);
     console.wait_for_text("copy-1", WAIT);
-    select(&mut console, "copy-1");
+    console.select_member("copy-1");
     console.send("x");
     console.wait_for_text("Grace period for pod ag/copy-1", WAIT);
     console.send(&"\x7f".repeat(8)); // Backspace over the prefilled answer
@@ -572,7 +547,7 @@ async fn a_configured_remove_command_runs_in_the_pod_through_exec() {
         &["--config", config.to_str().unwrap()],
     );
     console.wait_for_text("copy-1", WAIT);
-    select(&mut console, "copy-1");
+    console.select_member("copy-1");
     console.send("x");
     console.wait_for_text("remove-instance.sh", WAIT);
     console.send("y");

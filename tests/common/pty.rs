@@ -131,6 +131,25 @@ impl PtyConsole {
         writer.flush().expect("flush pty");
     }
 
+    /// Focuses the members pane and moves down until the details pane
+    /// names `name` as the selected member.
+    pub fn select_member(&mut self, name: &str) {
+        let deadline = Duration::from_secs(60);
+        self.send("\t");
+        self.wait_for("the members pane focused", deadline, |sc| {
+            selected(sc).is_some()
+        });
+        for _ in 0..10 {
+            let now = selected(&self.screen());
+            if now.as_deref() == Some(name) {
+                return;
+            }
+            self.send("j");
+            self.wait_for("the selection to move", deadline, |sc| selected(sc) != now);
+        }
+        panic!("cannot select {name}; screen:\n{}", self.screen());
+    }
+
     /// Closes the pseudo-terminal's master side, as a closed tmux pane or a
     /// dropped SSH session does: the console gets SIGHUP, and every write
     /// to its terminal fails from then on.
@@ -199,4 +218,12 @@ impl Drop for PtyConsole {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The selected member, as the details pane names it (`name  <member>`).
+pub fn selected(screen: &str) -> Option<String> {
+    screen.lines().find_map(|l| {
+        let rest = l.trim_start_matches('│').strip_prefix("name ")?;
+        rest.split_whitespace().next().map(str::to_string)
+    })
 }
