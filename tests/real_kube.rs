@@ -66,6 +66,15 @@ impl EventWatch {
         }
     }
 
+    /// Started, and the pods listed (copy-1 added).
+    fn listed(plane: &ControlPlane, user: &str) -> EventWatch {
+        let watch = EventWatch::start(plane, user);
+        watch.wait_for("copy-1 listed", WAIT, |e| {
+            e["kind"] == "member_added" && e["details"]["name"] == "copy-1"
+        });
+        watch
+    }
+
     fn events(&self) -> Vec<Value> {
         self.lines.lock().unwrap().clone()
     }
@@ -226,10 +235,7 @@ async fn a_user_allowed_only_to_patch_the_scale_can_scale() {
 async fn a_new_pod_is_one_member_from_pending_to_running() {
     let plane = ControlPlane::start();
     plane.allegrograph(2);
-    let watch = EventWatch::start(&plane, "operator");
-    watch.wait_for("copy-1 listed", WAIT, |e| {
-        e["kind"] == "member_added" && e["details"]["name"] == "copy-1"
-    });
+    let watch = EventWatch::listed(&plane, "operator");
     plane.patch(
         "/apis/apps/v1/namespaces/ag/statefulsets/copy/scale",
         &serde_json::json!({"spec": {"replicas": 3}}),
@@ -284,10 +290,7 @@ async fn forbidden_resources_are_said_once_and_retried_rarely() {
     let plane = ControlPlane::start();
     plane.allegrograph(2);
     // podsonly may read pods and StatefulSets, not nodes or NetworkPolicies.
-    let watch = EventWatch::start(&plane, "podsonly");
-    watch.wait_for("the pods", WAIT, |e| {
-        e["kind"] == "member_added" && e["details"]["name"] == "copy-1"
-    });
+    let watch = EventWatch::listed(&plane, "podsonly");
     let started = Instant::now();
     // Long enough for a retry loop of about one a second to show.
     plane.wait_for("20 s of watching", Duration::from_secs(30), |_| {
@@ -363,10 +366,7 @@ async fn a_user_with_no_rights_gets_one_line_naming_user_and_resource() {
 async fn an_api_server_restart_clears_the_error_when_the_watches_are_back() {
     let mut plane = ControlPlane::start();
     plane.allegrograph(2);
-    let watch = EventWatch::start(&plane, "operator");
-    watch.wait_for("the pods", WAIT, |e| {
-        e["kind"] == "member_added" && e["details"]["name"] == "copy-1"
-    });
+    let watch = EventWatch::listed(&plane, "operator");
     plane.stop_apiserver();
     watch.wait_for("source_error", WAIT, is("source_error"));
     plane.restart_apiserver();
@@ -383,10 +383,7 @@ async fn an_api_server_restart_clears_the_error_when_the_watches_are_back() {
 async fn a_compaction_while_the_server_is_away_is_a_relist_without_lost_members() {
     let mut plane = ControlPlane::start();
     plane.allegrograph(2);
-    let watch = EventWatch::start(&plane, "operator");
-    watch.wait_for("the pods", WAIT, |e| {
-        e["kind"] == "member_added" && e["details"]["name"] == "copy-1"
-    });
+    let watch = EventWatch::listed(&plane, "operator");
     plane.stop_apiserver();
     watch.wait_for("source_error", WAIT, is("source_error"));
     // A compaction past the versions the console holds: watching again from
