@@ -73,7 +73,9 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
         read_only: cli.common.read_only,
         simulated: cli.sources.sim.is_some(),
         lab: false,
-        notice: None,
+        notice: cli.sources.trust.tls_insecure.then(|| {
+            "TLS NOT VERIFIED (--tls-insecure): any server can pose as a rediss:// one".into()
+        }),
     };
     let timeout = cli.common.request_timeout;
     match cli.command {
