@@ -256,6 +256,8 @@ async fn credentials_go_only_to_allowed_addresses() {
         shown["error"].as_str().unwrap_or("").contains("not probed"),
         "{shown:#}"
     );
+    // Not probed says nothing of its health: not DOWN.
+    assert_eq!(shown["health"], "unknown", "{shown:#}");
     assert!(!stdout.contains(secret) && !stderr.contains(secret));
     // The trap's own count: no AUTH but the test's two.
     assert_eq!(
@@ -421,4 +423,20 @@ fn source_error(stdout: &str) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+#[test]
+fn skipping_tls_verification_is_shown_in_the_header() {
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port("127.0.0.1").to_string();
+    let url = format!("rediss://127.0.0.1:{port}");
+    let mut console = PtyConsole::spawn(
+        &["--redis", &url, "--tls-insecure"],
+        120,
+        30,
+        &[("CLUSTERDECK_STATE_DIR", state.path().to_str().unwrap())],
+    );
+    console.wait_for_text("TLS NOT VERIFIED (--tls-insecure)", Duration::from_secs(20));
+    console.send("q");
+    console.wait_exit(Duration::from_secs(10));
 }
