@@ -102,9 +102,9 @@ impl AllowList {
         AllowList { hosts, nets }
     }
 
-    /// The host (of a normalised `host:port`) is named or in an allowed network.
-    /// Host names are matched as named: no DNS, whose answer the cluster
-    /// side could steer.
+    /// The host (of a normalised `host:port`) is named or in an allowed
+    /// network. A name a cluster announces is matched as a name, never
+    /// looked up: its DNS answer could point anywhere.
     pub fn allows(&self, host: &str) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
@@ -211,6 +211,11 @@ pub struct TrustArgs {
     /// Do not verify rediss:// servers' certificates (shown in the header).
     #[arg(long = "tls-insecure", global = true)]
     pub tls_insecure: bool,
+    /// The addresses the named host names resolve to, looked up once at
+    /// start ([`TrustArgs::resolve_named`]): a named host's own addresses
+    /// are allowed too.
+    #[arg(skip)]
+    pub resolved: Vec<Net>,
 }
 
 /// Which kind of source a URL is for: each may have its own password.
@@ -264,10 +269,39 @@ impl TrustArgs {
             sentinel: self.sentinel_password_file.as_deref(),
             registry: self.registry_password_file.as_deref(),
         })?;
+        let nets = self
+            .allow_net
+            .iter()
+            .chain(&self.resolved)
+            .copied()
+            .collect();
         Ok(Credentials {
-            trust: Trust::new(AllowList::new(hosts, self.allow_net.clone()), tls),
+            trust: Trust::new(AllowList::new(hosts, nets), tls),
             passwords,
         })
+    }
+
+    /// Looks up the named hosts that are names (not addresses), each
+    /// within `timeout`, and keeps their addresses in
+    /// [`TrustArgs::resolved`]. A name that does not resolve adds nothing:
+    /// its source reports the failure itself.
+    pub async fn resolve_named(&mut self, urls: &[&str], timeout: std::time::Duration) {
+        for url in urls {
+            let Ok(target) = RedisTarget::parse(url) else {
+                continue;
+            };
+            if target.host().parse::<IpAddr>().is_ok() {
+                continue;
+            }
+            let lookup = tokio::net::lookup_host(target.address().to_string());
+            if let Ok(Ok(addresses)) = tokio::time::timeout(timeout, lookup).await {
+                for address in addresses {
+                    let ip = address.ip();
+                    let prefix = if ip.is_ipv4() { 32 } else { 128 };
+                    self.resolved.push(Net { base: ip, prefix });
+                }
+            }
+        }
     }
 }
 
@@ -300,5 +334,23 @@ mod tests {
         assert!(list.allows("[fd00::5]"));
         assert!(!list.allows("127.0.0.2") && !list.allows("evil.example"));
         assert!(Trust::default().allows("anything"));
+    }
+
+    #[tokio::test]
+    async fn a_named_host_names_addresses_are_allowed() {
+        let mut args = TrustArgs::default();
+        // Addresses and bad URLs are not looked up.
+        let named = ["redis://:pw@10.0.0.1:1", "::bad::"];
+        args.resolve_named(&named, std::time::Duration::from_secs(1))
+            .await;
+        assert!(args.resolved.is_empty());
+        // What a name resolved to is allowed, as the name itself is.
+        args.resolved.push(Net::parse("10.0.0.7").unwrap());
+        let url = "redis://:pw@cache.internal:7000";
+        let creds = args.credentials(&[url]).unwrap();
+        let seed = creds.apply(RedisTarget::parse(url).unwrap(), UrlKind::Redis);
+        assert!(seed.is_allowed());
+        assert!(seed.with_address("10.0.0.7", 7001).is_allowed());
+        assert!(!seed.with_address("10.0.0.8", 7001).is_allowed());
     }
 }
