@@ -16,7 +16,7 @@ use crate::sources::SourceSpec;
 use crate::sources::docker::{DockerHost, DockerSpec};
 use crate::sources::kube::{KubeTarget, Namespaces};
 use crate::sources::plan::{Discovered, PlannedSource, SourcePlan};
-use crate::sources::redis::{RedisTarget, TargetError};
+use crate::sources::redis::{Credentials, RedisTarget, TargetError, TrustArgs, UrlKind};
 use crate::sources::sim::SimConfig;
 
 /// One live screen for highly available, stateful clusters: who leads, who
@@ -95,13 +95,13 @@ pub enum OutputFormat {
 #[derive(Debug, Args, Default)]
 pub struct SourceArgs {
     /// A Redis instance: redis://[user:password@]host:port or rediss://...
-    /// (repeatable). Its replication group is discovered from it.
+    /// (repeatable; never split at commas, which passwords may hold). Its
+    /// replication group is discovered from it.
     #[arg(
         long = "redis",
         value_name = "URL",
         env = "REDIS_URL",
         hide_env_values = true,
-        value_delimiter = ',',
         global = true
     )]
     pub redis: Vec<String>,
@@ -177,6 +177,10 @@ pub struct SourceArgs {
     )]
     pub docker: Option<String>,
 
+    /// Passwords from files or the environment, where credentials may go, TLS.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+
     /// The cluster config the platform sources use (set from --config).
     #[arg(skip)]
     pub config: Arc<Config>,
@@ -232,6 +236,8 @@ pub enum UsageError {
     Sentinel(TargetError),
     #[error("--registry {0}")]
     Registry(TargetError),
+    #[error("{0}")]
+    Trust(TargetError),
     #[error("--registry-key needs a Redis to read it from: add --registry URL or --redis URL")]
     RegistryWithoutRedis,
     #[error(
@@ -293,9 +299,16 @@ impl SourceArgs {
     /// without looking at the machine (the lab and the tests use it).
     pub fn plan_with(&self, found: &Discovered) -> Result<Vec<PlannedSource>, UsageError> {
         let mut plan = SourcePlan::default();
-        let first_redis = self.plan_redis(&mut plan)?;
-        self.plan_sentinels(&mut plan)?;
-        self.plan_registry(&mut plan, first_redis)?;
+        let urls = self
+            .redis
+            .iter()
+            .chain(&self.sentinel)
+            .chain(&self.registry);
+        let urls: Vec<&str> = urls.map(String::as_str).collect();
+        let creds = self.trust.credentials(&urls).map_err(UsageError::Trust)?;
+        let first_redis = self.plan_redis(&mut plan, &creds)?;
+        self.plan_sentinels(&mut plan, &creds)?;
+        self.plan_registry(&mut plan, first_redis, &creds)?;
         self.plan_sim(&mut plan);
         self.plan_platforms(&mut plan, found);
         if plan.is_empty() {
@@ -305,10 +318,15 @@ impl SourceArgs {
     }
 
     /// One source per `--redis`; the first one's target, for the registry.
-    fn plan_redis(&self, plan: &mut SourcePlan) -> Result<Option<RedisTarget>, UsageError> {
+    fn plan_redis(
+        &self,
+        plan: &mut SourcePlan,
+        creds: &Credentials,
+    ) -> Result<Option<RedisTarget>, UsageError> {
         let mut first_redis = None;
         for url in self.redis.iter().filter(|u| !u.trim().is_empty()) {
             let target = RedisTarget::parse(url).map_err(UsageError::Redis)?;
+            let target = creds.apply(target, UrlKind::Redis);
             first_redis.get_or_insert_with(|| target.clone());
             plan.push(
                 SourceKind::Redis,
@@ -319,9 +337,10 @@ impl SourceArgs {
         Ok(first_redis)
     }
 
-    fn plan_sentinels(&self, plan: &mut SourcePlan) -> Result<(), UsageError> {
+    fn plan_sentinels(&self, plan: &mut SourcePlan, creds: &Credentials) -> Result<(), UsageError> {
         for url in &self.sentinel {
             let target = RedisTarget::parse(url).map_err(UsageError::Sentinel)?;
+            let target = creds.apply(target, UrlKind::Sentinel);
             let masters = self.sentinel_master.clone();
             plan.push(
                 SourceKind::Sentinel,
@@ -337,12 +356,16 @@ impl SourceArgs {
         &self,
         plan: &mut SourcePlan,
         first_redis: Option<RedisTarget>,
+        creds: &Credentials,
     ) -> Result<(), UsageError> {
         let Some(key) = &self.registry_key else {
             return Ok(());
         };
         let target = match &self.registry {
-            Some(url) => RedisTarget::parse(url).map_err(UsageError::Registry)?,
+            Some(url) => creds.apply(
+                RedisTarget::parse(url).map_err(UsageError::Registry)?,
+                UrlKind::Registry,
+            ),
             None => first_redis.ok_or(UsageError::RegistryWithoutRedis)?,
         };
         plan.push(

@@ -233,7 +233,13 @@ pub fn table(topology: &Topology) -> String {
     text
 }
 
+/// Columns padded to their widest cell; every cell escaped first (cluster
+/// text may carry terminal sequences), so widths count what is shown.
 fn align(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<_>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| crate::escape::escape(c)).collect())
+        .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -244,7 +250,7 @@ fn align(rows: &[Vec<String>]) -> String {
         })
         .collect();
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let line: Vec<String> = row
             .iter()
             .enumerate()

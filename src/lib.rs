@@ -21,6 +21,7 @@
 //! - [`lab`]: a real local Redis cluster for demos and tests.
 //! - [`bounded`]: reading files with a bound on size and kind.
 //! - [`config`]: the cluster config file (names and labels to clusters and tiers).
+//! - [`escape`]: cluster text made safe to show in a terminal.
 //! - [`cli`]: the command line, mapping flags onto a source plan.
 //! - [`run`]: from parsed arguments to a running mode and an exit code.
 //! - [`terminal`]: entering the terminal and restoring it on every way out.
@@ -32,6 +33,7 @@ pub mod app;
 pub mod bounded;
 pub mod cli;
 pub mod config;
+pub mod escape;
 pub mod headless;
 pub mod lab;
 pub mod logging;

@@ -66,14 +66,30 @@ fn try_run(cli: Cli, log_path: &std::path::Path) -> Result<ExitCode> {
     runtime.block_on(dispatch(cli))
 }
 
+/// The addresses of the hosts named by `--redis`, `--sentinel` and
+/// `--registry`: credentials may go there too.
+async fn resolve_named_hosts(sources: &mut SourceArgs, timeout: std::time::Duration) {
+    let urls = sources.redis.iter().chain(&sources.sentinel);
+    let urls: Vec<String> = urls.chain(&sources.registry).cloned().collect();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    sources.trust.resolve_named(&urls, timeout).await;
+}
+
+/// Skipping TLS verification is said in the header, loudly.
+fn tls_notice(sources: &SourceArgs) -> Option<String> {
+    let text = "TLS NOT VERIFIED (--tls-insecure): any server can pose as a rediss:// one";
+    sources.trust.tls_insecure.then(|| text.to_string())
+}
+
 async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
     cli.sources.config = Arc::new(cli.common.load_config()?);
+    resolve_named_hosts(&mut cli.sources, cli.common.request_timeout).await;
     let header = HeaderInfo {
         interval: cli.common.interval,
         read_only: cli.common.read_only,
         simulated: cli.sources.sim.is_some(),
         lab: false,
-        notice: None,
+        notice: tls_notice(&cli.sources),
     };
     let timeout = cli.common.request_timeout;
     match cli.command {

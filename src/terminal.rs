@@ -110,5 +110,6 @@ fn install_panic_hook() {
 /// `eprintln!` would panic there and cut the cleanup short.
 pub fn say(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
+    let line = line.to_string();
+    let _ = writeln!(std::io::stderr(), "{}", crate::escape::escape(&line));
 }

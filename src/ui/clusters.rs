@@ -79,7 +79,7 @@ fn row<'a>(app: &View, cluster: &'a Cluster, show_kind: bool) -> Row<'a> {
     if show_kind {
         cells.insert(1, Line::styled(cluster.kind.as_str(), app.ui.theme().dim()));
     }
-    Row::new(cells)
+    Row::new(cells.into_iter().map(super::shown))
 }
 
 /// True when some member is of the master tier, or an arbiter (Sentinel,

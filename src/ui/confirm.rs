@@ -19,7 +19,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
         return;
     };
     let theme = app.ui.theme();
-    let description = action.describe();
+    // Escaped before measuring, so the wrap counts what is shown.
+    let description = crate::escape::escape(&action.describe()).into_owned();
     let width = WIDTH.min(area.width);
     // Borders and padding take four columns.
     let text_width = usize::from(width.saturating_sub(4)).max(1);
@@ -27,10 +28,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let popup = centered(area, width, text_height + 4);
     let block = Block::bordered()
         .border_style(theme.bad())
-        .title(Span::styled(
+        .title(super::shown(Line::styled(
             format!(" Confirm {} ", action.name()),
             theme.bad(),
-        ))
+        )))
         .padding(Padding::horizontal(1));
     let inner = block.inner(popup);
     // The prompt has its own row so a long description can never push it out.

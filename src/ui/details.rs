@@ -24,7 +24,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let title = app.member().map_or("Details", |m| m.name.as_str());
     let extra = format!("{}/{}", (scroll + 1).min(lines.len()), lines.len());
     let block = pane_block(app, Pane::Details, title, extra);
-    let paragraph = Paragraph::new(lines)
+    let paragraph = Paragraph::new(super::shown_all(lines))
         .block(block)
         .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0));
     frame.render_widget(paragraph, area);

@@ -26,8 +26,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let filter_width = filter.width() as u16;
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(filter_width)]).areas(area);
-    frame.render_widget(Paragraph::new(left), left_area);
-    frame.render_widget(Paragraph::new(filter), right_area);
+    frame.render_widget(Paragraph::new(super::shown(left)), left_area);
+    frame.render_widget(Paragraph::new(super::shown(filter)), right_area);
     if let Some(column) = cursor {
         let x = left_area
             .x

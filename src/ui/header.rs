@@ -28,7 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     if let Some(notice) = &app.header.notice {
         lines.push(Line::styled(format!("  {notice}"), app.ui.theme().warn()));
     }
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(super::shown_all(lines)), area);
 }
 
 fn title(app: &View) -> Line<'static> {

@@ -116,7 +116,7 @@ fn row<'a>(app: &View, member: &'a Member, columns: &[(Column, &str, u16, bool)]
     let theme = app.ui.theme();
     let cells = columns
         .iter()
-        .map(|(column, _, width, _)| cell(app, theme, member, *column, *width));
+        .map(|(column, _, width, _)| super::shown(cell(app, theme, member, *column, *width)));
     let style = if member.leader {
         theme.heading()
     } else {

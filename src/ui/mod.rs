@@ -312,6 +312,23 @@ pub fn handle_key(
     input::handle_key(ui, app, key)
 }
 
+/// A line as a person may see it: every span's text escaped (cluster text
+/// may carry terminal sequences, which ratatui would drop without a trace).
+/// Every pane and dialog passes its lines through here before drawing.
+pub(crate) fn shown(mut line: Line<'_>) -> Line<'_> {
+    for span in &mut line.spans {
+        if let std::borrow::Cow::Owned(escaped) = crate::escape::escape(&span.content) {
+            span.content = escaped.into();
+        }
+    }
+    line
+}
+
+/// [`shown`] for every line.
+pub(crate) fn shown_all(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
+    lines.into_iter().map(shown).collect()
+}
+
 /// A pane's frame: its title, reversed when focused so focus reads without
 /// colour, and extra text after it (counts, position).
 pub(crate) fn pane_block<'a>(app: &View, pane: Pane, title: &'a str, extra: String) -> Block<'a> {
@@ -323,6 +340,6 @@ pub(crate) fn pane_block<'a>(app: &View, pane: Pane, title: &'a str, extra: Stri
     }
     Block::bordered()
         .border_style(theme.border(focused))
-        .title(Line::from(spans))
+        .title(shown(Line::from(spans)))
         .style(Style::new())
 }

@@ -49,7 +49,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(block, popup);
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    frame.render_widget(
+        Paragraph::new(super::shown_all(lines)).wrap(Wrap { trim: false }),
+        inner,
+    );
     let cursor_x = inner.x + 2 + asking.input.chars().count() as u16;
     frame.set_cursor_position(Position::new(
         cursor_x.min(inner.right().saturating_sub(1)),

@@ -405,3 +405,27 @@ fn tiny_terminals_do_not_panic() {
         type_keys(&mut app, "n");
     }
 }
+
+/// Cluster text carrying terminal sequences is drawn escaped in every pane
+/// and in the confirm dialog (ratatui would drop the control characters and
+/// hide that anything is there).
+#[test]
+fn hostile_cluster_text_is_drawn_escaped() {
+    let mut app = testing::lab_scenario();
+    let now = app.now;
+    let mut report = testing::failing_source(now);
+    report.status = crate::model::SourceStatus::Error("-ERR \x1b]52;c;aGk=\x07".into());
+    app.apply_report(report, now);
+    let cluster = &mut app.app.topology.clusters[0];
+    cluster.name = "c\x1b[2J".into();
+    cluster.members[0].name = "m\x1b]0;t\x07".into();
+    type_keys(&mut app, "K");
+    let screen = testing::render_screen(&app, LARGE);
+    assert!(
+        !screen.contains('\x1b') && !screen.contains('\x07'),
+        "{screen:?}"
+    );
+    for shown in ["c\\e[2J", "m\\e]0;t\\x07", "-ERR \\e]52;c;aGk=\\x07"] {
+        assert!(screen.contains(shown), "{shown} missing:\n{screen}");
+    }
+}

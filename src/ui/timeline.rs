@@ -42,7 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
             .map(|e| line(app, e, show_cluster))
             .collect()
     };
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    frame.render_widget(Paragraph::new(super::shown_all(lines)).block(block), area);
 }
 
 fn line(app: &View, event: &Event, show_cluster: bool) -> Line<'static> {

@@ -34,6 +34,11 @@ pub enum ProbeError {
     Command(String),
     #[error("answer is not what Redis sends: {0}")]
     Garbage(String),
+    #[error(
+        "not probed: outside the allowed hosts and networks, so no credentials go there \
+         (allow it with --allow-net)"
+    )]
+    NotAllowed,
 }
 
 impl ProbeError {
@@ -141,7 +146,12 @@ impl Connection {
 /// Opens a connection to `target` and reads its `INFO server` fields, all
 /// within `timeout`.
 async fn connect(target: &RedisTarget, timeout: Duration) -> Result<Open, ProbeError> {
-    let client = redis::Client::open(target.connection_url())
+    // Opening a connection sends AUTH: never to an address the operator did
+    // not allow, whatever a cluster announces.
+    if !target.is_allowed() {
+        return Err(ProbeError::NotAllowed);
+    }
+    let client = client(target)
         .map_err(|e| ProbeError::Connect(scrub(&e.to_string(), target.password())))?;
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))
@@ -169,6 +179,29 @@ async fn connect(target: &RedisTarget, timeout: Duration) -> Result<Open, ProbeE
     })
 }
 
+/// A client for `target`, with the CA and client certificate given on the
+/// command line for `rediss://` (the system's roots otherwise).
+fn client(target: &RedisTarget) -> Result<redis::Client, RedisError> {
+    let tls = &target.trust().tls;
+    if !(target.is_tls() && tls.is_custom()) {
+        return redis::Client::open(target.connection_url());
+    }
+    let client_tls = tls
+        .client
+        .as_ref()
+        .map(|(cert, key)| redis::ClientTlsConfig {
+            client_cert: cert.clone(),
+            client_key: key.clone(),
+        });
+    redis::Client::build_with_tls(
+        target.connection_url(),
+        redis::TlsCertificates {
+            client_tls,
+            root_cert: tls.ca.clone(),
+        },
+    )
+}
+
 /// What kind of failure a client error is, its text redacted.
 fn classify(
     target: &RedisTarget,
@@ -176,7 +209,7 @@ fn classify(
     connecting: bool,
     timeout: Duration,
 ) -> ProbeError {
-    let detail = scrub(&error.to_string(), target.password());
+    let detail = tls_hint(target, scrub(&error.to_string(), target.password()));
     let upper = detail.to_ascii_uppercase();
     let auth_code = matches!(error.code(), Some("WRONGPASS" | "NOAUTH"));
     if error.kind() == ErrorKind::AuthenticationFailed
@@ -200,6 +233,24 @@ fn classify(
     } else {
         ProbeError::Command(detail)
     }
+}
+
+/// A TLS failure with what to do about it: the library's words name the
+/// alert, not the flag.
+fn tls_hint(target: &RedisTarget, detail: String) -> String {
+    if !target.is_tls() {
+        return detail;
+    }
+    let hint = if detail.contains("CertificateRequired") {
+        "the server asks for a client certificate: give --tls-cert FILE --tls-key FILE"
+    } else if detail.contains("UnknownIssuer") {
+        "the server's certificate is not signed by a trusted CA: give its CA with --tls-ca FILE"
+    } else if detail.contains("NotValidForName") {
+        "the server's certificate is not for this host name or address"
+    } else {
+        return detail;
+    };
+    format!("{detail} ({hint})")
 }
 
 /// Redacts URLs with credentials and any occurrence of `password` (library

@@ -194,7 +194,12 @@ impl<'a> GroupView<'a> {
                     member.tier = tier_of(last);
                     member.native_role = Some(last.role.native().to_string());
                 }
-                member.health = Health::Down;
+                // Not probed (credentials may not go there) says nothing of its health.
+                member.health = if matches!(error, ProbeError::NotAllowed) {
+                    Health::Unknown
+                } else {
+                    Health::Down
+                };
                 member.error = Some(format!("{}: {error}", instance.address));
             }
             Probe::Answered(info) => self.fill_answered(&mut member, instance, info),

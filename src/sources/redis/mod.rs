@@ -8,6 +8,7 @@
 //! - [`group`]: a replication group and the rules for leader, lag and health.
 //! - [`watch_sentinel`], [`registry`]: the Sentinel and registry sources.
 //! - [`target`]: a checked, redactable Redis URL.
+//! - [`trust`]: where credentials may go (`--allow-net`) and TLS files.
 //!
 //! Each is polled by the shared [`run_polling`] loop.
 
@@ -18,10 +19,12 @@ pub mod registry;
 pub mod role;
 pub mod sentinel;
 pub mod target;
+pub mod trust;
 pub(crate) mod value;
 pub mod watch_sentinel;
 
-pub use target::{RedisTarget, TargetError};
+pub use target::{PasswordFiles, Passwords, RedisTarget, TargetError};
+pub use trust::{AllowList, Credentials, Net, TlsFiles, Trust, TrustArgs, UrlKind};
 
 use std::time::Duration;
 

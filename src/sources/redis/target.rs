@@ -3,7 +3,11 @@
 
 use std::fmt;
 
+use std::sync::Arc;
+
 use url::Url;
+
+use super::trust::Trust;
 
 use crate::model::normalize_address;
 
@@ -18,6 +22,29 @@ pub enum TargetError {
     NoHost(String),
     #[error("{0}: database {1:?} is not a number")]
     Database(String, String),
+    #[error("{0}: a #fragment is not supported (to skip TLS verification, use --tls-insecure)")]
+    Fragment(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("password file {0}: {1}")]
+    PasswordFile(String, String),
+    #[error("password file {0} is empty")]
+    EmptyPasswordFile(String),
+}
+
+/// The longest password file read: a password, not a document.
+const PASSWORD_FILE_LIMIT: u64 = 4096;
+
+/// Reads a password from a file: its first line, without the line ending.
+pub fn read_password_file(path: &std::path::Path) -> Result<String, TargetError> {
+    let shown = path.display().to_string();
+    let text = crate::bounded::read_text(path, PASSWORD_FILE_LIMIT)
+        .map_err(|e| TargetError::PasswordFile(shown.clone(), e.to_string()))?;
+    let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+    if line.is_empty() {
+        return Err(TargetError::EmptyPasswordFile(shown));
+    }
+    Ok(line.to_string())
 }
 
 /// One Redis endpoint with its credentials. `Display` and `Debug` redact.
@@ -26,6 +53,7 @@ pub struct RedisTarget {
     url: Url,
     redacted: String,
     address: String,
+    trust: Arc<Trust>,
 }
 
 impl RedisTarget {
@@ -38,7 +66,7 @@ impl RedisTarget {
             format!("redis://{input}")
         };
         let url = Url::parse(&with_scheme)
-            .map_err(|e| TargetError::NotAUrl(redact_text(input), e.to_string()))?;
+            .map_err(|e| TargetError::NotAUrl(redact_unparsed(input), e.to_string()))?;
         let redacted = redact_url(&url);
         if url.scheme() != "redis" && url.scheme() != "rediss" {
             return Err(TargetError::Scheme(redacted, url.scheme().to_string()));
@@ -52,11 +80,15 @@ impl RedisTarget {
         if !db.is_empty() && db.parse::<u32>().is_err() {
             return Err(TargetError::Database(redacted, db.to_string()));
         }
+        if url.fragment().is_some() {
+            return Err(TargetError::Fragment(redacted));
+        }
         let port = url.port().unwrap_or(6379);
         Ok(RedisTarget {
             address: normalize_address(&host, port),
             url,
             redacted,
+            trust: Arc::default(),
         })
     }
 
@@ -73,7 +105,40 @@ impl RedisTarget {
             redacted: redact_url(&url),
             address: normalize_address(host, port),
             url,
+            trust: Arc::clone(&self.trust),
         }
+    }
+
+    /// This target under the run's trust settings (which targets made from
+    /// it with [`RedisTarget::with_address`] share).
+    pub fn with_trust(mut self, trust: Arc<Trust>) -> RedisTarget {
+        self.trust = trust;
+        self
+    }
+
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// The host of [`RedisTarget::address`], for the allow list.
+    pub fn host(&self) -> &str {
+        self.address
+            .rsplit_once(':')
+            .map_or(self.address.as_str(), |(h, _)| h)
+    }
+
+    /// This target may be probed: it carries no credentials, or it was
+    /// named, or is in an allowed network.
+    pub fn is_allowed(&self) -> bool {
+        !self.has_credentials() || self.trust.allows(self.host())
+    }
+
+    /// Opening a connection would send a secret: a user or password (AUTH),
+    /// or a client certificate.
+    pub fn has_credentials(&self) -> bool {
+        !self.url.username().is_empty()
+            || self.url.password().is_some()
+            || (self.is_tls() && self.trust.tls.client.is_some())
     }
 
     /// `host:port`, normalised: the join key for this instance.
@@ -94,9 +159,25 @@ impl RedisTarget {
         self.url.password()
     }
 
+    /// This target with `password` when its URL gives none (a password
+    /// from a file or the environment; the URL's own wins).
+    pub fn with_default_password(mut self, password: Option<&str>) -> RedisTarget {
+        if let Some(password) = password.filter(|_| self.url.password().is_none()) {
+            let _ = self.url.set_password(Some(password));
+            self.redacted = redact_url(&self.url);
+        }
+        self
+    }
+
     /// The full URL, password included: only for opening a connection.
-    pub fn connection_url(&self) -> &str {
-        self.url.as_str()
+    /// With `--tls-insecure`, `#insecure` tells the client not to verify.
+    pub fn connection_url(&self) -> String {
+        if self.trust.tls.insecure && self.is_tls() {
+            let mut url = self.url.clone();
+            url.set_fragment(Some("insecure"));
+            return url.into();
+        }
+        self.url.to_string()
     }
 }
 
@@ -119,6 +200,61 @@ pub fn redact_url(url: &Url) -> String {
         let _ = url.set_password(Some("***"));
     }
     url.to_string()
+}
+
+/// Passwords for URLs that carry none, from files or the environment, so
+/// that no password needs to be on the command line (where every user of
+/// the machine can read it in `/proc/PID/cmdline`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Passwords {
+    /// `--password-file` or `REDIS_PASSWORD`: every Redis source.
+    pub redis: Option<String>,
+    /// `--sentinel-password-file` or `SENTINEL_PASSWORD`: Sentinels, else `redis`.
+    pub sentinel: Option<String>,
+    /// `--registry-password-file` or `REGISTRY_PASSWORD`: the registry, else `redis`.
+    pub registry: Option<String>,
+}
+
+/// The password files the command line names, one per kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PasswordFiles<'a> {
+    pub redis: Option<&'a std::path::Path>,
+    pub sentinel: Option<&'a std::path::Path>,
+    pub registry: Option<&'a std::path::Path>,
+}
+
+impl Passwords {
+    /// Each kind's file if named, else its environment variable (empty
+    /// counts as unset).
+    pub fn load(files: PasswordFiles<'_>) -> Result<Passwords, TargetError> {
+        let one = |file: Option<&std::path::Path>, var: &str| match file {
+            Some(path) => read_password_file(path).map(Some),
+            None => Ok(std::env::var(var).ok().filter(|p| !p.is_empty())),
+        };
+        let redis = one(files.redis, "REDIS_PASSWORD")?;
+        Ok(Passwords {
+            sentinel: one(files.sentinel, "SENTINEL_PASSWORD")?.or_else(|| redis.clone()),
+            registry: one(files.registry, "REGISTRY_PASSWORD")?.or_else(|| redis.clone()),
+            redis,
+        })
+    }
+}
+
+impl fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passwords(***)")
+    }
+}
+
+/// Input that did not parse as a URL, with everything before its last `@`
+/// (after any scheme) replaced: where the password ends cannot be known,
+/// so the whole user part goes.
+pub fn redact_unparsed(input: &str) -> String {
+    let Some(at) = input.rfind('@') else {
+        return input.to_string();
+    };
+    let start = input.find("://").map_or(0, |i| i + 3).min(at);
+    format!("{}***{}", &input[..start], &input[at..])
 }
 
 /// Redacts anything that looks like `user:password@` in free text (error
@@ -186,6 +322,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("abc"), "{e}");
+    }
+
+    #[test]
+    fn unparseable_urls_never_show_their_password() {
+        for input in [
+            "u:hunter2@h:99999",
+            "app:hun,ter2@[::1",
+            "redis://u:p@ss:hunter2@h:1:2",
+            ":hunter2@",
+        ] {
+            let e = RedisTarget::parse(input).unwrap_err().to_string();
+            assert!(
+                !e.contains("hunter2") && !e.contains("ter2"),
+                "{input}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_default_password_fills_only_a_url_without_one() {
+        let t = RedisTarget::parse("h:1")
+            .unwrap()
+            .with_default_password(Some("pw1"));
+        assert_eq!(t.password(), Some("pw1"));
+        assert!(!t.redacted().contains("pw1"), "{}", t.redacted());
+        let t = RedisTarget::parse("redis://:own@h:1")
+            .unwrap()
+            .with_default_password(Some("pw1"));
+        assert_eq!(t.password(), Some("own"));
     }
 
     #[test]
