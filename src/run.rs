@@ -68,6 +68,7 @@ fn try_run(cli: Cli, log_path: &std::path::Path) -> Result<ExitCode> {
 
 async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
     cli.sources.config = Arc::new(cli.common.load_config()?);
+    check_usage(&cli)?;
     let header = HeaderInfo {
         interval: cli.common.interval,
         read_only: cli.common.read_only,
@@ -123,6 +124,19 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
         }
         None => run_console(&cli, header, timeout).await,
     }
+}
+
+/// What every mode checks before it starts: the source flags, and a
+/// terminal for the console (it draws escape codes and reads keys: into a
+/// file or from a pipe it would only make a mess).
+fn check_usage(cli: &Cli) -> Result<(), UsageError> {
+    use std::io::IsTerminal;
+    cli.sources.check()?;
+    let console = matches!(cli.command, None | Some(Command::Lab { .. }));
+    if console && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        return Err(UsageError::NotATerminal);
+    }
+    Ok(())
 }
 
 /// `--swarm` means the lab runs on an engine: `--docker`'s, or the one
