@@ -177,14 +177,12 @@ fn exit_code(outcome: Outcome) -> ExitCode {
 /// then deletes every console-labelled NetworkPolicy left on the Kubernetes
 /// clusters it knows of (the `--kube` flags' and those the ledger named),
 /// so an isolation is healed even when its record is lost; exit 0 when all
-/// are healed (or there were none), 1 otherwise.
+/// are healed (or there were none), 1 otherwise. A damaged ledger heals
+/// what it still holds (and sweeps); what it cannot read is reported.
 async fn heal(timeout: Duration, read_only: bool, kube: Option<KubeTarget>) -> Result<ExitCode> {
     let ledger = FaultLedger::default_location();
-    let faults = ledger.records()?;
+    let (faults, read_whole) = read_ledger(&ledger);
     let sweep = sweep_targets(kube.as_ref(), &faults);
-    if faults.is_empty() {
-        println!("no faults in {}", ledger.path().display());
-    }
     let (tx, _rx) = tokio::sync::mpsc::channel(1);
     let executor = Executor::new(
         read_only,
@@ -201,7 +199,7 @@ async fn heal(timeout: Duration, read_only: bool, kube: Option<KubeTarget>) -> R
         },
         tx,
     );
-    let mut all_healed = true;
+    let mut all_healed = read_whole;
     for fault in &faults {
         let action = heal_action(Some(fault.member.clone()), &[fault], HealReason::Asked);
         let outcome = executor.execute_now(action).await;
@@ -220,6 +218,40 @@ async fn heal(timeout: Duration, read_only: bool, kube: Option<KubeTarget>) -> R
     }
     all_healed &= sweep_all(&sweep, timeout).await;
     Ok(exit_healed(all_healed))
+}
+
+/// The records `heal` can heal, saying on stdout what it cannot read;
+/// false when something could not be read.
+fn read_ledger(ledger: &FaultLedger) -> (Vec<FaultRecord>, bool) {
+    let path = ledger.path();
+    let contents = match ledger.load() {
+        Ok(contents) => contents,
+        Err(e) => {
+            println!("NOT read {}: {e}", path.display());
+            return (Vec::new(), false);
+        }
+    };
+    if let Some(damaged) = &contents.damaged {
+        println!(
+            "NOT read {}: {}; kept as {}",
+            path.display(),
+            damaged.error.escape_debug(),
+            damaged.kept_as.display()
+        );
+    }
+    for record in &contents.unreadable {
+        let id = record.id.as_deref().unwrap_or("without an id");
+        println!(
+            "NOT healed record {}: {}",
+            id.escape_debug(),
+            record.error.escape_debug()
+        );
+    }
+    let whole = contents.damaged.is_none() && contents.unreadable.is_empty();
+    if whole && contents.records.is_empty() {
+        println!("no faults in {}", path.display());
+    }
+    (contents.records, whole)
 }
 
 /// The Kubernetes clusters to sweep for console NetworkPolicies: the
