@@ -151,6 +151,29 @@ fn a_panic_restores_the_terminal_and_reports() {
     );
 }
 
+#[test]
+fn a_damaged_ledger_is_said_on_screen_and_kept_aside() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("faults.json"), "{\"faults\": [").unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let mut console = PtyConsole::spawn(
+        &["--sim", "12", "--seed", "7"],
+        200,
+        30,
+        &[("CLUSTERDECK_STATE_DIR", &state_dir)],
+    );
+    let screen = console.wait_for_text("the fault ledger was damaged", DEADLINE);
+    let kept: Vec<_> = std::fs::read_dir(state.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("faults.json.damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(screen.contains(&kept[0]), "{screen}");
+    console.send("q");
+    assert!(console.wait_exit(DEADLINE).success());
+}
+
 /// The lab's folder, as its notice names it (`... in /tmp/...:`).
 fn lab_dir(screen: &str) -> String {
     screen

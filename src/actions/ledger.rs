@@ -211,6 +211,22 @@ pub struct LedgerContents {
 }
 
 impl LedgerContents {
+    /// What a person should know about the file, if anything: it was
+    /// damaged and kept aside, or holds records this version cannot read.
+    pub fn trouble(&self) -> Option<String> {
+        if let Some(damaged) = &self.damaged {
+            return Some(format!(
+                "the fault ledger was damaged ({}); kept as {}",
+                damaged.error,
+                damaged.kept_as.display()
+            ));
+        }
+        let n = self.unreadable.len();
+        (n > 0).then(|| {
+            format!("{n} fault record(s) this version cannot read stay in the ledger, not healed")
+        })
+    }
+
     fn parse(entries: Vec<serde_json::Value>) -> LedgerContents {
         let mut contents = LedgerContents::default();
         for entry in entries {

@@ -150,8 +150,13 @@ fn claim_run(app: &AppState) -> Result<Option<RunId>> {
 
 /// Opens the y/N dialog for faults left by consoles that are gone.
 fn offer_left_behind(app: &mut AppState, ui: &mut ui::UiState, ledger: &FaultLedger) {
-    match ledger.records() {
-        Ok(faults) => app.set_faults(faults),
+    match ledger.load() {
+        Ok(contents) => {
+            if let Some(trouble) = contents.trouble() {
+                ui.notify_error(trouble);
+            }
+            app.set_faults(contents.records);
+        }
         Err(e) => {
             ui.notify_error(format!("cannot read the fault ledger: {e}"));
             return;
