@@ -247,9 +247,44 @@ pub enum UsageError {
     NoSources,
     #[error("{0}")]
     Config(ConfigError),
+    #[error("--redis is empty: give a URL, e.g. redis://host:6379")]
+    EmptyRedis,
+    #[error("--docker={0:?}: use unix:///path/to/docker.sock or tcp://host:port")]
+    DockerHost(String),
+    #[error("--kubeconfig {}: {error}", .path.display())]
+    Kubeconfig { path: PathBuf, error: String },
+    #[error(
+        "the console needs a terminal (stdin and stdout); for scripts and files use \
+         `clusterdeck snapshot` or `clusterdeck watch`"
+    )]
+    NotATerminal,
 }
 
 impl SourceArgs {
+    /// Checks what can be checked without a connection, for every mode
+    /// (`heal` and `lab` too): no empty `--redis`, a Docker host the client
+    /// can speak to, a `--kubeconfig` that is a file.
+    pub fn check(&self) -> Result<(), UsageError> {
+        // An empty REDIS_URL is as good as none (as an empty DOCKER_HOST
+        // is); an empty --redis is a mistake, not a wish to look around.
+        if self.redis.iter().any(|u| u.trim().is_empty()) && redis_flag_given() {
+            return Err(UsageError::EmptyRedis);
+        }
+        if let Some(host) = self.docker.as_deref().filter(|h| !h.trim().is_empty())
+            && !DockerHost::new(host).is_supported()
+        {
+            return Err(UsageError::DockerHost(host.to_string()));
+        }
+        if let Some(path) = &self.kubeconfig {
+            match std::fs::metadata(path) {
+                Ok(meta) if meta.is_file() => {}
+                Ok(_) => return Err(kubeconfig_error(path, "not a regular file".into())),
+                Err(e) => return Err(kubeconfig_error(path, e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every URL and turns the flags into the sources to start,
     /// adding what the environment offers when no source is named.
     pub async fn plan(&self) -> Result<Vec<PlannedSource>, UsageError> {
@@ -424,10 +459,34 @@ impl SourceArgs {
     }
 }
 
-/// Parses `1s`, `500ms`, `2m` (humantime).
+/// Whether `--redis` is on the command line (its values may come from
+/// REDIS_URL instead).
+fn redis_flag_given() -> bool {
+    std::env::args_os().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == "--redis" || a.starts_with("--redis="))
+    })
+}
+
+fn kubeconfig_error(path: &std::path::Path, error: String) -> UsageError {
+    UsageError::Kubeconfig {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// The longest duration any flag takes: a year is beyond any timeout or
+/// watch, and far from the overflow of a deadline computed from it.
+pub const LONGEST_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Parses `1s`, `500ms`, `2m` (humantime), at most [`LONGEST_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{s:?} is not a duration ({e}); write e.g. 1s, 500ms, 2m"))
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}); write e.g. 1s, 500ms, 2m"))?;
+    if d > LONGEST_DURATION {
+        return Err(format!("{s:?} is too long; the longest is 366 days"));
+    }
+    Ok(d)
 }
 
 /// A poll interval: a duration of at least 100 ms, so a typo cannot hammer a server.

@@ -274,9 +274,16 @@ mod humantime_serde_compat {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(text.trim()).map_err(|e| {
+        let duration = humantime::parse_duration(text.trim()).map_err(|e| {
             serde::de::Error::custom(format!("{text:?} is not a duration ({e}); write e.g. 30s"))
-        })
+        })?;
+        // A deadline is computed from it: a huge one would overflow (a panic).
+        if duration > crate::cli::LONGEST_DURATION {
+            return Err(serde::de::Error::custom(format!(
+                "{text:?} is too long; the longest is 366 days"
+            )));
+        }
+        Ok(duration)
     }
 }
 
@@ -344,5 +351,9 @@ mod tests {
         let e = parse("clusters:\n  - name: x\n    match: {}\n    remove: {grace: soon}\n")
             .unwrap_err();
         assert!(e.to_string().contains("line 4"), "{e}");
+        let e =
+            parse("clusters:\n  - name: x\n    match: {}\n    remove: {grace: 500000000000y}\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("the longest is 366 days"), "{e}");
     }
 }

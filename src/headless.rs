@@ -111,7 +111,10 @@ pub enum WatchOutput {
 }
 
 /// Prints events (or snapshots) as JSON lines until a signal, `duration`, or
-/// a closed stdout.
+/// a closed stdout. Lines go to stdout from a thread of their own through a
+/// bounded queue, so a reader that stops reading holds the output back but
+/// never the signals: a signal ends the run at once, lines still queued or
+/// half written are dropped.
 pub async fn watch(
     planned: Vec<PlannedSource>,
     header: HeaderInfo,
@@ -123,45 +126,108 @@ pub async fn watch(
     let mut sources = RunningSources::start(planned, header.interval, request_timeout);
     let mut app = AppState::new(header, sources.labels.clone(), OffsetDateTime::now_utc());
     load_faults(&mut app);
+    let (lines, mut written) = StdoutWriter::spawn();
     let stop_at = duration.map(|d| Instant::now() + d);
-    let result = loop {
+    let ended = loop {
         let report = tokio::select! {
-            _ = signals.recv() => break Ok(()),
-            _ = sleep_until(stop_at) => break Ok(()),
+            _ = signals.recv() => break Ended::Signal,
+            _ = sleep_until(stop_at) => break Ended::Done,
             report = sources.reports.recv() => match report {
                 Some(r) => r,
-                None => break Ok(()),
+                None => break Ended::Done,
             },
         };
-        let before = app.topology.clone();
-        let events = app.apply_report(report, OffsetDateTime::now_utc());
+        let out = watch_lines(&mut app, report, output)?;
         sources.offer_targets(&app.topology);
-        let mut out = Vec::new();
-        match output {
-            WatchOutput::Events => {
-                for event in &events {
-                    serde_json::to_writer(&mut out, event)?;
-                    out.push(b'\n');
-                }
-            }
-            WatchOutput::Snapshots if app.is_started() && before != app.topology => {
-                serde_json::to_writer(&mut out, &Snapshot::of(&app.topology, app.now))?;
-                out.push(b'\n');
-            }
-            WatchOutput::Snapshots => {}
+        if out.is_empty() {
+            continue;
         }
-        if !out.is_empty()
-            && let Err(e) = write_stdout(&out)
-        {
-            break if e.kind() == io::ErrorKind::BrokenPipe {
-                Ok(())
-            } else {
-                Err(e.into())
-            };
+        tokio::select! {
+            _ = signals.recv() => break Ended::Signal,
+            sent = lines.send(out) => if sent.is_err() {
+                // The writer stopped: stdout failed.
+                break Ended::Done;
+            },
         }
     };
+    drop(lines);
+    let result = match ended {
+        Ended::Signal => Ok(()),
+        // What was printed is flushed, unless a signal comes first.
+        Ended::Done => tokio::select! {
+            _ = signals.recv() => Ok(()),
+            result = &mut written => result.unwrap_or(Ok(())),
+        },
+    };
     sources.stop(STOP_BUDGET).await;
-    result.map(|()| outcome(&app.topology))
+    match result {
+        Ok(()) => Ok(outcome(&app.topology)),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(outcome(&app.topology)),
+        Err(e) => Err(e).wrap_err("cannot write to stdout"),
+    }
+}
+
+/// Why the watch loop stopped.
+enum Ended {
+    Signal,
+    Done,
+}
+
+/// The lines one report makes: its events, or a snapshot when it changed
+/// something.
+fn watch_lines(
+    app: &mut AppState,
+    report: crate::model::SourceReport,
+    output: WatchOutput,
+) -> Result<Vec<u8>> {
+    let before = (output == WatchOutput::Snapshots).then(|| app.topology.clone());
+    let events = app.apply_report(report, OffsetDateTime::now_utc());
+    let mut out = Vec::new();
+    match output {
+        WatchOutput::Events => {
+            for event in &events {
+                serde_json::to_writer(&mut out, event)?;
+                out.push(b'\n');
+            }
+        }
+        WatchOutput::Snapshots if app.is_started() && before.as_ref() != Some(&app.topology) => {
+            serde_json::to_writer(&mut out, &Snapshot::of(&app.topology, app.now))?;
+            out.push(b'\n');
+        }
+        WatchOutput::Snapshots => {}
+    }
+    Ok(out)
+}
+
+/// How many batches of lines may wait for stdout before the loop waits too.
+const QUEUED_WRITES: usize = 64;
+
+/// Writes batches of lines to stdout on a thread of its own (not a tokio
+/// blocking task: the runtime waits for those on shutdown, and a write to a
+/// pipe nobody reads never returns).
+struct StdoutWriter;
+
+impl StdoutWriter {
+    /// The queue to send to, and the writer's result once the queue is
+    /// closed and drained (or a write failed).
+    fn spawn() -> (
+        tokio::sync::mpsc::Sender<Vec<u8>>,
+        tokio::sync::oneshot::Receiver<io::Result<()>>,
+    ) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUED_WRITES);
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut result = Ok(());
+            while let Some(bytes) = rx.blocking_recv() {
+                if let Err(e) = write_stdout(&bytes) {
+                    result = Err(e);
+                    break;
+                }
+            }
+            let _ = done_tx.send(result);
+        });
+        (tx, done)
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {

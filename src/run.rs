@@ -83,6 +83,7 @@ fn tls_notice(sources: &SourceArgs) -> Option<String> {
 
 async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
     cli.sources.config = Arc::new(cli.common.load_config()?);
+    check_usage(&cli)?;
     resolve_named_hosts(&mut cli.sources, cli.common.request_timeout).await;
     let header = HeaderInfo {
         interval: cli.common.interval,
@@ -141,6 +142,19 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// What every mode checks before it starts: the source flags, and a
+/// terminal for the console (it draws escape codes and reads keys: into a
+/// file or from a pipe it would only make a mess).
+fn check_usage(cli: &Cli) -> Result<(), UsageError> {
+    use std::io::IsTerminal;
+    cli.sources.check()?;
+    let console = matches!(cli.command, None | Some(Command::Lab { .. }));
+    if console && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        return Err(UsageError::NotATerminal);
+    }
+    Ok(())
+}
+
 /// `--swarm` means the lab runs on an engine: `--docker`'s, or the one
 /// DOCKER_HOST (or the default socket) names.
 fn lab_engine(sources: &SourceArgs, swarm: bool) -> Option<DockerHost> {
@@ -179,14 +193,12 @@ fn exit_code(outcome: Outcome) -> ExitCode {
 /// then deletes every console-labelled NetworkPolicy left on the Kubernetes
 /// clusters it knows of (the `--kube` flags' and those the ledger named),
 /// so an isolation is healed even when its record is lost; exit 0 when all
-/// are healed (or there were none), 1 otherwise.
+/// are healed (or there were none), 1 otherwise. A damaged ledger heals
+/// what it still holds (and sweeps); what it cannot read is reported.
 async fn heal(timeout: Duration, read_only: bool, kube: Option<KubeTarget>) -> Result<ExitCode> {
     let ledger = FaultLedger::default_location();
-    let faults = ledger.records()?;
+    let (faults, read_whole) = read_ledger(&ledger);
     let sweep = sweep_targets(kube.as_ref(), &faults);
-    if faults.is_empty() {
-        println!("no faults in {}", ledger.path().display());
-    }
     let (tx, _rx) = tokio::sync::mpsc::channel(1);
     let executor = Executor::new(
         read_only,
@@ -203,7 +215,7 @@ async fn heal(timeout: Duration, read_only: bool, kube: Option<KubeTarget>) -> R
         },
         tx,
     );
-    let mut all_healed = true;
+    let mut all_healed = read_whole;
     for fault in &faults {
         let action = heal_action(Some(fault.member.clone()), &[fault], HealReason::Asked);
         let outcome = executor.execute_now(action).await;
@@ -222,6 +234,40 @@ async fn heal(timeout: Duration, read_only: bool, kube: Option<KubeTarget>) -> R
     }
     all_healed &= sweep_all(&sweep, timeout).await;
     Ok(exit_healed(all_healed))
+}
+
+/// The records `heal` can heal, saying on stdout what it cannot read;
+/// false when something could not be read.
+fn read_ledger(ledger: &FaultLedger) -> (Vec<FaultRecord>, bool) {
+    let path = ledger.path();
+    let contents = match ledger.load() {
+        Ok(contents) => contents,
+        Err(e) => {
+            println!("NOT read {}: {e}", path.display());
+            return (Vec::new(), false);
+        }
+    };
+    if let Some(damaged) = &contents.damaged {
+        println!(
+            "NOT read {}: {}; kept as {}",
+            path.display(),
+            damaged.error.escape_debug(),
+            damaged.kept_as.display()
+        );
+    }
+    for record in &contents.unreadable {
+        let id = record.id.as_deref().unwrap_or("without an id");
+        println!(
+            "NOT healed record {}: {}",
+            id.escape_debug(),
+            record.error.escape_debug()
+        );
+    }
+    let whole = contents.damaged.is_none() && contents.unreadable.is_empty();
+    if whole && contents.records.is_empty() {
+        println!("no faults in {}", path.display());
+    }
+    (contents.records, whole)
 }
 
 /// The Kubernetes clusters to sweep for console NetworkPolicies: the

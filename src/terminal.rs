@@ -56,7 +56,14 @@ impl TerminalGuard {
             libc::raise(libc::SIGSTOP);
         }
         setup()?;
-        self.terminal.clear()
+        // Not `Terminal::clear`: it asks the terminal where the cursor is,
+        // and the answer goes to the input reader instead (a 2 s wait, then
+        // an error). Cleared here; both buffers blank make the next draw
+        // paint every cell that is not blank.
+        execute!(stdout(), terminal::Clear(terminal::ClearType::All))?;
+        self.terminal.current_buffer_mut().reset();
+        self.terminal.swap_buffers();
+        Ok(())
     }
 }
 

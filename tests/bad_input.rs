@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 async fn fails(args: &[&str]) -> (i32, String) {
     let started = Instant::now();
     let env = [("RUST_BACKTRACE", OsStr::new("1"))];
-    let (code, stdout, stderr) = common::run_clusterdeck(args, &env).await;
+    let run = common::run_clusterdeck(args, &env);
+    let Ok((code, stdout, stderr)) = tokio::time::timeout(Duration::from_secs(10), run).await
+    else {
+        panic!("{args:?} still ran after 10s");
+    };
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{args:?} took {:?}",
@@ -71,4 +75,65 @@ async fn a_log_file_that_cannot_be_written_is_one_line_before_anything_runs() {
         "clusterdeck: cannot write log file /dev/full: No space left on device (os error 28)"
     );
     assert_eq!(code, 2, "{stderr}");
+}
+
+#[tokio::test]
+async fn a_huge_duration_is_refused_with_its_bound() {
+    for args in [
+        &["snapshot", "--sim", "3", "--timeout", "500000000000y"][..],
+        &["watch", "--sim", "3", "--for", "500000000000y"],
+        &["snapshot", "--sim", "3", "--interval", "500000000000y"],
+        &[
+            "snapshot",
+            "--sim",
+            "3",
+            "--request-timeout",
+            "500000000000y",
+        ],
+    ] {
+        let (code, stderr) = fails(args).await;
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("500000000000y") && stderr.contains("the longest is 366 days"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_redis_url_is_refused_not_a_reason_to_look_around() {
+    let (code, stderr) = fails(&["snapshot", "--redis", ""]).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--redis is empty"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_docker_host_or_kubeconfig_that_cannot_work_names_its_flag() {
+    let (code, stderr) = fails(&["snapshot", "--docker=ftp://x"]).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--docker=\"ftp://x\""), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-kubeconfig");
+    let missing = missing.to_str().unwrap();
+    for mode in ["snapshot", "heal"] {
+        let (code, stderr) = fails(&[mode, "--kubeconfig", missing]).await;
+        assert_eq!(code, 2, "{mode}: {stderr}");
+        assert!(
+            stderr.contains(&format!("--kubeconfig {missing}: No such file")),
+            "{mode}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_console_refuses_to_draw_into_a_pipe() {
+    for args in [&["--sim", "3"][..], &["lab"]] {
+        let (code, stderr) = fails(args).await;
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("needs a terminal") && stderr.contains("clusterdeck snapshot"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

@@ -307,3 +307,43 @@ async fn with_no_source_named_a_reachable_docker_engine_is_used() {
     assert_eq!(doc["sources"][0]["kind"], "docker", "{doc:#}");
     assert_eq!(doc["sources"][0]["status"], "ok", "{doc:#}");
 }
+
+/// Bytes waiting in a pipe, and the pipe's capacity.
+fn pipe_fill(fd: std::os::fd::RawFd) -> (i32, i32) {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: FIONREAD and F_GETPIPE_SZ on a pipe fd we own, into our int.
+    let capacity = unsafe {
+        libc::ioctl(fd, libc::FIONREAD, &mut queued);
+        libc::fcntl(fd, libc::F_GETPIPE_SZ)
+    };
+    (queued, capacity)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_stops_on_sigterm_while_nobody_reads_its_output() {
+    use std::os::fd::AsRawFd;
+    let state = tempfile::tempdir().unwrap();
+    let mut child = spawn_watch(&["--events", "--sim", "2000"], state.path());
+    let stdout = child.stdout.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (queued, capacity) = pipe_fill(stdout.as_raw_fd());
+        if queued >= capacity {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pipe never filled: {queued} of {capacity} bytes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("watch still ran 5 s after SIGTERM with its output blocked")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    drop(stdout);
+}

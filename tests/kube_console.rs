@@ -501,3 +501,44 @@ async fn clusterdeck_heal_sweeps_a_console_policy_the_ledger_lost() {
     );
     assert!(s.policies().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clusterdeck_heal_sweeps_even_with_a_damaged_ledger_and_keeps_it_aside() {
+    let s = setup(2).await;
+    let (ctx, audit) = s.exec();
+    let isolate = Action::Disconnect {
+        member: "m".into(),
+        isolation: Isolation::KubePod {
+            namespace: "ag".into(),
+            pod: "copy-0".into(),
+        },
+        ttl_secs: 60,
+    };
+    assert!(perform(&audit, &ctx, isolate).await.ok);
+    // As a disk that filled up under an older writer: the file is cut short.
+    let text = std::fs::read_to_string(ctx.ledger.path()).unwrap();
+    let cut = &text[..text.len() / 2];
+    std::fs::write(ctx.ledger.path(), cut).unwrap();
+
+    let (code, stdout, stderr) = run_binary(&s, &["heal", "--kube"]).await;
+    assert_eq!(
+        code, 1,
+        "the lost records are reported: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stdout.contains("deleted NetworkPolicy ag/clusterdeck-isolate-copy-0"),
+        "{stdout}"
+    );
+    assert!(s.policies().is_empty(), "swept without the ledger");
+    let kept: Vec<_> = std::fs::read_dir(s.state())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_str().unwrap().contains("faults.json.damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), cut);
+    assert!(
+        stdout.contains(&format!("kept as {}", kept[0].display())),
+        "{stdout}"
+    );
+}

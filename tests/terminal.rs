@@ -1,5 +1,7 @@
-//! The terminal is restored however the console ends: SIGTERM, SIGHUP, a
-//! panic, or `q`. Runs the real binary in a pseudo-terminal.
+//! The terminal is restored however the console ends: SIGTERM, SIGHUP, the
+//! other signals that end a process, a panic, or `q`; a stop (SIGTSTP,
+//! Ctrl-Z) gives it back and a continue takes it again. Runs the real binary
+//! in a pseudo-terminal.
 
 mod common;
 
@@ -58,6 +60,85 @@ fn sighup_restores_the_terminal() {
 }
 
 #[test]
+fn every_signal_that_ends_a_process_restores_the_terminal() {
+    for signal in [libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGALRM] {
+        let (mut console, _state) = start(&[]);
+        wait_until_raw(&console);
+        console.signal(signal);
+        let status = console.wait_exit(DEADLINE);
+        assert!(status.success(), "signal {signal}: exit status {status:?}");
+        assert_restored(&console);
+    }
+}
+
+/// The process state letter in `/proc/PID/stat` (`T`: stopped).
+fn process_state(pid: i32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name is in parentheses and may hold spaces: the state
+    // follows the last `)`.
+    let after = &stat[stat.rfind(')').unwrap() + 1..];
+    after.trim_start().chars().next().unwrap()
+}
+
+fn poll(what: &str, cond: impl Fn() -> bool) {
+    let end = std::time::Instant::now() + DEADLINE;
+    while !cond() {
+        assert!(std::time::Instant::now() < end, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops the console with `stop` and checks it gave the terminal back, then
+/// continues it and checks it took the terminal again and redrew it whole.
+fn stop_and_continue(console: &mut PtyConsole, stop: impl FnOnce(&mut PtyConsole)) {
+    wait_until_raw(console);
+    console.wait_for_text("clusterdeck", DEADLINE);
+    stop(console);
+    let pid = console.pid();
+    poll("the process stopped", || process_state(pid) == 'T');
+    poll("the terminal cooked and on the main screen", || {
+        console.is_cooked() && !console.on_alternate_screen()
+    });
+    assert!(
+        !console.screen().contains("clusterdeck"),
+        "the main screen shows the console:
+{}",
+        console.screen()
+    );
+    // Another full-screen program, run from the shell meanwhile, leaves its
+    // text on the alternate screen (as this emulator keeps it).
+    console.emulate_output(b"\x1b[?1049h\x1b[2J\x1b[HSOMEONE ELSE\x1b[?1049l");
+    console.signal(libc::SIGCONT);
+    poll("raw mode and the alternate screen again", || {
+        !console.is_cooked() && console.on_alternate_screen()
+    });
+    console.wait_for("the console redrawn whole", DEADLINE, |s| {
+        s.contains("clusterdeck") && !s.contains("SOMEONE ELSE")
+    });
+    assert_ne!(process_state(pid), 'T');
+}
+
+#[test]
+fn sigtstp_gives_the_terminal_back_and_sigcont_takes_it_again() {
+    let (mut console, _state) = start(&[]);
+    stop_and_continue(&mut console, |c| c.signal(libc::SIGTSTP));
+    console.send("q");
+    let status = console.wait_exit(DEADLINE);
+    assert!(status.success(), "{status:?}:\n{}", console.screen());
+    assert_restored(&console);
+}
+
+#[test]
+fn ctrl_z_suspends_like_the_shell_would() {
+    let (mut console, _state) = start(&[]);
+    stop_and_continue(&mut console, |c| c.send("\x1a"));
+    console.send("q");
+    let status = console.wait_exit(DEADLINE);
+    assert!(status.success(), "{status:?}:\n{}", console.screen());
+    assert_restored(&console);
+}
+
+#[test]
 fn a_panic_restores_the_terminal_and_reports() {
     let (mut console, _state) = start(&[("CLUSTERDECK_TEST_PANIC", "1"), ("RUST_BACKTRACE", "0")]);
     let status = console.wait_exit(DEADLINE);
@@ -68,6 +149,29 @@ fn a_panic_restores_the_terminal_and_reports() {
         screen.contains("CLUSTERDECK_TEST_PANIC"),
         "the panic message is shown after restore:\n{screen}"
     );
+}
+
+#[test]
+fn a_damaged_ledger_is_said_on_screen_and_kept_aside() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("faults.json"), "{\"faults\": [").unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let mut console = PtyConsole::spawn(
+        &["--sim", "12", "--seed", "7"],
+        200,
+        30,
+        &[("CLUSTERDECK_STATE_DIR", &state_dir)],
+    );
+    let screen = console.wait_for_text("the fault ledger was damaged", DEADLINE);
+    let kept: Vec<_> = std::fs::read_dir(state.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("faults.json.damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(screen.contains(&kept[0]), "{screen}");
+    console.send("q");
+    assert!(console.wait_exit(DEADLINE).success());
 }
 
 /// The lab's folder, as its notice names it (`... in /tmp/...:`).

@@ -9,12 +9,23 @@
 //!
 //! A console run holds a lock on `runs/<run id>.lock` for as long as it lives
 //! ([`RunId::claim`]); a record whose run's lock is free was left behind by a
-//! console that died, and is offered for healing at the next start.
+//! console that died, and is offered for healing at the next start. Lock
+//! files of runs that are gone are removed.
+//!
+//! The file is read with a bound, and damage never stops healing: a record
+//! this version cannot read (an unknown undo kind) is kept in the file and
+//! reported while the others heal; a file that cannot be read at all is
+//! moved aside as `faults.json.damaged-<timestamp>` (never overwriting one)
+//! for a person to look at, and a fresh ledger starts. The temporary file a
+//! write leaves when killed half-way is removed by the next reader.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use crate::bounded::{self, ReadError};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -147,10 +158,92 @@ impl FaultRecord {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// The largest ledger read: tens of thousands of records.
+pub const LEDGER_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The file as read: records are read one by one, so one that cannot be
+/// read does not hide the others.
+#[derive(Debug, Default, Deserialize)]
 struct LedgerFile {
     #[serde(default)]
-    faults: Vec<FaultRecord>,
+    faults: Vec<serde_json::Value>,
+}
+
+/// The file as written: the records, then the ones this version could not
+/// read, unchanged (a newer version may heal them).
+#[derive(Serialize)]
+struct LedgerOut<'a> {
+    faults: Vec<Entry<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Entry<'a> {
+    Record(&'a FaultRecord),
+    Kept(&'a serde_json::Value),
+}
+
+/// A record the ledger holds but cannot be read (an unknown undo kind, a
+/// missing field): kept in the file, reported, not healed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableRecord {
+    /// Its `id`, when it has one.
+    pub id: Option<String>,
+    pub error: String,
+}
+
+/// A ledger file that could not be read at all, and where it was moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedLedger {
+    pub kept_as: PathBuf,
+    pub error: String,
+}
+
+/// Everything reading the ledger found.
+#[derive(Debug, Default)]
+pub struct LedgerContents {
+    pub records: Vec<FaultRecord>,
+    pub unreadable: Vec<UnreadableRecord>,
+    /// Set when the file was damaged (and moved aside) by this read.
+    pub damaged: Option<DamagedLedger>,
+    /// The unreadable records as they are in the file, written back as such.
+    kept: Vec<serde_json::Value>,
+}
+
+impl LedgerContents {
+    /// What a person should know about the file, if anything: it was
+    /// damaged and kept aside, or holds records this version cannot read.
+    pub fn trouble(&self) -> Option<String> {
+        if let Some(damaged) = &self.damaged {
+            return Some(format!(
+                "the fault ledger was damaged ({}); kept as {}",
+                damaged.error,
+                damaged.kept_as.display()
+            ));
+        }
+        let n = self.unreadable.len();
+        (n > 0).then(|| {
+            format!("{n} fault record(s) this version cannot read stay in the ledger, not healed")
+        })
+    }
+
+    fn parse(entries: Vec<serde_json::Value>) -> LedgerContents {
+        let mut contents = LedgerContents::default();
+        for entry in entries {
+            match serde_json::from_value::<FaultRecord>(entry.clone()) {
+                Ok(record) => contents.records.push(record),
+                Err(e) => {
+                    let id = entry.get("id").and_then(|v| v.as_str()).map(str::to_string);
+                    contents.unreadable.push(UnreadableRecord {
+                        id,
+                        error: e.to_string(),
+                    });
+                    contents.kept.push(entry);
+                }
+            }
+        }
+        contents
+    }
 }
 
 /// The ledger file and its lock.
@@ -173,10 +266,20 @@ impl FaultLedger {
         self.dir.join("faults.json")
     }
 
-    /// Every record, under the lock.
+    /// Every record that can be read, under the lock.
     pub fn records(&self) -> io::Result<Vec<FaultRecord>> {
-        let _lock = self.lock()?;
-        self.read()
+        Ok(self.load()?.records)
+    }
+
+    /// Every record, what could not be read, and whether the file was
+    /// damaged; also removes the lock files of runs that are gone.
+    pub fn load(&self) -> io::Result<LedgerContents> {
+        let contents = {
+            let _lock = self.lock()?;
+            self.read()?
+        };
+        RunId::remove_dead(&self.dir);
+        Ok(contents)
     }
 
     /// Writes a record down (before its fault is injected).
@@ -196,38 +299,89 @@ impl FaultLedger {
         change: impl FnOnce(&mut Vec<FaultRecord>),
     ) -> io::Result<Vec<FaultRecord>> {
         let _lock = self.lock()?;
-        let mut faults = self.read()?;
-        change(&mut faults);
-        self.write(&faults)?;
-        Ok(faults)
+        let mut contents = self.read()?;
+        change(&mut contents.records);
+        self.write(&contents.records, &contents.kept)?;
+        Ok(contents.records)
     }
 
-    fn read(&self) -> io::Result<Vec<FaultRecord>> {
-        match fs::read_to_string(self.path()) {
-            Ok(text) if text.trim().is_empty() => Ok(Vec::new()),
-            Ok(text) => serde_json::from_str::<LedgerFile>(&text)
-                .map(|f| f.faults)
-                .map_err(|e| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("{}: {e}", self.path().display()),
-                    )
-                }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(e),
+    /// The temporary file a write renames over the ledger. One name, as
+    /// writes are serialised by the lock: a reader holding the lock knows
+    /// that one left there is from a writer killed half-way.
+    fn temporary(&self) -> PathBuf {
+        self.dir.join("faults.json.tmp")
+    }
+
+    /// Reads the file (the lock held). A file that cannot be read at all
+    /// is moved aside, and reads as empty.
+    fn read(&self) -> io::Result<LedgerContents> {
+        match fs::remove_file(self.temporary()) {
+            Ok(()) => tracing::warn!("removed a fault ledger write left half-way"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "cannot remove the ledger's temporary file"),
+        }
+        let text = match bounded::read_text(&self.path(), LEDGER_BYTES) {
+            Ok(text) => text,
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(LedgerContents::default());
+            }
+            Err(ReadError::Io(e)) => return Err(e),
+            Err(e) => return self.set_aside(e.to_string()),
+        };
+        if text.trim().is_empty() {
+            return Ok(LedgerContents::default());
+        }
+        match serde_json::from_str::<LedgerFile>(&text) {
+            Ok(file) => Ok(LedgerContents::parse(file.faults)),
+            Err(e) => self.set_aside(e.to_string()),
         }
     }
 
-    fn write(&self, faults: &[FaultRecord]) -> io::Result<()> {
-        let doc = LedgerFile {
-            faults: faults.to_vec(),
+    /// Moves a damaged file to `faults.json.damaged-<timestamp>[-n]`, never
+    /// over another (a hard link fails when the name is taken).
+    fn set_aside(&self, error: String) -> io::Result<LedgerContents> {
+        let stamp = OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
+            .map_err(io::Error::other)?;
+        let base = format!("faults.json.damaged-{stamp}");
+        for n in 0..1000 {
+            let name = if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let kept_as = self.dir.join(name);
+            match fs::hard_link(self.path(), &kept_as) {
+                Ok(()) => {
+                    fs::remove_file(self.path())?;
+                    tracing::warn!(kept_as = %kept_as.display(), %error, "the fault ledger was damaged");
+                    let damaged = Some(DamagedLedger { kept_as, error });
+                    return Ok(LedgerContents {
+                        damaged,
+                        ..LedgerContents::default()
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("too many damaged ledgers kept aside"))
+    }
+
+    fn write(&self, faults: &[FaultRecord], kept: &[serde_json::Value]) -> io::Result<()> {
+        let doc = LedgerOut {
+            faults: (faults.iter().map(Entry::Record))
+                .chain(kept.iter().map(Entry::Kept))
+                .collect(),
         };
         let text = serde_json::to_string_pretty(&doc).map_err(io::Error::other)?;
-        let mut temp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        temp.write_all(text.as_bytes())?;
-        temp.as_file().sync_all()?;
-        temp.persist(self.path()).map_err(|e| e.error)?;
-        Ok(())
+        let temporary = self.temporary();
+        let mut file = File::create(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&temporary, self.path())
     }
 
     fn lock(&self) -> io::Result<FileLock> {
@@ -250,7 +404,7 @@ impl FaultLedger {
 /// process dies, however it dies: that is what makes a crash detectable).
 #[derive(Debug)]
 struct FileLock {
-    _file: File,
+    file: File,
 }
 
 impl FileLock {
@@ -266,7 +420,7 @@ impl FileLock {
         // SAFETY: flock on a file descriptor we own; no memory is involved.
         let rc = unsafe { libc::flock(file.as_raw_fd(), flags) };
         if rc == 0 {
-            return Ok(Some(FileLock { _file: file }));
+            return Ok(Some(FileLock { file }));
         }
         let error = io::Error::last_os_error();
         if error.kind() == io::ErrorKind::WouldBlock {
@@ -275,25 +429,69 @@ impl FileLock {
             Err(error)
         }
     }
+
+    /// True when `path` still names the locked file (another process may
+    /// have removed a lock file it found free between our open and flock).
+    fn is_at(&self, path: &Path) -> bool {
+        match (self.file.metadata(), fs::metadata(path)) {
+            (Ok(mine), Ok(there)) => mine.ino() == there.ino() && mine.dev() == there.dev(),
+            _ => false,
+        }
+    }
 }
 
 /// This console run: an id, and the lock that says it is alive.
 #[derive(Debug)]
 pub struct RunId {
     pub id: String,
+    path: PathBuf,
     _alive: FileLock,
 }
 
 impl RunId {
-    /// A new run id, locked for as long as the value lives.
+    /// A new run id, locked for as long as the value lives (its lock file
+    /// is removed when it is dropped).
     pub fn claim(state_dir: &Path) -> io::Result<RunId> {
+        RunId::remove_dead(state_dir);
         let runs = state_dir.join("runs");
         fs::create_dir_all(&runs)?;
         let millis = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         let id = format!("{}-{millis}", std::process::id());
-        let lock = FileLock::exclusive(&runs.join(format!("{id}.lock")), false)?
-            .ok_or_else(|| io::Error::other(format!("run {id} is already claimed")))?;
-        Ok(RunId { id, _alive: lock })
+        let path = runs.join(format!("{id}.lock"));
+        // A few tries: a process tidying dead runs may lock and remove the
+        // file between our open and our lock.
+        for _ in 0..5 {
+            match FileLock::exclusive(&path, false)? {
+                Some(lock) if lock.is_at(&path) => {
+                    return Ok(RunId {
+                        id,
+                        path,
+                        _alive: lock,
+                    });
+                }
+                _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+        Err(io::Error::other(format!(
+            "cannot keep the lock file of run {id}"
+        )))
+    }
+
+    /// Removes the lock files no run holds (their runs are gone); errors
+    /// are ignored, as a file left is only untidy.
+    pub fn remove_dead(state_dir: &Path) {
+        let Ok(entries) = fs::read_dir(state_dir.join("runs")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "lock")
+                && entry.file_type().is_ok_and(|t| t.is_file())
+                && let Ok(Some(_free)) = FileLock::exclusive(&path, false)
+            {
+                let _ = fs::remove_file(&path);
+            }
+        }
     }
 
     /// True while the console run `id` holds its lock.
@@ -311,6 +509,14 @@ impl RunId {
             // Cannot tell: treat as alive so its faults are not healed under it.
             Err(_) => true,
         }
+    }
+}
+
+impl Drop for RunId {
+    /// Removed while still locked, so no other process takes it for dead
+    /// and alive at once.
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
     }
 }
 
@@ -473,5 +679,115 @@ mod tests {
             ]
         );
         assert_eq!(records[1].summary, "node a set to pause");
+    }
+
+    fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn a_damaged_ledger_is_kept_aside_never_overwritten_and_a_fresh_one_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FaultLedger::in_dir(dir.path());
+        fs::write(ledger.path(), "{\"faults\": [{\"id\": ").unwrap();
+        let contents = ledger.load().unwrap();
+        assert!(contents.records.is_empty());
+        let damaged = contents.damaged.expect("reported as damaged");
+        assert!(damaged.error.contains("EOF"), "{}", damaged.error);
+        assert_eq!(
+            fs::read_to_string(&damaged.kept_as).unwrap(),
+            "{\"faults\": [{\"id\": "
+        );
+        assert!(!ledger.path().exists());
+        // Damaged again within the same second: a second file, the first intact.
+        fs::write(ledger.path(), "not json").unwrap();
+        ledger.add(record("a", "r")).unwrap();
+        let kept = files(dir.path(), "faults.json.damaged-");
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        let texts: Vec<String> = kept
+            .iter()
+            .map(|p| fs::read_to_string(p).unwrap())
+            .collect();
+        assert!(texts.contains(&"not json".to_string()), "{texts:?}");
+        assert_eq!(ledger.records().unwrap().len(), 1);
+        // Too large to read is damaged too: read with a bound.
+        let huge = format!(
+            "{{\"faults\": [], \"pad\": \"{}\"}}",
+            "x".repeat(LEDGER_BYTES as usize)
+        );
+        fs::write(ledger.path(), huge).unwrap();
+        let damaged = ledger.load().unwrap().damaged.unwrap();
+        assert!(damaged.error.contains("larger than"), "{}", damaged.error);
+    }
+
+    #[test]
+    fn an_unknown_record_is_kept_and_reported_while_the_others_heal() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FaultLedger::in_dir(dir.path());
+        ledger.add(record("good-1", "r")).unwrap();
+        ledger.add(record("good-2", "r")).unwrap();
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(ledger.path()).unwrap()).unwrap();
+        let mut future = doc["faults"][0].clone();
+        future["id"] = "future".into();
+        future["undo"] = serde_json::json!({"kind": "teleport", "to": "mars"});
+        doc["faults"]
+            .as_array_mut()
+            .unwrap()
+            .insert(1, future.clone());
+        fs::write(ledger.path(), doc.to_string()).unwrap();
+
+        let contents = ledger.load().unwrap();
+        let ids: Vec<&str> = contents.records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["good-1", "good-2"]);
+        assert_eq!(contents.unreadable.len(), 1);
+        assert_eq!(contents.unreadable[0].id.as_deref(), Some("future"));
+        assert!(contents.unreadable[0].error.contains("teleport"));
+        assert!(contents.damaged.is_none());
+        // Healing the others keeps the unknown record as it was.
+        ledger.remove("good-1").unwrap();
+        ledger.remove("good-2").unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(ledger.path()).unwrap()).unwrap();
+        assert_eq!(doc["faults"], serde_json::json!([future]));
+    }
+
+    #[test]
+    fn a_write_killed_half_way_leaves_nothing_after_the_next_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FaultLedger::in_dir(dir.path());
+        ledger.add(record("a", "r")).unwrap();
+        assert_eq!(files(dir.path(), "faults.json.tmp"), Vec::<PathBuf>::new());
+        // As a writer killed between writing its temporary file and renaming it.
+        fs::write(dir.path().join("faults.json.tmp"), "{\"faults\": [").unwrap();
+        assert_eq!(ledger.records().unwrap().len(), 1);
+        assert_eq!(files(dir.path(), "faults.json.tmp"), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn lock_files_of_runs_that_are_gone_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let run = RunId::claim(dir.path()).unwrap();
+        let mine = runs.join(format!("{}.lock", run.id));
+        // A console killed with SIGKILL leaves its lock file, unlocked.
+        let dead = runs.join("1-2.lock");
+        fs::write(&dead, "").unwrap();
+        FaultLedger::in_dir(dir.path()).load().unwrap();
+        assert!(!dead.exists(), "a dead run's lock file is removed");
+        assert!(mine.exists(), "a live run's lock file stays");
+        assert!(RunId::is_alive(dir.path(), &run.id));
+        drop(run);
+        assert!(!mine.exists(), "a run that ends removes its lock file");
+        fs::write(&dead, "").unwrap();
+        let next = RunId::claim(dir.path()).unwrap();
+        assert!(!dead.exists(), "claiming a run tidies too");
+        assert!(RunId::is_alive(dir.path(), &next.id));
     }
 }

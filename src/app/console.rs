@@ -26,7 +26,7 @@ use crate::sources::plan::PlannedSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, Mode, UiRequest};
 
-use super::runtime::{RunningSources, StopSignals};
+use super::runtime::{RunningSources, StopSignals, SuspendSignal};
 use super::{AppState, HeaderInfo};
 
 /// Everything the console needs to start.
@@ -53,7 +53,7 @@ const ACTIONS_BUDGET: Duration = Duration::from_secs(10);
 /// Runs the console until `q`, a stop signal, or an error; the terminal is
 /// restored on every path (the guard's drop, and the panic hook).
 pub async fn run(options: ConsoleOptions) -> Result<()> {
-    let signals = StopSignals::install().wrap_err("cannot install signal handlers")?;
+    let (signals, suspend) = install_signals()?;
     let interval = options.header.interval;
     let (mut app, mut ui) = initial_state(&options);
     let ledger = FaultLedger::default_location();
@@ -88,6 +88,7 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
         ui,
         guard,
         signals,
+        suspend,
         sources,
         outcomes,
         executor,
@@ -110,6 +111,14 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
     drop(signals);
     drop(run_id);
     result
+}
+
+/// The signals the loop answers: every one that would end the process,
+/// and SIGTSTP, installed before the terminal is touched.
+fn install_signals() -> Result<(StopSignals, SuspendSignal)> {
+    let stop = StopSignals::install().wrap_err("cannot install signal handlers")?;
+    let suspend = SuspendSignal::install().wrap_err("cannot install signal handlers")?;
+    Ok((stop, suspend))
 }
 
 /// The app state before any source reported, and the UI state beside it.
@@ -141,8 +150,13 @@ fn claim_run(app: &AppState) -> Result<Option<RunId>> {
 
 /// Opens the y/N dialog for faults left by consoles that are gone.
 fn offer_left_behind(app: &mut AppState, ui: &mut ui::UiState, ledger: &FaultLedger) {
-    match ledger.records() {
-        Ok(faults) => app.set_faults(faults),
+    match ledger.load() {
+        Ok(contents) => {
+            if let Some(trouble) = contents.trouble() {
+                ui.notify_error(trouble);
+            }
+            app.set_faults(contents.records);
+        }
         Err(e) => {
             ui.notify_error(format!("cannot read the fault ledger: {e}"));
             return;
@@ -221,6 +235,8 @@ struct Loop {
     ui: ui::UiState,
     guard: TerminalGuard,
     signals: StopSignals,
+    /// SIGTSTP: stop as a shell job, the terminal given back meanwhile.
+    suspend: SuspendSignal,
     sources: RunningSources,
     outcomes: mpsc::Receiver<crate::actions::ActionOutcome>,
     executor: Executor,
@@ -237,7 +253,10 @@ impl Loop {
                     tracing::info!(signal = name, "stopping on signal");
                     return Ok(());
                 }
+                _ = self.suspend.recv() => self.suspend()?,
                 event = input.next() => match event {
+                    // Raw mode turns Ctrl-Z into a key: suspend as the shell would.
+                    Some(Ok(TermEvent::Key(key))) if is_ctrl_z(&key) => self.suspend()?,
                     Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
                         tracing::trace!(?key, "key");
                         match ui::handle_key(&mut self.ui, &self.app, key) {
@@ -277,6 +296,17 @@ impl Loop {
         }
     }
 
+    /// Gives the terminal back and stops until the shell continues the
+    /// process; true: the screen is repainted whole.
+    fn suspend(&mut self) -> Result<bool> {
+        tracing::info!("suspending");
+        self.guard
+            .suspend()
+            .wrap_err("cannot take the terminal back after a stop")?;
+        tracing::info!("continued");
+        Ok(true)
+    }
+
     /// `:ctx` / `:ns`: restarts the Kubernetes source on another context or namespace.
     fn switch_kube(&mut self, context: Option<String>, namespace: Option<String>) {
         if let Some(replaced) = self.sources.switch_kube(context, namespace) {
@@ -312,6 +342,13 @@ impl Loop {
                 .iter()
                 .any(|c| self.app.timeline.leaderless_since(&c.id).is_some())
     }
+}
+
+fn is_ctrl_z(key: &crossterm::event::KeyEvent) -> bool {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    key.kind == KeyEventKind::Press
+        && key.modifiers.contains(KeyModifiers::CONTROL)
+        && matches!(key.code, KeyCode::Char('z' | 'Z'))
 }
 
 fn draw(guard: &mut TerminalGuard, app: &AppState, ui: &ui::UiState) -> Result<()> {

@@ -159,30 +159,56 @@ impl RunningSources {
     }
 }
 
-/// SIGTERM, SIGHUP and SIGINT, registered when created so that a signal sent
-/// during start-up is not lost (or left to kill the process with the terminal
-/// still in raw mode).
+/// The signals that end the process by default (SIGTERM, SIGHUP, SIGINT,
+/// SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM), registered when created so that a
+/// signal sent during start-up is not lost (or left to kill the process with
+/// the terminal still in raw mode): each one is a clean quit instead, with
+/// the terminal restored and this run's faults healed. SIGPIPE is not among
+/// them: Rust ignores it, and a closed stdout is an error on write.
 pub struct StopSignals {
-    term: Signal,
-    hup: Signal,
-    int: Signal,
+    signals: Vec<(&'static str, Signal)>,
 }
 
 impl StopSignals {
     pub fn install() -> std::io::Result<StopSignals> {
-        Ok(StopSignals {
-            term: signal(SignalKind::terminate())?,
-            hup: signal(SignalKind::hangup())?,
-            int: signal(SignalKind::interrupt())?,
-        })
+        let kinds = [
+            ("SIGTERM", SignalKind::terminate()),
+            ("SIGHUP", SignalKind::hangup()),
+            ("SIGINT", SignalKind::interrupt()),
+            ("SIGQUIT", SignalKind::quit()),
+            ("SIGUSR1", SignalKind::user_defined1()),
+            ("SIGUSR2", SignalKind::user_defined2()),
+            ("SIGALRM", SignalKind::alarm()),
+        ];
+        let signals = kinds
+            .into_iter()
+            .map(|(name, kind)| Ok((name, signal(kind)?)))
+            .collect::<std::io::Result<_>>()?;
+        Ok(StopSignals { signals })
     }
 
     /// Resolves with the signal's name when one arrives.
     pub async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.hup.recv() => "SIGHUP",
-            _ = self.int.recv() => "SIGINT",
-        }
+        let all = self
+            .signals
+            .iter_mut()
+            .map(|(name, signal)| Box::pin(async move { signal.recv().await.map(|_| *name) }));
+        let (name, ..) = futures::future::select_all(all).await;
+        // A signal stream never ends while its handle lives.
+        name.unwrap_or("signal")
+    }
+}
+
+/// SIGTSTP (`kill -TSTP`, or Ctrl-Z where the terminal is not in raw mode):
+/// caught, so the console gives the terminal back before it stops.
+pub struct SuspendSignal(Signal);
+
+impl SuspendSignal {
+    pub fn install() -> std::io::Result<SuspendSignal> {
+        Ok(SuspendSignal(signal(SignalKind::from_raw(libc::SIGTSTP))?))
+    }
+
+    pub async fn recv(&mut self) {
+        self.0.recv().await;
     }
 }

@@ -170,7 +170,9 @@ pub async fn run_clusterdeck(
             format!("unix://{}/no-docker.sock", state.path().display()),
         )
         .env("KUBECONFIG", state.path().join("no-kubeconfig"))
-        .env_remove("REDIS_URL");
+        .env_remove("REDIS_URL")
+        // A caller that gives up waiting (a timeout) leaves no process behind.
+        .kill_on_drop(true);
     for (key, value) in env {
         command.env(key, value);
     }

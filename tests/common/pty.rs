@@ -194,6 +194,12 @@ impl PtyConsole {
         }
     }
 
+    /// Feeds output to the emulator as if another program wrote it to the
+    /// terminal (one run from the shell while the console is stopped).
+    pub fn emulate_output(&self, bytes: &[u8]) {
+        self.parser.lock().unwrap().process(bytes);
+    }
+
     /// True when the emulator is on the alternate screen.
     pub fn on_alternate_screen(&self) -> bool {
         self.parser.lock().unwrap().screen().alternate_screen()

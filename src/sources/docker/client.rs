@@ -48,6 +48,14 @@ impl DockerHost {
         &self.0
     }
 
+    /// Whether the client can speak to such a host at all (what
+    /// [`DockerHost::connect`] accepts): unix://, tcp:// or http://.
+    pub fn is_supported(&self) -> bool {
+        ["unix://", "tcp://", "http://"]
+            .iter()
+            .any(|scheme| self.0.starts_with(scheme))
+    }
+
     /// Whether something answers there, checked without the API and within
     /// a fraction of a second: the basis of turning Docker on by itself.
     pub fn is_reachable(&self) -> bool {
