@@ -279,6 +279,10 @@ fn raw_fields(
     if let Some(loading) = info.field("loading") {
         raw.insert("loading".into(), loading.to_string());
     }
+    if !info.unreadable.is_empty() {
+        // Shown so a blank offset or lag has its reason beside it.
+        raw.insert("unreadable_fields".into(), info.unreadable.join(","));
+    }
     raw.extend(server.iter().map(|(k, v)| (k.clone(), v.clone())));
     raw
 }
@@ -529,6 +533,15 @@ mod tests {
         );
         let fresh = InstanceState::new("127.0.0.1:9".into());
         assert_eq!(view.observe(&fresh).health, Health::Unknown);
+    }
+
+    #[test]
+    fn an_unreadable_offset_leaves_the_instance_up() {
+        let m = answered("127.0.0.1:1", "role:master\nmaster_repl_offset:-100\n");
+        let obs = GroupView::new("c", [&m], Some("127.0.0.1:1")).observe(&m);
+        assert_eq!((obs.health, obs.tier), (Health::Ok, Tier::Master));
+        assert_eq!(obs.repl_offset, None);
+        assert_eq!(obs.raw["unreadable_fields"], "master_repl_offset");
     }
 
     #[test]
