@@ -16,6 +16,7 @@ use crate::sources::SourceSpec;
 use crate::sources::docker::{DockerHost, DockerSpec};
 use crate::sources::kube::{KubeTarget, Namespaces};
 use crate::sources::plan::{Discovered, PlannedSource, SourcePlan};
+use crate::sources::redis::watch_sentinel::node_target;
 use crate::sources::redis::{Credentials, RedisTarget, TargetError, TrustArgs, UrlKind};
 use crate::sources::sim::SimConfig;
 
@@ -113,6 +114,12 @@ pub struct SourceArgs {
     /// Only these Sentinel master names (repeatable); all by default.
     #[arg(long = "sentinel-master", value_name = "NAME", global = true)]
     pub sentinel_master: Vec<String>,
+
+    /// A file holding the password of the data nodes a --sentinel names,
+    /// when it is not the Sentinel's own (else env REDIS_PASSWORD; else the
+    /// --sentinel URL's password is used for them too).
+    #[arg(long = "redis-password-file", value_name = "FILE", global = true)]
+    pub redis_password_file: Option<PathBuf>,
 
     /// A Redis key whose value is the leader's host:port (as Dgraph's first
     /// zero writes `zero`); read from --registry, else the first --redis.
@@ -238,6 +245,8 @@ pub enum UsageError {
     Registry(TargetError),
     #[error("{0}")]
     Trust(TargetError),
+    #[error("--redis-password-file {0}: {1}")]
+    PasswordFile(String, String),
     #[error("--registry-key needs a Redis to read it from: add --registry URL or --redis URL")]
     RegistryWithoutRedis,
     #[error(
@@ -373,17 +382,42 @@ impl SourceArgs {
     }
 
     fn plan_sentinels(&self, plan: &mut SourcePlan, creds: &Credentials) -> Result<(), UsageError> {
+        let password = match self.sentinel.is_empty() {
+            true => None,
+            false => self.data_node_password(creds)?,
+        };
         for url in &self.sentinel {
             let target = RedisTarget::parse(url).map_err(UsageError::Sentinel)?;
             let target = creds.apply(target, UrlKind::Sentinel);
             let masters = self.sentinel_master.clone();
+            let nodes = password.as_deref().map(|p| node_target(&target, p));
             plan.push(
                 SourceKind::Sentinel,
                 target.redacted().to_string(),
-                SourceSpec::Sentinel { target, masters },
+                SourceSpec::Sentinel {
+                    target,
+                    masters,
+                    nodes,
+                },
             );
         }
         Ok(())
+    }
+
+    /// The data nodes' own password: `--redis-password-file` (one line,
+    /// bounded read), else the Redis one (`--password-file`,
+    /// `REDIS_PASSWORD`), else none (the Sentinel's is used).
+    fn data_node_password(&self, creds: &Credentials) -> Result<Option<String>, UsageError> {
+        let Some(path) = &self.redis_password_file else {
+            return Ok(creds.redis_password().map(str::to_string));
+        };
+        let bad = |why: String| UsageError::PasswordFile(path.display().to_string(), why);
+        let text = crate::bounded::read_text(path, 4096).map_err(|e| bad(e.to_string()))?;
+        let password = text.trim_end_matches(['\n', '\r']);
+        if password.is_empty() || password.contains(['\n', '\r']) {
+            return Err(bad("must hold the password on one line".into()));
+        }
+        Ok(Some(password.to_string()))
     }
 
     /// `--registry-key`, read from `--registry`, else the first `--redis`.

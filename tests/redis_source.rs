@@ -128,6 +128,7 @@ async fn sentinel_failover_is_a_leader_change_with_a_leaderless_time() {
     watcher.start(SourceSpec::Sentinel {
         target: target(&lab.sentinel_urls()[0]),
         masters: Vec::new(),
+        nodes: None,
     });
     watcher
         .until("Sentinel's master leading, three sentinels up", SOON, |w| {
@@ -267,10 +268,12 @@ async fn wrong_password_is_an_auth_error_that_never_shows_a_password() {
     let bad_sentinel = watcher.start(SourceSpec::Sentinel {
         target: target(&format!("redis://:{WRONG}@{sentinel}")),
         masters: vec!["mymaster".into()],
+        nodes: None,
     });
     let good_sentinel = watcher.start(SourceSpec::Sentinel {
         target: target(&lab.sentinel_urls()[0]),
         masters: vec!["mymaster".into()],
+        nodes: None,
     });
     let failed = |w: &Watcher, id: &str| {
         w.report(id)

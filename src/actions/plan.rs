@@ -475,6 +475,8 @@ mod tests {
             recorded_leader: None,
             recorded_leader_agrees: None,
             consensus: None,
+            leaders_conflict: Vec::new(),
+            problem: None,
             members: Vec::new(),
         }
     }

@@ -55,6 +55,10 @@ pub struct LabConfig {
     pub quorum: u32,
     /// When set: `requirepass`/`masterauth` on every instance and sentinel.
     pub password: Option<String>,
+    /// Sentinels ask no password of their clients even when `password` is
+    /// set (they still give it to the instances): a Sentinel and its data
+    /// nodes with credentials of their own.
+    pub open_sentinels: bool,
     /// How long each process may take to answer `PING` after it is spawned.
     pub start_timeout: Duration,
 }
@@ -69,6 +73,7 @@ impl Default for LabConfig {
             failover_timeout: Duration::from_millis(3000),
             quorum: 2,
             password: None,
+            open_sentinels: false,
             start_timeout: Duration::from_secs(10),
         }
     }
@@ -321,7 +326,12 @@ impl RedisLab {
     }
 
     fn url(&self, port: u16) -> String {
-        match &self.config.password {
+        let open = self.config.open_sentinels
+            && self
+                .processes
+                .iter()
+                .any(|p| p.port == port && p.role == LabRole::Sentinel);
+        match self.config.password.as_ref().filter(|_| !open) {
             Some(p) => format!("redis://:{p}@127.0.0.1:{port}"),
             None => format!("redis://127.0.0.1:{port}"),
         }

@@ -78,11 +78,13 @@ impl LabProcess {
             config.failover_timeout.as_millis(),
         );
         if let Some(password) = &config.password {
-            let _ = writeln!(
-                text,
-                "sentinel auth-pass {master} {password}\nrequirepass {password}\n\
-                 sentinel sentinel-pass {password}"
-            );
+            let _ = writeln!(text, "sentinel auth-pass {master} {password}");
+            if !config.open_sentinels {
+                let _ = writeln!(
+                    text,
+                    "requirepass {password}\nsentinel sentinel-pass {password}"
+                );
+            }
         }
         Self::new(dir, binary, name, LabRole::Sentinel, port, &text, log_path)
     }

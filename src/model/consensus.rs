@@ -38,6 +38,15 @@ impl Arbiter {
         }
     }
 
+    /// Who decides, as a sentence names it: `Sentinel names 10.0.0.2:6379`.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Arbiter::SentinelQuorum { .. } => "Sentinel",
+            Arbiter::Raft { .. } => "the raft group",
+            Arbiter::Lock { .. } => "the lock",
+        }
+    }
+
     /// What the arbiter is called: the master name, the group, the key.
     pub fn name(&self) -> &str {
         match self {

@@ -255,6 +255,14 @@ pub struct Member {
     pub tier: Tier,
     /// This member leads its cluster right now.
     pub leader: bool,
+    /// The instance itself says it leads (see
+    /// [`MemberObservation::claims_leader`](super::MemberObservation)).
+    #[serde(skip)]
+    pub claims_leader: bool,
+    /// It claims a role its cluster does not give it, in words: `claims
+    /// master; Sentinel names 10.0.0.2:6379`. None when nothing is disputed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_dispute: Option<String>,
     /// The system's own word for the role: master, slave, sentinel, zero, ...
     pub native_role: Option<String>,
     pub health: Health,

@@ -54,6 +54,10 @@ pub struct MemberObservation {
     pub authority: Authority,
     pub tier: Tier,
     pub leader: bool,
+    /// The instance itself says it leads (Redis `role:master`): true for
+    /// every master of a split group, whichever one the source picked as
+    /// `leader`. Two claimants in one cluster are a conflict.
+    pub claims_leader: bool,
     pub native_role: Option<String>,
     pub health: Health,
     pub link: Option<Link>,
@@ -78,6 +82,10 @@ pub struct ClusterObservation {
     pub precedence: u8,
     /// The leader's address as a registry records it (Dgraph's `zero` key).
     pub recorded_leader: Option<RecordedLeader>,
+    /// What keeps the source from seeing the cluster as it is, in words the
+    /// operator can act on (`NOAUTH: data nodes need a password
+    /// (--redis-password-file)`); shown where the cluster's alarm is.
+    pub problem: Option<String>,
     /// How the cluster agrees on its leader, from whoever decides it.
     pub consensus: Option<ConsensusView>,
 }

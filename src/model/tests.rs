@@ -360,3 +360,196 @@ fn a_cluster_without_master_tier_is_not_leaderless() {
     timeline.observe(&Topology::default(), &topology, t(0));
     assert_eq!(timeline.leaderless_since("c"), None);
 }
+
+/// A Sentinel-decided cluster observation naming `master`.
+fn sentinel_cluster(name: &str, master: &str) -> ClusterObservation {
+    ClusterObservation {
+        consensus: Some(ConsensusView::from_sentinel(SentinelView {
+            master_name: name.into(),
+            master_address: Some(master.into()),
+            flags: vec!["master".into()],
+            ..SentinelView::default()
+        })),
+        ..cluster(&format!("sentinel/{name}"), 5)
+    }
+}
+
+/// A Redis instance that answered `role:master` (claims) or `role:slave`.
+fn answered(cluster: &str, address: &str, master: bool) -> MemberObservation {
+    let tier = if master { Tier::Master } else { Tier::Copy };
+    MemberObservation {
+        claims_leader: master,
+        ..redis_member(cluster, address, tier, false)
+    }
+}
+
+const OLD: &str = "10.0.0.1:6379";
+const NEW: &str = "10.0.0.2:6379";
+
+#[test]
+fn the_master_sentinel_names_leads_and_a_stale_master_is_shown_claiming() {
+    // The old master's group (first, as `--redis` sources are planned)
+    // still picks it as it has more replicas; Sentinel has switched.
+    let stale = report(
+        "redis#0",
+        vec![cluster("redis/a", 1)],
+        vec![
+            MemberObservation {
+                leader: true,
+                ..answered("redis/a", OLD, true)
+            },
+            answered("redis/a", NEW, true),
+        ],
+    );
+    let sentinel = report(
+        "sentinel#0",
+        vec![sentinel_cluster("mymaster", NEW)],
+        vec![
+            answered("sentinel/mymaster", OLD, true),
+            MemberObservation {
+                leader: true,
+                ..answered("sentinel/mymaster", NEW, true)
+            },
+        ],
+    );
+    let topo = Topology::merge([&stale, &sentinel]);
+    assert_eq!(topo.clusters.len(), 1);
+    let c = &topo.clusters[0];
+    assert_eq!(c.leader.as_deref(), Some(NEW));
+    let old = c.member(OLD).unwrap();
+    assert_eq!((old.tier, old.leader), (Tier::Master, false));
+    assert_eq!(old.native_role.as_deref(), Some("master"));
+    assert_eq!(
+        old.role_dispute.as_deref(),
+        Some("claims master; Sentinel names 10.0.0.2:6379")
+    );
+    assert_eq!(c.member(NEW).unwrap().role_dispute, None);
+    assert_eq!(c.leaders_conflict, [OLD, NEW]);
+    let alarm = c.consensus.as_ref().and_then(|v| v.alarm.as_deref());
+    assert_eq!(alarm, Some(topology::LEADERS_CONFLICT_ALARM));
+    assert_eq!(
+        c.alarm().as_deref(),
+        Some("2 members claim master: 10.0.0.1:6379, 10.0.0.2:6379")
+    );
+    let json = serde_json::to_value(c).unwrap();
+    assert_eq!(json["leaders_conflict"][1], NEW);
+    assert_eq!(
+        json["members"][1]["role_dispute"],
+        old.role_dispute.clone().unwrap()
+    );
+}
+
+#[test]
+fn the_newest_answer_gives_the_role() {
+    let mut before = report(
+        "redis#0",
+        vec![cluster("redis/a", 1)],
+        vec![answered("redis/a", OLD, true)],
+    );
+    let mut after = report(
+        "redis#1",
+        vec![cluster("redis/b", 1)],
+        vec![answered("redis/b", OLD, false)],
+    );
+    after.at = t(1);
+    let topo = Topology::merge([&before, &after]);
+    let m = topo.clusters[0].member(OLD).unwrap();
+    assert_eq!((m.tier, m.claims_leader), (Tier::Copy, false));
+    before.at = t(2);
+    let topo = Topology::merge([&before, &after]);
+    let m = topo.clusters[0].member(OLD).unwrap();
+    assert_eq!((m.tier, m.claims_leader), (Tier::Master, true));
+}
+
+#[test]
+fn two_masters_in_a_group_are_a_conflict_then_agree() {
+    let split = report(
+        "redis#0",
+        vec![cluster("redis/a", 1)],
+        vec![
+            MemberObservation {
+                leader: true,
+                ..answered("redis/a", OLD, true)
+            },
+            answered("redis/a", NEW, true),
+        ],
+    );
+    let healed = report(
+        "redis#0",
+        vec![cluster("redis/a", 1)],
+        vec![
+            MemberObservation {
+                leader: true,
+                ..answered("redis/a", OLD, true)
+            },
+            answered("redis/a", NEW, false),
+        ],
+    );
+    let mut timeline = Timeline::default();
+    let start = Topology::merge([&healed]);
+    let quiet = timeline.observe(&Topology::default(), &start, t(0));
+    assert!(quiet.iter().all(|e| e.kind != EventKind::LeadersConflict));
+    let topo = Topology::merge([&split]);
+    let c = &topo.clusters[0];
+    assert_eq!(c.leader.as_deref(), Some(OLD), "the group's choice leads");
+    assert_eq!(
+        c.member(NEW).unwrap().role_dispute.as_deref(),
+        Some("claims master; 10.0.0.1:6379 leads")
+    );
+    let events = timeline.observe(&start, &topo, t(1));
+    let conflict = events
+        .iter()
+        .find(|e| e.kind == EventKind::LeadersConflict)
+        .expect("leaders_conflict");
+    assert_eq!(conflict.details["members"], serde_json::json!([OLD, NEW]));
+    assert_eq!(conflict.details["leader"], OLD);
+    assert!(conflict.summary().contains("2 members claim to lead"));
+    let again = timeline.observe(&topo, &Topology::merge([&split]), t(2));
+    assert!(again.is_empty(), "once, not every look: {again:?}");
+    let events = timeline.observe(&topo, &start, t(3));
+    let agree: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::LeadersAgree)
+        .collect();
+    assert_eq!(agree.len(), 1, "{events:?}");
+    assert_eq!(agree[0].details["leader"], OLD);
+    let json = serde_json::to_value(agree[0]).unwrap();
+    assert_eq!(json["kind"], "leaders_agree");
+}
+
+#[test]
+fn one_master_under_two_sentinel_names_is_two_clusters() {
+    let members = |name: &str| {
+        vec![
+            answered(&format!("sentinel/{name}"), OLD, true),
+            answered(&format!("sentinel/{name}"), NEW, false),
+        ]
+    };
+    let mut all = members("a");
+    all.extend(members("b"));
+    let sentinel = report(
+        "sentinel#0",
+        vec![sentinel_cluster("a", OLD), sentinel_cluster("b", OLD)],
+        all,
+    );
+    let group = report(
+        "redis#0",
+        vec![cluster("redis/x", 1)],
+        vec![answered("redis/x", OLD, true)],
+    );
+    let topo = Topology::merge([&group, &sentinel]);
+    let ids: Vec<&str> = topo.clusters.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["sentinel/a", "sentinel/b"]);
+    for c in &topo.clusters {
+        assert_eq!(c.members.len(), 2, "{c:#?}");
+        assert_eq!(c.leader.as_deref(), Some(OLD));
+        assert!(c.leaders_conflict.is_empty());
+    }
+    let mut timeline = Timeline::default();
+    let first = timeline.observe(&Topology::default(), &topo, t(0));
+    let again = timeline.observe(&topo, &Topology::merge([&group, &sentinel]), t(1));
+    assert!(
+        again.iter().all(|e| e.kind != EventKind::MemberRemoved),
+        "{first:?} {again:?}"
+    );
+}

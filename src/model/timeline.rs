@@ -30,6 +30,12 @@ pub enum EventKind {
     MemberRemoved,
     HealthChanged,
     TierChanged,
+    /// More than one member claims to lead the cluster (two Redis masters,
+    /// two raft leaders): details `members` (ids), `leader` (who the
+    /// console shows as leader). Again when the set of claimants changes.
+    LeadersConflict,
+    /// One leader again after a conflict (details: `leader`).
+    LeadersAgree,
     /// The registry's recorded leader is not the observed one.
     RegistryMismatch,
     RegistryAgrees,
@@ -54,6 +60,8 @@ impl EventKind {
             EventKind::MemberRemoved => "member_removed",
             EventKind::HealthChanged => "health_changed",
             EventKind::TierChanged => "tier_changed",
+            EventKind::LeadersConflict => "leaders_conflict",
+            EventKind::LeadersAgree => "leaders_agree",
             EventKind::RegistryMismatch => "registry_mismatch",
             EventKind::RegistryAgrees => "registry_agrees",
             EventKind::SourceError => "source_error",
@@ -145,6 +153,7 @@ impl Event {
             EventKind::MemberRemoved => format!("{member} removed"),
             EventKind::HealthChanged => format!("{member} {} -> {}", d("from"), d("to")),
             EventKind::TierChanged => format!("{member} tier {} -> {}", d("from"), d("to")),
+            EventKind::LeadersConflict | EventKind::LeadersAgree => self.conflict_summary(),
             EventKind::RegistryMismatch => {
                 format!(
                     "registry says {}, observed {}",
@@ -163,6 +172,27 @@ impl Event {
                 format!("{} {}: {}", self.kind.as_str(), d("action"), d("message"))
             }
         }
+    }
+}
+
+impl Event {
+    /// `2 members claim to lead: a, b` / `one leader again: a`.
+    fn conflict_summary(&self) -> String {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("-").to_string();
+        if self.kind == EventKind::LeadersAgree {
+            return format!("one leader again: {}", text(self.details.get("leader")));
+        }
+        let members = self.details.get("members").and_then(Value::as_array);
+        let words: Vec<&str> = members
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        format!(
+            "{} members claim to lead: {}",
+            words.len(),
+            words.join(", ")
+        )
     }
 }
 
@@ -239,6 +269,7 @@ impl Timeline {
             member_events(before, cluster, now, &mut out);
             self.leader_events(before.is_none(), cluster, now, &mut out);
             registry_events(before, cluster, now, &mut out);
+            conflict_events(before, cluster, now, &mut out);
         }
         for gone in old.clusters.iter().filter(|c| new.cluster(&c.id).is_none()) {
             for member in &gone.members {
@@ -473,6 +504,27 @@ fn registry_events(
         (Some(false), Some(true)) => out.push(event(EventKind::RegistryAgrees)),
         _ => {}
     }
+}
+
+/// A conflict appears (or its claimants change), or it clears.
+fn conflict_events(
+    before: Option<&Cluster>,
+    cluster: &Cluster,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) {
+    let was: &[String] = before.map_or(&[], |c| &c.leaders_conflict);
+    let is = &cluster.leaders_conflict;
+    if was == is.as_slice() {
+        return;
+    }
+    let leader = cluster.leader.clone().map_or(Value::Null, Value::from);
+    let event = if is.is_empty() {
+        Event::new(now, EventKind::LeadersAgree)
+    } else {
+        Event::new(now, EventKind::LeadersConflict).detail("members", is.clone())
+    };
+    out.push(event.cluster(&cluster.id).detail("leader", leader));
 }
 
 /// Builds the JSON object of an action or fault event.

@@ -73,6 +73,12 @@ pub struct Cluster {
     pub recorded_leader_agrees: Option<bool>,
     /// How the cluster agrees on its leader, when something decides it.
     pub consensus: Option<ConsensusView>,
+    /// What keeps a source from seeing this cluster as it is (see
+    /// [`ClusterObservation::problem`]).
+    pub problem: Option<String>,
+    /// Ids of the members that claim to lead, when more than one does (two
+    /// Redis masters, two raft leaders): a split brain. Empty otherwise.
+    pub leaders_conflict: Vec<String>,
     pub members: Vec<Member>,
 }
 
@@ -95,13 +101,30 @@ impl Cluster {
     pub fn leader_member(&self) -> Option<&Member> {
         self.leader.as_deref().and_then(|id| self.member(id))
     }
+
+    /// The strongest thing wrong with the cluster, as a sentence for the
+    /// header: a leaders conflict, else a source's problem with it.
+    pub fn alarm(&self) -> Option<String> {
+        if !self.leaders_conflict.is_empty() {
+            let word = self
+                .consensus
+                .as_ref()
+                .map_or("leader", |c| c.arbiter.leader_word());
+            return Some(format!(
+                "{} members claim {word}: {}",
+                self.leaders_conflict.len(),
+                self.leaders_conflict.join(", ")
+            ));
+        }
+        self.problem.clone()
+    }
 }
 
 /// By hand so that `sentinel` stays in snapshots where scripts read it,
 /// derived from the consensus view that now carries it.
 impl Serialize for Cluster {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut doc = serializer.serialize_struct("Cluster", 9)?;
+        let mut doc = serializer.serialize_struct("Cluster", 11)?;
         doc.serialize_field("id", &self.id)?;
         doc.serialize_field("kind", &self.kind)?;
         doc.serialize_field("name", &self.name)?;
@@ -110,6 +133,8 @@ impl Serialize for Cluster {
         doc.serialize_field("recorded_leader_agrees", &self.recorded_leader_agrees)?;
         doc.serialize_field("sentinel", &self.sentinel())?;
         doc.serialize_field("consensus", &self.consensus)?;
+        doc.serialize_field("leaders_conflict", &self.leaders_conflict)?;
+        doc.serialize_field("problem", &self.problem)?;
         doc.serialize_field("members", &self.members)?;
         doc.end()
     }
@@ -169,13 +194,24 @@ fn join_cluster_ids(
     cluster_obs: &[&ClusterObservation],
 ) -> ClusterSets {
     let mut sets = ClusterSets::default();
+    let arbitrated: Vec<&str> = cluster_obs
+        .iter()
+        .filter(|o| o.consensus.is_some())
+        .map(|o| o.id.as_str())
+        .collect();
     for (member, candidates) in members {
         // A data-bearing instance belongs to one replication group, so two
         // names for its cluster are one cluster. An observer (tier unknown,
-        // like a Sentinel) may watch several clusters and joins none.
+        // like a Sentinel) may watch several clusters and joins none. Two
+        // arbiters (one master under two Sentinel names) are two clusters
+        // that share members: each decides on its own.
         if member.tier != Tier::Unknown {
-            for pair in candidates.windows(2) {
-                sets.union(&pair[0], &pair[1]);
+            let (decided, plain): (Vec<&String>, Vec<&String>) = candidates
+                .iter()
+                .partition(|c| arbitrated.contains(&c.as_str()));
+            let joined = plain.iter().chain(decided.first());
+            for (a, b) in joined.clone().zip(joined.skip(1)) {
+                sets.union(a, b);
             }
         }
         for candidate in candidates {
@@ -198,8 +234,8 @@ fn join_cluster_ids(
     sets
 }
 
-/// Puts each member in its cluster: a data-bearing member in one, an
-/// observer in every cluster it watches.
+/// Puts each member in its cluster: a data-bearing member in one (or one per
+/// arbiter that names it), an observer in every cluster it watches.
 fn place_members(
     mut keyed: Vec<(String, Cluster)>,
     sets: &mut ClusterSets,
@@ -212,12 +248,8 @@ fn place_members(
         .collect();
     for (member, candidates) in members {
         let mut roots: Vec<String> = candidates.iter().map(|c| sets.find(c)).collect();
-        if member.tier == Tier::Unknown {
-            roots.sort();
-            roots.dedup();
-        } else {
-            roots.truncate(1);
-        }
+        roots.sort();
+        roots.dedup();
         for root in roots {
             match index.get(&root) {
                 Some(&i) => keyed[i].1.members.push(member.clone()),
@@ -229,18 +261,19 @@ fn place_members(
     keyed.into_iter().map(|(_, c)| c).collect()
 }
 
+/// One observation with the source that made it and when.
+type Seen<'a> = (&'a str, Timestamp, &'a MemberObservation);
+
 /// Groups observations of one instance: same address, or same name where one
 /// of them has no address.
-fn group_observations<'a>(
-    reports: &[&'a SourceReport],
-) -> Vec<Vec<(&'a str, &'a MemberObservation)>> {
-    let mut groups: Vec<Vec<(&str, &MemberObservation)>> = Vec::new();
+fn group_observations<'a>(reports: &[&'a SourceReport]) -> Vec<Vec<Seen<'a>>> {
+    let mut groups: Vec<Vec<Seen<'a>>> = Vec::new();
     let mut by_address: HashMap<&str, usize> = HashMap::new();
     let mut by_name: HashMap<&str, usize> = HashMap::new();
-    let mut nameless: Vec<(&str, &MemberObservation)> = Vec::new();
+    let mut nameless: Vec<Seen<'a>> = Vec::new();
     for report in reports {
         for obs in &report.members {
-            let entry = (report.source.as_str(), obs);
+            let entry = (report.source.as_str(), report.at, obs);
             match obs.address.as_deref() {
                 Some(address) => {
                     let i = *by_address.entry(address).or_insert_with(|| {
@@ -255,7 +288,7 @@ fn group_observations<'a>(
         }
     }
     for entry in nameless {
-        let i = *by_name.entry(entry.1.name.as_str()).or_insert_with(|| {
+        let i = *by_name.entry(entry.2.name.as_str()).or_insert_with(|| {
             groups.push(Vec::new());
             groups.len() - 1
         });
@@ -266,18 +299,19 @@ fn group_observations<'a>(
 
 /// One member from all its observations, and the cluster ids its strongest
 /// observations put it in.
-fn merge_member(group: &[(&str, &MemberObservation)]) -> (Member, Vec<String>) {
-    let mut strongest: Vec<&(&str, &MemberObservation)> = group.iter().collect();
+fn merge_member(group: &[Seen<'_>]) -> (Member, Vec<String>) {
+    let mut strongest: Vec<&Seen<'_>> = group.iter().collect();
     // Stable sort keeps source order among equals.
-    strongest.sort_by_key(|o| std::cmp::Reverse(o.1.authority));
-    let top: Authority = strongest[0].1.authority;
-    let obs = || strongest.iter().map(|(_, o)| *o);
+    strongest.sort_by_key(|o| std::cmp::Reverse(o.2.authority));
+    let top: Authority = strongest[0].2.authority;
+    let obs = || strongest.iter().map(|(_, _, o)| *o);
+    let role = role_source(&strongest);
 
     let address = obs().find_map(|o| o.address.clone());
     // The weakest source usually has the most human name (container, pod).
     let name = strongest
         .last()
-        .map(|(_, o)| o.name.clone())
+        .map(|(_, _, o)| o.name.clone())
         .unwrap_or_default();
     let mut member = Member {
         id: obs()
@@ -286,12 +320,13 @@ fn merge_member(group: &[(&str, &MemberObservation)]) -> (Member, Vec<String>) {
             .unwrap_or_else(|| name.clone()),
         name,
         address,
-        tier: obs()
-            .map(|o| o.tier)
-            .find(|t| *t != Tier::Unknown)
-            .unwrap_or_default(),
-        leader: strongest[0].1.leader,
-        native_role: obs().find_map(|o| o.native_role.clone()),
+        tier: role.tier,
+        leader: role.leader,
+        claims_leader: role.claims_leader,
+        native_role: role
+            .native_role
+            .clone()
+            .or_else(|| obs().find_map(|o| o.native_role.clone())),
         health: obs()
             .map(|o| o.health)
             .find(|h| *h != super::member::Health::Unknown)
@@ -310,7 +345,7 @@ fn merge_member(group: &[(&str, &MemberObservation)]) -> (Member, Vec<String>) {
             member.raw.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    for (source, _) in group {
+    for (source, _, _) in group {
         if !member.sources.iter().any(|s| s == source) {
             member.sources.push((*source).to_string());
         }
@@ -322,6 +357,27 @@ fn merge_member(group: &[(&str, &MemberObservation)]) -> (Member, Vec<String>) {
         }
     }
     (member, candidates)
+}
+
+/// The observation a member's role comes from: among the strongest that
+/// know its tier, the newest. Two sources polling one instance a moment
+/// apart during a failover disagree; the later answer is the truth now.
+fn role_source<'a>(strongest: &[&Seen<'a>]) -> &'a MemberObservation {
+    let known = strongest
+        .iter()
+        .filter(|(_, _, o)| o.tier != Tier::Unknown)
+        .collect::<Vec<_>>();
+    let Some(first) = known.first() else {
+        return strongest[0].2;
+    };
+    let top = first.2.authority;
+    known
+        .iter()
+        .filter(|(_, _, o)| o.authority == top)
+        // max_by_key keeps the last of equals: reverse to keep the first.
+        .rev()
+        .max_by_key(|(_, at, _)| *at)
+        .map_or(first.2, |(_, _, o)| *o)
 }
 
 /// One cluster per set of joined ids, keyed by the set's root; named after its
@@ -348,6 +404,8 @@ fn build_clusters(
                 recorded_leader: observations.iter().find_map(|o| o.recorded_leader.clone()),
                 recorded_leader_agrees: None,
                 consensus: observations.iter().find_map(|o| o.consensus.clone()),
+                leaders_conflict: Vec::new(),
+                problem: observations.iter().find_map(|o| o.problem.clone()),
                 members: Vec::new(),
             };
             (root, cluster)
@@ -355,32 +413,32 @@ fn build_clusters(
         .collect()
 }
 
-/// Picks one leader, orders members, and compares with the recorded leader.
+/// Picks one leader, marks disputed claims, orders members, and compares
+/// with the recorded leader.
 fn finish_cluster(cluster: &mut Cluster) {
-    use super::member::Health;
-    // Among members claiming to lead, the one the arbiter names wins.
-    let named = cluster.consensus.as_ref().and_then(|c| c.leader.clone());
-    let claimants: Vec<usize> = cluster
-        .members
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.leader && m.health != Health::Down)
-        .map(|(i, _)| i)
-        .collect();
-    let chosen = claimants
-        .iter()
-        .copied()
-        .find(|&i| cluster.members[i].address.is_some() && cluster.members[i].address == named)
-        .or_else(|| {
-            claimants
-                .iter()
-                .copied()
-                .min_by(|&a, &b| cluster.members[a].id.cmp(&cluster.members[b].id))
-        });
+    let claimants = claimants(cluster);
+    let chosen = choose_leader(cluster, &claimants);
     for (i, member) in cluster.members.iter_mut().enumerate() {
         member.leader = Some(i) == chosen;
     }
     cluster.leader = chosen.map(|i| cluster.members[i].id.clone());
+    cluster.leaders_conflict = if claimants.len() > 1 {
+        let mut ids: Vec<String> = claimants
+            .iter()
+            .map(|&i| cluster.members[i].id.clone())
+            .collect();
+        ids.sort();
+        ids
+    } else {
+        Vec::new()
+    };
+    mark_disputes(cluster, &claimants, chosen);
+    if !cluster.leaders_conflict.is_empty()
+        && let Some(consensus) = &mut cluster.consensus
+    {
+        // Two leaders outrank a down flag: both take writes.
+        consensus.alarm = Some(LEADERS_CONFLICT_ALARM.into());
+    }
     cluster.members.sort_by(|a, b| {
         tier_rank(a.tier)
             .cmp(&tier_rank(b.tier))
@@ -395,6 +453,64 @@ fn finish_cluster(cluster: &mut Cluster) {
     });
 }
 
+/// The alarm word of a cluster with more than one member claiming to lead.
+pub const LEADERS_CONFLICT_ALARM: &str = "leaders_conflict";
+
+/// Members not down that lead by a source's choice or by their own word.
+fn claimants(cluster: &Cluster) -> Vec<usize> {
+    use super::member::Health;
+    cluster
+        .members
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| (m.leader || m.claims_leader) && m.health != Health::Down)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The arbiter knows best: when it names a member of this cluster, that
+/// member leads if it claims to and is up, and no other does (its switch is
+/// newer than any answer that still says master). Without one, the
+/// claimant a source chose, else the lowest id.
+fn choose_leader(cluster: &Cluster, claimants: &[usize]) -> Option<usize> {
+    let at = |i: usize| &cluster.members[i];
+    let named = cluster.consensus.as_ref().and_then(|c| c.leader.as_deref());
+    let named = named
+        .and_then(|n| (0..cluster.members.len()).find(|&i| at(i).address.as_deref() == Some(n)));
+    if let Some(i) = named {
+        return claimants.contains(&i).then_some(i);
+    }
+    let lowest = |a: &usize, b: &usize| at(*a).id.cmp(&at(*b).id);
+    let by_source = claimants.iter().copied().filter(|&i| at(i).leader);
+    by_source
+        .min_by(lowest)
+        .or_else(|| claimants.iter().copied().min_by(lowest))
+}
+
+/// Every claimant that is not the leader says so: what it claims, and who
+/// the cluster's arbiter (or the sources) name instead.
+fn mark_disputes(cluster: &mut Cluster, claimants: &[usize], chosen: Option<usize>) {
+    let arbiter = cluster.consensus.as_ref().and_then(|c| {
+        Some(format!(
+            "{} names {}",
+            c.arbiter.title(),
+            c.leader.as_ref()?
+        ))
+    });
+    let leader = chosen.map(|i| {
+        let m = &cluster.members[i];
+        format!("{} leads", m.address.as_ref().unwrap_or(&m.id))
+    });
+    let Some(instead) = arbiter.or(leader) else {
+        return;
+    };
+    for &i in claimants.iter().filter(|&&i| Some(i) != chosen) {
+        let member = &mut cluster.members[i];
+        let role = member.native_role.as_deref().unwrap_or("leader");
+        member.role_dispute = Some(format!("claims {role}; {instead}"));
+    }
+}
+
 fn orphan_cluster(member: Member) -> Cluster {
     Cluster {
         id: "unassigned".into(),
@@ -404,6 +520,8 @@ fn orphan_cluster(member: Member) -> Cluster {
         recorded_leader: None,
         recorded_leader_agrees: None,
         consensus: None,
+        leaders_conflict: Vec::new(),
+        problem: None,
         members: vec![member],
     }
 }

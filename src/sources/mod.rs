@@ -53,9 +53,12 @@ pub enum SourceSpec {
     /// One Redis instance and everything its replication reports reach.
     Redis(redis::RedisTarget),
     /// One Sentinel; every master it lists unless `masters` names some.
+    /// `nodes`: how to reach the instances it names, when their credentials
+    /// are not the Sentinel's (see `watch_sentinel::node_target`).
     Sentinel {
         target: redis::RedisTarget,
         masters: Vec<String>,
+        nodes: Option<redis::RedisTarget>,
     },
     /// A Redis key holding the leader's `host:port` (Dgraph's `zero` key).
     Registry {
@@ -102,9 +105,11 @@ impl SourceSpec {
     pub fn spawn(self, ctx: SourceContext) -> tokio::task::JoinHandle<()> {
         match self {
             SourceSpec::Redis(target) => tokio::spawn(redis::run_instance(ctx, target)),
-            SourceSpec::Sentinel { target, masters } => {
-                tokio::spawn(redis::run_sentinel(ctx, target, masters))
-            }
+            SourceSpec::Sentinel {
+                target,
+                masters,
+                nodes,
+            } => tokio::spawn(redis::run_sentinel(ctx, target, masters, nodes)),
             SourceSpec::Registry { target, key } => {
                 tokio::spawn(redis::run_registry(ctx, target, key))
             }

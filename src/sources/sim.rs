@@ -441,6 +441,7 @@ fn cluster_observation(cluster: &SimCluster) -> ClusterObservation {
         name: cluster.name.clone(),
         precedence: 0,
         recorded_leader,
+        problem: None,
         consensus: sentinel.map(ConsensusView::from_sentinel),
     }
 }
@@ -474,6 +475,7 @@ fn member_observation(cluster: &SimCluster, member: &SimMember, step: u64) -> Me
         authority: Authority::Application,
         tier,
         leader: member.leader && up,
+        claims_leader: member.leader && up,
         native_role: Some(native_role(cluster.kind, member).into()),
         health,
         link,

@@ -14,6 +14,7 @@ use ratatui::widgets::{HighlightSpacing, Row, Table, TableState};
 
 use super::{Pane, pane_block, view};
 use crate::model::Cluster;
+use crate::model::topology::LEADERS_CONFLICT_ALARM;
 
 /// Below this inner width the kind column is left out (the members pane
 /// names the kind too).
@@ -116,17 +117,36 @@ pub fn leader_cell<'a>(app: &View, cluster: &'a Cluster) -> Line<'a> {
     if cluster.recorded_leader_agrees == Some(false) {
         spans.push(Span::styled(" ≠registry", theme.bad()));
     }
-    // Only the strongest alarm fits; details has every fact.
-    if let Some(consensus) = &cluster.consensus {
-        if let Some(alarm) = &consensus.alarm {
-            spans.push(Span::styled(format!(" {alarm}"), theme.bad()));
-        }
-        if consensus.in_progress.is_some() {
-            let change = consensus.arbiter.change_word();
-            spans.push(Span::styled(format!(" {change}"), theme.warn()));
-        }
+    spans.extend(alarm_spans(app, cluster));
+    if let Some(consensus) = &cluster.consensus
+        && consensus.in_progress.is_some()
+    {
+        let change = consensus.arbiter.change_word();
+        spans.push(Span::styled(format!(" {change}"), theme.warn()));
     }
     Line::from(spans)
+}
+
+/// Two members claiming to lead, a source's problem with the cluster, and
+/// the arbiter's own alarm word (only the strongest fits; details has every
+/// fact), in red.
+fn alarm_spans<'a>(app: &View, cluster: &'a Cluster) -> Vec<Span<'a>> {
+    let bad = app.ui.theme().bad();
+    let consensus = cluster.consensus.as_ref();
+    let mut spans = Vec::new();
+    if !cluster.leaders_conflict.is_empty() {
+        let word = consensus.map_or("leader", |c| c.arbiter.leader_word());
+        let n = cluster.leaders_conflict.len();
+        spans.push(Span::styled(format!(" {n} {word}s!"), bad));
+    }
+    if let Some(problem) = &cluster.problem {
+        spans.push(Span::styled(format!(" {problem}"), bad));
+    }
+    let alarm = consensus.and_then(|c| c.alarm.as_deref());
+    if let Some(alarm) = alarm.filter(|a| *a != LEADERS_CONFLICT_ALARM) {
+        spans.push(Span::styled(format!(" {alarm}"), bad));
+    }
+    spans
 }
 
 #[cfg(test)]
@@ -161,6 +181,21 @@ mod tests {
             "{row}"
         );
         assert!(row.contains("≠registry"), "{row}");
+    }
+
+    #[test]
+    fn two_members_claiming_to_lead_are_red_on_the_cluster_row() {
+        let mut app = testing::scenario();
+        let now = app.now;
+        app.apply_report(testing::split_brain(now), now);
+        let buffer = testing::render_buffer(&app, LARGE.0, LARGE.1, draw);
+        let (x, y) = testing::find(&buffer, "2 leaders!").expect("the conflict shown");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        let row = testing::row_text(&buffer, y);
+        assert!(
+            row.contains("split") && row.contains("10.7.0.1:6379"),
+            "{row}"
+        );
     }
 
     #[test]

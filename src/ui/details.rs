@@ -97,6 +97,9 @@ fn member_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
         field(theme, "native role", or_dash(m.native_role.as_ref())),
         line_with(theme, "health", vec![members::health(theme, m.health)]),
     ]);
+    if let Some(dispute) = &m.role_dispute {
+        out.push(styled_field(theme, "dispute", dispute.clone(), theme.bad()));
+    }
     // A fault the console holds goes high up, where it is seen first.
     if !m.faults.is_empty() {
         out.push(styled_field(theme, "faults", list(&m.faults), theme.warn()));

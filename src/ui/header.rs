@@ -19,11 +19,13 @@ const MAX_SOURCE_LINES: usize = 3;
 /// Rows the header needs: title, sources, notice.
 pub fn height(app: &AppState) -> u16 {
     let sources = app.topology.sources.len().clamp(1, MAX_SOURCE_LINES);
-    (1 + sources + usize::from(app.header.notice.is_some())) as u16
+    let alarm = app.topology.clusters.iter().any(|c| c.alarm().is_some());
+    (1 + sources + usize::from(app.header.notice.is_some()) + usize::from(alarm)) as u16
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let mut lines = vec![title(app)];
+    lines.extend(alarm_line(app));
     lines.extend(source_lines(app));
     if let Some(notice) = &app.header.notice {
         lines.push(Line::styled(format!("  {notice}"), app.ui.theme().warn()));
@@ -60,6 +62,23 @@ fn title(app: &View) -> Line<'static> {
         theme.dim(),
     ));
     Line::from(spans)
+}
+
+/// The first cluster alarm (two leaders, a source's problem), in red right
+/// under the title, and how many more clusters have one.
+fn alarm_line(app: &View) -> Option<Line<'static>> {
+    let mut alarms = app
+        .topology
+        .clusters
+        .iter()
+        .filter_map(|c| Some((c, c.alarm()?)));
+    let (cluster, alarm) = alarms.next()?;
+    let more = alarms.count();
+    let mut text = format!("  ALARM {}: {alarm}", cluster.name);
+    if more > 0 {
+        text.push_str(&format!(" (+{more} more clusters)"));
+    }
+    Some(Line::styled(text, app.ui.theme().bad()))
 }
 
 fn source_lines(app: &View) -> Vec<Line<'static>> {
@@ -135,6 +154,27 @@ mod tests {
         app.apply_report(testing::failing_source(now), now);
         let text = testing::render_pane(&app, 160, height(&app), draw);
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_cluster_alarm_is_a_red_line_under_the_title() {
+        let mut app = testing::scenario();
+        let now = app.now;
+        app.apply_report(testing::split_brain(now), now);
+        let sources = app.topology.sources.len().min(MAX_SOURCE_LINES);
+        assert_eq!(
+            usize::from(height(&app)),
+            1 + 1 + sources,
+            "title, alarm, sources"
+        );
+        let buffer = testing::render_buffer(&app, 160, height(&app), draw);
+        let (x, y) = testing::find(&buffer, "ALARM split").expect("the alarm line");
+        assert_eq!((y, buffer[(x, y)].fg), (1, Color::Red));
+        let row = testing::row_text(&buffer, y);
+        assert!(
+            row.contains("2 members claim leader: 10.7.0.1:6379, 10.7.0.2:6379"),
+            "{row}"
+        );
     }
 
     #[test]

@@ -134,10 +134,15 @@ fn cell<'a>(app: &View, theme: Theme, member: &'a Member, column: Column, width:
             None => Line::default(),
         },
         Column::Leader if member.leader => Line::styled("★", theme.leader()),
+        // Claims to lead but the cluster names another: never a silent master.
+        Column::Leader if member.role_dispute.is_some() => Line::styled("≠", theme.bad()),
         Column::Leader => Line::default(),
         Column::Tier => tier_badge(theme, member.tier).into(),
         Column::Name => Line::from(member.name.as_str()),
-        Column::Role => Line::from(member.native_role.as_deref().unwrap_or("-")),
+        Column::Role => match &member.role_dispute {
+            Some(dispute) => Line::styled(dispute.as_str(), theme.bad()),
+            None => Line::from(member.native_role.as_deref().unwrap_or("-")),
+        },
         Column::Health => health(theme, member.health).into(),
         Column::Link => link(theme, member.link).into(),
         Column::Lag => Line::from(member.lag_bytes.map_or_else(|| "-".into(), view::bytes)),
@@ -254,5 +259,22 @@ mod tests {
         let marker = (0..x).find(|&cx| buffer[(cx, y)].symbol() == "!");
         let marker = marker.expect("an error marker on the row");
         assert_eq!(buffer[(marker, y)].fg, Color::Red);
+    }
+
+    #[test]
+    fn a_member_claiming_to_lead_is_marked_in_red() {
+        let mut app = testing::scenario();
+        let now = app.now;
+        app.apply_report(testing::split_brain(now), now);
+        let index = app.topology.clusters.iter().position(|c| c.name == "split");
+        let steps = "j".repeat(index.expect("the split cluster"));
+        testing::type_keys(&mut app, &steps);
+        let buffer = testing::render_buffer(&app, LARGE.0 - 48, 20, draw);
+        let text = "claims master";
+        let (x, y) = testing::find(&buffer, text).expect("the dispute in the role column");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        assert!(testing::row_text(&buffer, y).contains("10.7.0.2:6379"));
+        let mark = (0..x).find(|&cx| buffer[(cx, y)].symbol() == "≠");
+        assert_eq!(buffer[(mark.expect("a ≠ mark"), y)].fg, Color::Red);
     }
 }

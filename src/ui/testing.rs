@@ -115,6 +115,41 @@ pub fn failing_source(now: Timestamp) -> SourceReport {
     }
 }
 
+/// A Redis group with two members answering `role:master` (a split brain).
+pub fn split_brain(now: Timestamp) -> SourceReport {
+    let master = |address: &str, leader: bool| crate::model::MemberObservation {
+        cluster: "redis/10.7.0.1:6379".into(),
+        name: address.into(),
+        address: Some(address.into()),
+        authority: crate::model::Authority::Application,
+        tier: crate::model::Tier::Master,
+        leader,
+        claims_leader: true,
+        native_role: Some("master".into()),
+        health: crate::model::Health::Ok,
+        ..Default::default()
+    };
+    SourceReport {
+        source: "redis#2".into(),
+        kind: SourceKind::Redis,
+        target: "redis://10.7.0.1:6379".into(),
+        status: SourceStatus::Ok,
+        at: now,
+        clusters: vec![crate::model::ClusterObservation {
+            id: "redis/10.7.0.1:6379".into(),
+            kind: "redis".into(),
+            name: "split".into(),
+            precedence: 1,
+            ..Default::default()
+        }],
+        members: vec![
+            master("10.7.0.1:6379", true),
+            master("10.7.0.2:6379", false),
+        ],
+        notes: Vec::new(),
+    }
+}
+
 pub fn render_buffer(
     app: &TestApp,
     width: u16,

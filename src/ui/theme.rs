@@ -173,9 +173,9 @@ impl Theme {
         use EventKind::*;
         match kind {
             LeaderChanged | LeaderLost | LinkDown | MemberRemoved | RegistryMismatch
-            | SourceError | ActionFailed => self.bad(),
-            LeaderRestored | LinkUp | RegistryAgrees | SourceRecovered | ActionSucceeded
-            | FaultHealed => self.good(),
+            | LeadersConflict | SourceError | ActionFailed => self.bad(),
+            LeaderRestored | LinkUp | RegistryAgrees | LeadersAgree | SourceRecovered
+            | ActionSucceeded | FaultHealed => self.good(),
             HealthChanged | TierChanged | FaultInjected => self.warn(),
             MemberAdded | ActionRequested => self.pick(Style::new().fg(Color::Cyan), Style::new()),
         }

@@ -200,6 +200,8 @@ mod tests {
             recorded_leader: None,
             recorded_leader_agrees: None,
             consensus: None,
+            leaders_conflict: Vec::new(),
+            problem: None,
             members,
         }
     }

@@ -216,6 +216,7 @@ impl<'a> GroupView<'a> {
         member.tier = tier_of(info);
         member.native_role = Some(info.role.native().to_string());
         member.leader = self.leader.is_some_and(|(a, _)| a == instance.address);
+        member.claims_leader = info.is_master();
         member.raw = raw_fields(info, &instance.server);
         if info.is_replica() {
             let link_up = info.link_up();
@@ -283,6 +284,10 @@ fn raw_fields(
         .unwrap_or_default();
     if let Some(loading) = info.field("loading") {
         raw.insert("loading".into(), loading.to_string());
+    }
+    if !info.unreadable.is_empty() {
+        // Shown so a blank offset or lag has its reason beside it.
+        raw.insert("unreadable_fields".into(), info.unreadable.join(","));
     }
     raw.extend(server.iter().map(|(k, v)| (k.clone(), v.clone())));
     raw
@@ -534,6 +539,15 @@ mod tests {
         );
         let fresh = InstanceState::new("127.0.0.1:9".into());
         assert_eq!(view.observe(&fresh).health, Health::Unknown);
+    }
+
+    #[test]
+    fn an_unreadable_offset_leaves_the_instance_up() {
+        let m = answered("127.0.0.1:1", "role:master\nmaster_repl_offset:-100\n");
+        let obs = GroupView::new("c", [&m], Some("127.0.0.1:1")).observe(&m);
+        assert_eq!((obs.health, obs.tier), (Health::Ok, Tier::Master));
+        assert_eq!(obs.repl_offset, None);
+        assert_eq!(obs.raw["unreadable_fields"], "master_repl_offset");
     }
 
     #[test]

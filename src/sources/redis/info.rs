@@ -3,7 +3,9 @@
 //!
 //! The parser is strict about shape (a line that is neither a `# Section`
 //! header nor `key:value` means the peer is not speaking Redis) but tolerant
-//! of fields it does not know, so newer servers keep working.
+//! of fields it does not know, so newer servers keep working, and of values
+//! it cannot read: a field that does not parse is that field unknown (and
+//! listed in [`ReplicationInfo::unreadable`]), never the instance down.
 
 use std::collections::BTreeMap;
 
@@ -16,10 +18,6 @@ pub enum InfoError {
     NotAField { line: usize, text: String },
     #[error("INFO has no `role` field (is this a Redis server?)")]
     NoRole,
-    #[error("INFO field {field} is not a number: {value:?}")]
-    NotANumber { field: String, value: String },
-    #[error("INFO field {field} is not a replica description: {value:?}")]
-    BadReplicaLine { field: String, value: String },
 }
 
 /// What `role:` says.
@@ -86,6 +84,9 @@ pub struct ReplicationInfo {
     pub loading: bool,
     /// Every field, by lower-cased section name (`replication`, `server`, ...).
     pub sections: BTreeMap<String, BTreeMap<String, String>>,
+    /// Fields the console reads whose values it could not (`master_repl_offset`
+    /// of `-100`): they count as unknown. Still in `sections` as written.
+    pub unreadable: Vec<String>,
 }
 
 impl ReplicationInfo {
@@ -126,25 +127,34 @@ pub fn parse_info(text: &str) -> Result<ReplicationInfo, InfoError> {
     let sections = parse_sections(text)?;
     let all = |key: &str| sections.values().find_map(|f| f.get(key)).cloned();
     let role = all("role").ok_or(InfoError::NoRole)?;
+    let mut bad = Vec::new();
+    // A macro, not a closure: each field has its own number type.
+    macro_rules! num {
+        ($field:literal) => {
+            number(&all, $field, &mut bad)
+        };
+    }
     let mut info = ReplicationInfo {
         role: ReplicationRole::parse(role.trim()),
-        connected_slaves: number(&all, "connected_slaves")?,
+        connected_slaves: num!("connected_slaves"),
         slaves: Vec::new(),
         master_host: all("master_host").filter(|h| !h.is_empty()),
-        master_port: number(&all, "master_port")?,
+        master_port: num!("master_port"),
         master_link_status: all("master_link_status"),
-        master_last_io_seconds_ago: number(&all, "master_last_io_seconds_ago")?,
-        master_sync_in_progress: number::<u8>(&all, "master_sync_in_progress")? == Some(1),
-        master_sync_total_bytes: number(&all, "master_sync_total_bytes")?,
-        master_sync_read_bytes: number(&all, "master_sync_read_bytes")?,
-        slave_repl_offset: number(&all, "slave_repl_offset")?,
-        master_repl_offset: number(&all, "master_repl_offset")?,
+        master_last_io_seconds_ago: num!("master_last_io_seconds_ago"),
+        master_sync_in_progress: number::<u8>(&all, "master_sync_in_progress", &mut bad) == Some(1),
+        master_sync_total_bytes: num!("master_sync_total_bytes"),
+        master_sync_read_bytes: num!("master_sync_read_bytes"),
+        slave_repl_offset: num!("slave_repl_offset"),
+        master_repl_offset: num!("master_repl_offset"),
         master_replid: all("master_replid"),
-        loading: number::<u8>(&all, "loading")? == Some(1),
+        loading: number::<u8>(&all, "loading", &mut bad) == Some(1),
         sections: BTreeMap::new(),
+        unreadable: Vec::new(),
     };
-    info.slaves = replica_lines(&sections)?;
+    info.slaves = replica_lines(&sections, &mut bad);
     info.sections = sections;
+    info.unreadable = bad;
     Ok(info)
 }
 
@@ -178,27 +188,27 @@ fn parse_sections(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String
     Ok(sections)
 }
 
+/// A numeric field: None when absent, and None (noted in `bad`) when its
+/// value is not a number of that type.
 fn number<T: std::str::FromStr>(
     all: &impl Fn(&str) -> Option<String>,
     field: &str,
-) -> Result<Option<T>, InfoError> {
-    match all(field) {
-        None => Ok(None),
-        Some(value) => value
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| InfoError::NotANumber {
-                field: field.to_string(),
-                value: truncate(&value, 40),
-            }),
+    bad: &mut Vec<String>,
+) -> Option<T> {
+    let value = all(field)?;
+    let parsed = value.trim().parse().ok();
+    if parsed.is_none() {
+        bad.push(field.to_string());
     }
+    parsed
 }
 
 /// The `slaveN` lines in N order (0, 1, ..., 10, not 0, 1, 10).
+/// A line that cannot be read is left out (and noted in `bad`).
 fn replica_lines(
     sections: &BTreeMap<String, BTreeMap<String, String>>,
-) -> Result<Vec<ReplicaLine>, InfoError> {
+    bad: &mut Vec<String>,
+) -> Vec<ReplicaLine> {
     let mut numbered: Vec<(u32, ReplicaLine)> = Vec::new();
     for fields in sections.values() {
         for (key, value) in fields {
@@ -208,15 +218,14 @@ fn replica_lines(
             else {
                 continue;
             };
-            let line = parse_replica_line(value).ok_or_else(|| InfoError::BadReplicaLine {
-                field: key.clone(),
-                value: truncate(value, 60),
-            })?;
-            numbered.push((n, line));
+            match parse_replica_line(value) {
+                Some(line) => numbered.push((n, line)),
+                None => bad.push(key.clone()),
+            }
         }
     }
     numbered.sort_by_key(|(n, _)| *n);
-    Ok(numbered.into_iter().map(|(_, line)| line).collect())
+    numbered.into_iter().map(|(_, line)| line).collect()
 }
 
 fn parse_replica_line(value: &str) -> Option<ReplicaLine> {
@@ -320,18 +329,51 @@ mod tests {
         let e = parse_info("HTTP/1.1 400 Bad Request\r\n").unwrap_err();
         assert!(matches!(e, InfoError::NotAField { line: 1, .. }), "{e}");
         assert_eq!(parse_info("").unwrap_err(), InfoError::NoRole);
-        let e = parse_info("role:master\nconnected_slaves:many\n").unwrap_err();
-        assert!(e.to_string().contains("connected_slaves"), "{e}");
-        let e = parse_info("role:master\nslave0:ip=1.2.3.4,port=x\n").unwrap_err();
-        assert!(e.to_string().contains("slave0"), "{e}");
-        let e = parse_info("role:slave\nmaster_port:70000\n").unwrap_err();
-        assert!(e.to_string().contains("master_port"), "{e}");
+    }
+
+    #[test]
+    fn a_value_that_does_not_parse_is_that_field_unknown() {
+        let info = parse_info(
+            "role:master\nconnected_slaves:many\nmaster_repl_offset:-100\n\
+             slave0:ip=1.2.3.4,port=x\nslave1:ip=1.2.3.5,port=7001\n",
+        )
+        .unwrap();
+        assert!(info.is_master());
+        assert_eq!(
+            (info.connected_slaves, info.master_repl_offset),
+            (None, None)
+        );
+        assert_eq!(info.slaves.len(), 1, "the readable replica line stays");
+        assert_eq!(info.replica_count(), 1);
+        assert_eq!(
+            info.unreadable,
+            ["connected_slaves", "master_repl_offset", "slave0"]
+        );
+        assert_eq!(
+            info.field("master_repl_offset"),
+            Some("-100"),
+            "kept as written"
+        );
+        let info = parse_info("role:slave\nmaster_host:h\nmaster_port:70000\n").unwrap();
+        assert_eq!((info.master_port, info.master_address()), (None, None));
     }
 
     proptest! {
         #[test]
         fn never_panics(text in "\\PC*") {
             let _ = parse_info(&text);
+        }
+
+        /// Any value in any numeric field: still parsed, the role still known.
+        #[test]
+        fn a_bad_number_never_loses_the_role(
+            field in "(connected_slaves|master_port|master_last_io_seconds_ago|\
+                master_sync_in_progress|master_sync_total_bytes|master_sync_read_bytes|\
+                slave_repl_offset|master_repl_offset|loading)",
+            value in "[-+a-z0-9.]{0,24}",
+        ) {
+            let info = parse_info(&format!("role:slave\n{field}:{value}\n"));
+            prop_assert!(info.as_ref().is_ok_and(|i| i.is_replica()), "{info:?}");
         }
 
         #[test]

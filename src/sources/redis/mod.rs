@@ -38,9 +38,16 @@ pub async fn run_instance(ctx: SourceContext, target: RedisTarget) {
     run_polling(&ctx, group::ReplicationGroup::new(target)).await;
 }
 
-/// Watches one Sentinel and the masters, replicas and sentinels it lists.
-pub async fn run_sentinel(ctx: SourceContext, target: RedisTarget, masters: Vec<String>) {
-    run_polling(&ctx, watch_sentinel::SentinelWatch::new(target, masters)).await;
+/// Watches one Sentinel and the masters, replicas and sentinels it lists;
+/// `nodes` carries the data nodes' own credentials, if they have any.
+pub async fn run_sentinel(
+    ctx: SourceContext,
+    target: RedisTarget,
+    masters: Vec<String>,
+    nodes: Option<RedisTarget>,
+) {
+    let watch = watch_sentinel::SentinelWatch::new(target, masters, nodes);
+    run_polling(&ctx, watch).await;
 }
 
 /// Reads a registry key whose value is a leader's `host:port`.

@@ -1,5 +1,7 @@
 //! Parsing Sentinel's replies: `SENTINEL MASTERS`, `SENTINEL MASTER name`,
-//! `SENTINEL REPLICAS name` and `SENTINEL SENTINELS name`. Each entry is a
+//! `SENTINEL REPLICAS name`, `SENTINEL SENTINELS name` and `SENTINEL
+//! GET-MASTER-ADDR-BY-NAME name` (the address Sentinel gives clients: the
+//! promoted replica as soon as a failover has promoted it). Each entry is a
 //! flat field/value array in RESP2 or a map in RESP3; both read the same.
 //! Every field is kept in `fields`, the ones the console uses are typed.
 
@@ -7,7 +9,7 @@ use std::collections::BTreeMap;
 
 use redis::Value;
 
-use super::value::{describe, items, pairs};
+use super::value::{describe, integer, items, pairs, text};
 
 /// Why a Sentinel reply could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +139,28 @@ pub fn parse_sentinels(value: &Value) -> Result<Vec<SentinelPeer>, SentinelReply
             })
         })
         .collect()
+}
+
+/// Parses `SENTINEL GET-MASTER-ADDR-BY-NAME name`: `[host, port]`, or nil
+/// for a name Sentinel does not know.
+pub fn parse_master_addr(value: &Value) -> Result<Option<(String, u16)>, SentinelReplyError> {
+    if *value == Value::Nil {
+        return Ok(None);
+    }
+    let bad = || SentinelReplyError::NotAList {
+        command: "GET-MASTER-ADDR-BY-NAME",
+        found: describe(value),
+    };
+    let [host, port] = items(value).ok_or_else(bad)? else {
+        return Err(bad());
+    };
+    let port = text(port)
+        .and_then(|p| p.trim().parse().ok())
+        .or_else(|| integer(port).and_then(|p| u16::try_from(p).ok()));
+    match (text(host), port) {
+        (Some(host), Some(port)) => Ok(Some((host, port))),
+        _ => Err(bad()),
+    }
 }
 
 fn master(
@@ -364,9 +388,25 @@ mod tests {
         assert!(e.contains("bad port") && e.contains("http"), "{e}");
     }
 
+    #[test]
+    fn master_address_as_sentinel_gives_it_to_clients() {
+        let reply = Value::Array(vec![
+            Value::BulkString(b"127.0.0.1".to_vec()),
+            Value::BulkString(b"7302".to_vec()),
+        ]);
+        assert_eq!(
+            parse_master_addr(&reply).unwrap(),
+            Some(("127.0.0.1".into(), 7302))
+        );
+        assert_eq!(parse_master_addr(&Value::Nil).unwrap(), None);
+        let e = parse_master_addr(&Value::Array(vec![Value::Int(1)])).unwrap_err();
+        assert!(e.to_string().contains("GET-MASTER-ADDR-BY-NAME"), "{e}");
+    }
+
     proptest! {
         #[test]
         fn never_panics(value in any_value()) {
+            let _ = parse_master_addr(&value);
             let _ = parse_masters(&value);
             let _ = parse_master(&value);
             let _ = parse_replicas(&value);

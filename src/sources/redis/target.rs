@@ -169,6 +169,15 @@ impl RedisTarget {
         self
     }
 
+    /// This target with `password` (and no user) in place of its own: the
+    /// data nodes a Sentinel names, when they have a password of their own.
+    pub fn with_password(mut self, password: &str) -> RedisTarget {
+        let _ = self.url.set_username("");
+        let _ = self.url.set_password(Some(password));
+        self.redacted = redact_url(&self.url);
+        self
+    }
+
     /// The full URL, password included: only for opening a connection.
     /// With `--tls-insecure`, `#insecure` tells the client not to verify.
     pub fn connection_url(&self) -> String {
@@ -209,7 +218,8 @@ pub fn redact_url(url: &Url) -> String {
 pub struct Passwords {
     /// `--password-file` or `REDIS_PASSWORD`: every Redis source.
     pub redis: Option<String>,
-    /// `--sentinel-password-file` or `SENTINEL_PASSWORD`: Sentinels, else `redis`.
+    /// `--sentinel-password-file` or `SENTINEL_PASSWORD`: Sentinels. Not the
+    /// data nodes' one: a Sentinel without a password refuses any AUTH.
     pub sentinel: Option<String>,
     /// `--registry-password-file` or `REGISTRY_PASSWORD`: the registry, else `redis`.
     pub registry: Option<String>,
@@ -233,7 +243,7 @@ impl Passwords {
         };
         let redis = one(files.redis, "REDIS_PASSWORD")?;
         Ok(Passwords {
-            sentinel: one(files.sentinel, "SENTINEL_PASSWORD")?.or_else(|| redis.clone()),
+            sentinel: one(files.sentinel, "SENTINEL_PASSWORD")?,
             registry: one(files.registry, "REGISTRY_PASSWORD")?.or_else(|| redis.clone()),
             redis,
         })

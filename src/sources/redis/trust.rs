@@ -178,7 +178,7 @@ pub struct TrustArgs {
     /// of FILE (else $REDIS_PASSWORD). Keeps it out of the process list.
     #[arg(long = "password-file", value_name = "FILE", global = true)]
     pub password_file: Option<PathBuf>,
-    /// Password for --sentinel URLs (else $SENTINEL_PASSWORD, else the above).
+    /// Password for --sentinel URLs (else $SENTINEL_PASSWORD).
     #[arg(long = "sentinel-password-file", value_name = "FILE", global = true)]
     pub sentinel_password_file: Option<PathBuf>,
     /// Password for the --registry URL (else $REGISTRY_PASSWORD, else the above).
@@ -234,6 +234,11 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// The data nodes' password (`--password-file` or `REDIS_PASSWORD`).
+    pub fn redis_password(&self) -> Option<&str> {
+        self.passwords.redis.as_deref()
+    }
+
     /// `target` with its kind's password (if its URL has none) and the
     /// run's trust.
     pub fn apply(&self, target: RedisTarget, kind: UrlKind) -> RedisTarget {

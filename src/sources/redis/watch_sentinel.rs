@@ -6,6 +6,12 @@
 //! so link, offset and lag mean the same with `--sentinel` as with
 //! `--redis`; an instance the console cannot reach is shown as Sentinel sees
 //! it. The sentinels themselves are members too, so a dead sentinel shows.
+//!
+//! A Sentinel and the instances it names may have their own credentials:
+//! the instances are reached with a node target (the data nodes' password,
+//! `--redis-password-file`), the other sentinels with the Sentinel's own.
+//! When the instances refuse the console, the cluster says why where its
+//! alarm is, not only in a member's details.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -18,16 +24,27 @@ use crate::model::{
 use super::connection::{Connection, ProbeError};
 use super::group::{GroupView, InstanceState, PolledInstance, poll_all};
 use super::sentinel::{
-    SentinelEntry, SentinelMaster, SentinelPeer, SentinelReplica, parse_master, parse_masters,
-    parse_replicas, parse_sentinels,
+    SentinelEntry, SentinelMaster, SentinelPeer, SentinelReplica, parse_master, parse_master_addr,
+    parse_masters, parse_replicas, parse_sentinels,
 };
 use super::target::RedisTarget;
 use super::value::describe;
+
+/// The target the instances a Sentinel names are reached with: the
+/// Sentinel's host, scheme and TLS, with the data nodes' `password` (and the
+/// default user) instead of the Sentinel's credentials.
+pub fn node_target(sentinel: &RedisTarget, password: &str) -> RedisTarget {
+    sentinel.clone().with_password(password)
+}
 
 /// Everything Sentinel said about one master in its latest answer.
 #[derive(Debug, Clone)]
 pub struct MasterReport {
     pub master: SentinelMaster,
+    /// The address Sentinel gives clients (`GET-MASTER-ADDR-BY-NAME`): the
+    /// promoted replica as soon as a failover promoted it, before `master`
+    /// itself switches.
+    pub current: Option<(String, u16)>,
     pub replicas: Vec<SentinelReplica>,
     pub sentinels: Vec<SentinelPeer>,
 }
@@ -41,6 +58,10 @@ struct Peer {
 /// The state of the Sentinel source between polls.
 pub struct SentinelWatch {
     target: RedisTarget,
+    /// Credentials and TLS for the instances Sentinel names.
+    nodes: RedisTarget,
+    /// Whether `nodes` has its own password (not the Sentinel's).
+    own_node_password: bool,
     names: Vec<String>,
     sentinel: Connection,
     /// The latest answer; kept while the sentinel is unreachable so the
@@ -51,10 +72,14 @@ pub struct SentinelWatch {
 }
 
 impl SentinelWatch {
-    /// Watches every master the sentinel knows, or only `names` if not empty.
-    pub fn new(target: RedisTarget, names: Vec<String>) -> Self {
+    /// Watches every master the sentinel knows, or only `names` if not
+    /// empty; reaches the instances with `nodes` (else the Sentinel's own
+    /// credentials).
+    pub fn new(target: RedisTarget, names: Vec<String>, nodes: Option<RedisTarget>) -> Self {
         SentinelWatch {
             sentinel: Connection::new(target.clone()),
+            own_node_password: nodes.is_some(),
+            nodes: nodes.unwrap_or_else(|| target.clone()),
             target,
             names,
             masters: Vec::new(),
@@ -94,9 +119,16 @@ impl SentinelWatch {
             let mut pipe = redis::pipe();
             pipe.cmd("SENTINEL").arg("REPLICAS").arg(&name);
             pipe.cmd("SENTINEL").arg("SENTINELS").arg(&name);
+            pipe.cmd("SENTINEL")
+                .arg("GET-MASTER-ADDR-BY-NAME")
+                .arg(&name);
             let values = self.sentinel.query_pipeline(&pipe, timeout).await?;
-            let [replicas, sentinels] = values.as_slice() else {
-                return self.garbage(format!("{} replies to 2 commands", values.len()));
+            let [replicas, sentinels, current] = values.as_slice() else {
+                return self.garbage(format!("{} replies to 3 commands", values.len()));
+            };
+            let current = match parse_master_addr(current) {
+                Ok(c) => c,
+                Err(e) => return self.garbage(e.to_string()),
             };
             let replicas = match parse_replicas(replicas) {
                 Ok(r) => r,
@@ -108,6 +140,7 @@ impl SentinelWatch {
             };
             reports.push(MasterReport {
                 master,
+                current,
                 replicas,
                 sentinels,
             });
@@ -161,7 +194,7 @@ impl SentinelWatch {
                 std::iter::once(&m.master.entry).chain(m.replicas.iter().map(|r| &r.entry))
             })
             .map(|e| {
-                let target = self.target.with_address(&e.ip, e.port);
+                let target = self.nodes.with_address(&e.ip, e.port);
                 (target.address().to_string(), target)
             })
             .collect();
@@ -198,7 +231,9 @@ impl SentinelWatch {
         let mut members = Vec::new();
         for master in &self.masters {
             let cluster = ClusterView::new(master, &self.instances);
-            clusters.push(cluster.observation());
+            let mut observation = cluster.observation();
+            observation.problem = cluster.refused().then(|| self.refusal());
+            clusters.push(observation);
             members.extend(cluster.members());
             // Sentinels have tier Unknown, so the merge shows them in every
             // cluster they watch without joining those clusters.
@@ -216,6 +251,19 @@ impl SentinelWatch {
             clusters,
             members,
             notes: Vec::new(),
+        }
+    }
+
+    /// Why the instances refuse the console, and which flag fixes it.
+    fn refusal(&self) -> String {
+        if self.own_node_password {
+            "AUTH: data nodes refuse the password of --redis-password-file".into()
+        } else if self.target.password().is_some() {
+            "AUTH: data nodes refuse the Sentinel's password \
+             (give theirs with --redis-password-file)"
+                .into()
+        } else {
+            "NOAUTH: data nodes need a password (--redis-password-file)".into()
         }
     }
 
@@ -297,9 +345,13 @@ impl<'a> ClusterView<'a> {
             })
             .collect();
         let master = &report.master.entry;
+        let (host, port) = match &report.current {
+            Some((host, port)) => (host.as_str(), *port),
+            None => (master.ip.as_str(), master.port),
+        };
         ClusterView {
             id: format!("sentinel/{}", master.name),
-            master_address: normalize_address(&master.ip, master.port),
+            master_address: normalize_address(host, port),
             report,
             instances,
         }
@@ -324,9 +376,20 @@ impl<'a> ClusterView<'a> {
         }
     }
 
+    /// Some instance refused the console's credentials.
+    fn refused(&self) -> bool {
+        self.instances
+            .iter()
+            .filter_map(|(_, _, state)| state.and_then(|s| s.error()))
+            .any(ProbeError::is_auth)
+    }
+
     /// The leader is the master Sentinel names, if it answers as a master.
     fn leader(&self) -> Option<&str> {
-        let (address, _, state) = self.instances.first()?;
+        let (address, _, state) = self
+            .instances
+            .iter()
+            .find(|(a, _, _)| *a == self.master_address)?;
         state
             .and_then(|s| s.answer())
             .filter(|info| info.is_master())
@@ -429,6 +492,7 @@ mod tests {
         let mut master = entry(1, "master");
         master.name = "mymaster".into();
         MasterReport {
+            current: None,
             master: SentinelMaster {
                 entry: master,
                 quorum: Some(2),
@@ -487,5 +551,26 @@ mod tests {
         let members = view.members();
         assert!(members[0].leader && members[0].health == Health::Ok);
         assert_eq!(members[1].lag_bytes, Some(30));
+    }
+
+    #[test]
+    fn the_promoted_replica_leads_once_sentinel_gives_it_to_clients() {
+        let mut report = report();
+        report.current = Some(("127.0.0.1".into(), 2));
+        let mut polled = BTreeMap::new();
+        for (port, text) in [(1, "role:master\n"), (2, "role:master\n")] {
+            let target = RedisTarget::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
+            let mut instance = PolledInstance::new(target);
+            let info = parse_info(text).unwrap();
+            instance.state.probe = Probe::Answered(Box::new(info));
+            polled.insert(format!("127.0.0.1:{port}"), instance);
+        }
+        let view = ClusterView::new(&report, &polled);
+        assert_eq!(view.leader(), Some("127.0.0.1:2"));
+        let consensus = view.observation().consensus.unwrap();
+        assert_eq!(consensus.leader.as_deref(), Some("127.0.0.1:2"));
+        let members = view.members();
+        assert!(!members[0].leader && members[0].claims_leader);
+        assert!(members[1].leader && members[1].claims_leader);
     }
 }
