@@ -90,10 +90,16 @@ def ensure_node():
 
 
 def ip_for(used):
-    # never reuse an address that a pod (even a terminating one) still holds
+    # never reuse an address that a pod (even a terminating one) still holds;
+    # 127.0.0.10-249 first, then 127.0.1.2 onwards (thousands of pods)
     for n in range(10, 250):
         if f"127.0.0.{n}" not in used:
             return f"127.0.0.{n}"
+    for third in range(1, 256):
+        for fourth in range(2, 255):
+            ip = f"127.0.{third}.{fourth}"
+            if ip not in used:
+                return ip
 
 
 def tick():
