@@ -356,4 +356,48 @@ mod tests {
                 .unwrap_err();
         assert!(e.to_string().contains("the longest is 366 days"), "{e}");
     }
+
+    mod fuzz {
+        //! Random and mangled configs: parsing never panics, and any error
+        //! names the file. Bounded: proptest's default 256 cases each.
+        use super::*;
+        use proptest::prelude::*;
+
+        const EXAMPLE: &str = include_str!("../assets/clusterdeck.yaml");
+
+        fn checked(text: &str) {
+            if let Err(e) = parse(text) {
+                assert!(e.to_string().starts_with("--config deck.yaml"), "{e}");
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_is_a_config_or_an_error_naming_the_file(text in "\\PC{0,400}") {
+                checked(&text);
+            }
+
+            #[test]
+            fn the_example_cut_or_with_bytes_changed_never_panics(
+                cut in 0..EXAMPLE.len(),
+                edits in proptest::collection::vec((0..EXAMPLE.len(), any::<char>()), 0..8),
+            ) {
+                let mut chars: Vec<char> = EXAMPLE.chars().collect();
+                chars.truncate(cut.min(chars.len()));
+                for (at, c) in edits {
+                    if at < chars.len() {
+                        chars[at] = c;
+                    }
+                }
+                checked(&chars.into_iter().collect::<String>());
+            }
+
+            #[test]
+            fn deep_nesting_is_refused_quickly(depth in 33usize..5000) {
+                let text = format!("clusters: {}", "[".repeat(depth));
+                let e = parse(&text).unwrap_err();
+                prop_assert!(e.to_string().contains("levels deep"), "{}", e);
+            }
+        }
+    }
 }
