@@ -359,6 +359,42 @@ fn the_lab_on_docker_runs_redis_in_containers_and_removes_them_on_exit() {
     );
 }
 
+#[test]
+fn a_closed_terminal_heals_the_fault_and_removes_the_docker_lab() {
+    let image = common::docker::test_image();
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path().to_str().unwrap().to_string();
+    let mut sweep = LabSweep(None);
+    let mut c = PtyConsole::spawn(
+        &["lab", "--docker", "--image", image, "--interval", "200ms"],
+        160,
+        50,
+        &[("CLUSTERDECK_STATE_DIR", &state)],
+    );
+    let id = lab_id(&c.wait_for_text("Docker lab", DEADLINE));
+    sweep.0 = Some(id.clone());
+    let master = format!("clusterdeck-lab-{id}-master");
+    filter_to(&mut c, &master);
+    disconnect(&mut c, None);
+    c.wait_for("the fault injected", DEADLINE, is_cut_off);
+    let ledger = clusterdeck::actions::FaultLedger::in_dir(state_dir.path().to_path_buf());
+    assert_eq!(ledger.records().unwrap().len(), 1);
+    // As a closed tmux pane or a dropped SSH session: SIGHUP, then every
+    // write to the terminal fails; cleanup must not depend on writing.
+    c.close_terminal();
+    assert!(c.wait_exit(DEADLINE).success(), "not aborted");
+    assert!(ledger.records().unwrap().is_empty(), "the fault was healed");
+    let filter = format!("label=clusterdeck.lab={id}");
+    assert!(
+        common::docker::docker(&["ps", "-aq", "--filter", &filter]).is_empty(),
+        "containers removed"
+    );
+    assert!(
+        common::docker::docker(&["network", "ls", "-q", "--filter", &filter]).is_empty(),
+        "network removed"
+    );
+}
+
 /// The lab's id from its notice (`Docker lab <id> on network ...`).
 fn lab_id(notice: &str) -> String {
     notice
