@@ -255,12 +255,14 @@ impl Loop {
                 }
                 _ = self.suspend.recv() => self.suspend()?,
                 event = input.next() => match event {
-                    // Raw mode turns Ctrl-Z into a key: suspend as the shell would.
-                    Some(Ok(TermEvent::Key(key))) if is_ctrl_z(&key) => self.suspend()?,
                     Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
                         tracing::trace!(?key, "key");
                         match ui::handle_key(&mut self.ui, &self.app, key) {
                             Some(UiRequest::Quit) => return Ok(()),
+                            // Raw mode turns Ctrl-Z into a key: suspend as the shell would.
+                            Some(UiRequest::Suspend) => {
+                                self.suspend()?;
+                            }
                             Some(UiRequest::Execute(action)) => self.execute(action),
                             Some(UiRequest::SwitchKube { context, namespace }) => {
                                 self.switch_kube(context, namespace)
@@ -342,13 +344,6 @@ impl Loop {
                 .iter()
                 .any(|c| self.app.timeline.leaderless_since(&c.id).is_some())
     }
-}
-
-fn is_ctrl_z(key: &crossterm::event::KeyEvent) -> bool {
-    use crossterm::event::{KeyCode, KeyModifiers};
-    key.kind == KeyEventKind::Press
-        && key.modifiers.contains(KeyModifiers::CONTROL)
-        && matches!(key.code, KeyCode::Char('z' | 'Z'))
 }
 
 fn draw(guard: &mut TerminalGuard, app: &AppState, ui: &ui::UiState) -> Result<()> {

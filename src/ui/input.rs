@@ -9,7 +9,7 @@ use std::ops::Deref;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use super::keymap::{self, Command, LineCommand, QUIT_ANYWHERE};
+use super::keymap::{self, Command, LineCommand, QUIT_ANYWHERE, SUSPEND_ANYWHERE};
 use super::view::{self, View};
 use super::{Asking, Mode, Pane, UiRequest, UiState, details, help};
 use crate::actions::plan::{self, PlanContext};
@@ -50,6 +50,9 @@ pub fn handle_key(ui: &mut UiState, app: &AppState, key: KeyEvent) -> Option<UiR
     if QUIT_ANYWHERE.matches(&key) {
         return Some(UiRequest::Quit);
     }
+    if SUSPEND_ANYWHERE.matches(&key) {
+        return Some(UiRequest::Suspend);
+    }
     match app.ui.mode.clone() {
         Mode::Normal => normal(app, key),
         Mode::Filter => {
@@ -75,6 +78,7 @@ fn normal(app: &mut Keys<'_>, key: KeyEvent) -> Option<UiRequest> {
     let command = keymap::lookup(&key, &app.header)?;
     match command {
         Command::Quit => return Some(UiRequest::Quit),
+        Command::Suspend => return Some(UiRequest::Suspend),
         Command::Help => open_help(app),
         Command::NextPane | Command::PreviousPane => cycle_focus(app, command == Command::NextPane),
         Command::Down => move_by(app, 1),

@@ -14,6 +14,7 @@ use crate::app::HeaderInfo;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     Quit,
+    Suspend,
     Help,
     NextPane,
     PreviousPane,
@@ -104,6 +105,9 @@ fn code_label(code: KeyCode) -> &'static str {
 
 /// Quits from every mode, even while typing a filter or in a dialog.
 pub const QUIT_ANYWHERE: Key = Key::Ctrl('c');
+/// Stops the console as a shell job, in every mode (raw mode delivers
+/// Ctrl-Z as a key, not as SIGTSTP).
+pub const SUSPEND_ANYWHERE: Key = Key::Ctrl('z');
 
 /// One row of the key table.
 #[derive(Debug, Clone, Copy)]
@@ -139,6 +143,7 @@ use Scope::{Always, Lab, Mutating};
 pub const BINDINGS: &[Binding] = &[
     bind(&[Key::Char('?')], Command::Help, "this help", Some("help"), Always),
     bind(&[Key::Char('q'), QUIT_ANYWHERE], Command::Quit, "quit (Ctrl-C anywhere)", Some("quit"), Always),
+    bind(&[SUSPEND_ANYWHERE], Command::Suspend, "suspend (fg resumes)", None, Always),
     bind(&[Key::Code(KeyCode::Tab)], Command::NextPane, "next pane", Some("pane"), Always),
     bind(&[Key::Code(KeyCode::BackTab)], Command::PreviousPane, "previous pane", None, Always),
     bind(&[Key::Char('j'), Key::Code(KeyCode::Down)], Command::Down, "down / scroll", None, Always),

@@ -207,6 +207,8 @@ impl UiState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UiRequest {
     Quit,
+    /// Ctrl-Z: give the terminal back and stop as a shell job.
+    Suspend,
     /// A confirmed action.
     Execute(Action),
     /// `:ctx` / `:ns`: watch another Kubernetes context or namespace.
