@@ -365,7 +365,7 @@ async fn actions_follow_ctx_to_the_other_cluster() {
     console.wait_for_text("apple-0", WAIT);
     console.send(":ctx two\r");
     console.wait_for("the other context", WAIT, |sc| {
-        sc.contains("berry-0") && sc.contains("kube:two/db") && sc.contains("1 clusters, 1 members")
+        sc.contains("berry-0") && sc.contains("kube:two/db") && sc.contains("1 cluster, 1 member")
     });
     console.select_member("berry-0");
     console.send("s");

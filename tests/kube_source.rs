@@ -543,17 +543,15 @@ async fn ctx_and_ns_switch_the_console_live() {
     console.wait_for_text("apple-0", deadline);
     console.send(":ctx two\r");
     console.wait_for("the other context's pods only", deadline, |s| {
-        s.contains("berry-0") && s.contains("kube:two/db") && s.contains("1 clusters, 1 members")
+        s.contains("berry-0") && s.contains("kube:two/db") && s.contains("1 cluster, 1 member")
     });
     console.send(":ctx one\r");
     console.wait_for("the first context again", deadline, |s| {
-        s.contains("kube:one/db") && s.contains("1 clusters, 1 members")
+        s.contains("kube:one/db") && s.contains("1 cluster, 1 member")
     });
     console.send(":ns other\r");
     console.wait_for("the other namespace's pods", deadline, |s| {
-        s.contains("cherry-0")
-            && s.contains("kube:one/other")
-            && s.contains("1 clusters, 1 members")
+        s.contains("cherry-0") && s.contains("kube:one/other") && s.contains("1 cluster, 1 member")
     });
     console.send("q");
     console.wait_exit(deadline);

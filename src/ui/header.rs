@@ -53,15 +53,24 @@ fn title(app: &View) -> Line<'static> {
     let topology = &app.topology;
     spans.push(Span::styled(
         format!(
-            "  every {}  {} clusters, {} members  {} UTC",
+            "  every {}  {}, {}  {} UTC",
             humantime::format_duration(app.header.interval),
-            topology.clusters.len(),
-            topology.member_count(),
+            counted(topology.clusters.len(), "cluster"),
+            counted(topology.member_count(), "member"),
             view::clock(app.now),
         ),
         theme.dim(),
     ));
     Line::from(spans)
+}
+
+/// "1 cluster", "3 clusters".
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// The first cluster alarm (two leaders, a source's problem), in red right
@@ -136,6 +145,13 @@ mod tests {
     use ratatui::style::Color;
 
     use super::*;
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(counted(1, "cluster"), "1 cluster");
+        assert_eq!(counted(0, "member"), "0 members");
+        assert_eq!(counted(3, "cluster"), "3 clusters");
+    }
     use crate::ui::testing::{self, SMALL};
 
     #[test]
