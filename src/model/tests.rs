@@ -553,3 +553,13 @@ fn one_master_under_two_sentinel_names_is_two_clusters() {
         "{first:?} {again:?}"
     );
 }
+
+#[test]
+fn clusters_are_in_the_order_people_count() {
+    use super::topology::natural_cmp;
+    let mut ids = vec!["ag-10", "ag-2", "ag-1", "b", "ag-02", "ag"];
+    ids.sort_by(|a, b| natural_cmp(a, b));
+    assert_eq!(ids, ["ag", "ag-1", "ag-2", "ag-02", "ag-10", "b"]);
+    assert_eq!(natural_cmp("x9", "x10"), std::cmp::Ordering::Less);
+    assert_eq!(natural_cmp("é2", "é10"), std::cmp::Ordering::Less);
+}

@@ -168,7 +168,7 @@ impl Topology {
         for cluster in &mut clusters {
             finish_cluster(cluster);
         }
-        clusters.sort_by(|a, b| a.id.cmp(&b.id));
+        clusters.sort_by(|a, b| natural_cmp(&a.id, &b.id));
         Topology { clusters, sources }
     }
 
@@ -263,6 +263,36 @@ fn place_members(
 
 /// One observation with the source that made it and when.
 type Seen<'a> = (&'a str, Timestamp, &'a MemberObservation);
+
+/// Orders names as people count: `ag-2` before `ag-10` (runs of digits
+/// compare by value, the rest by character).
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a, b);
+    loop {
+        let (Some(x), Some(y)) = (a.chars().next(), b.chars().next()) else {
+            return a.len().cmp(&b.len());
+        };
+        let order = if x.is_ascii_digit() && y.is_ascii_digit() {
+            let da = a.len() - a.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            let db = b.len() - b.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            let (na, nb) = (
+                a[..da].trim_start_matches('0'),
+                b[..db].trim_start_matches('0'),
+            );
+            let by_value = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            let order = by_value.then_with(|| da.cmp(&db));
+            (a, b) = (&a[da..], &b[db..]);
+            order
+        } else {
+            (a, b) = (&a[x.len_utf8()..], &b[y.len_utf8()..]);
+            x.cmp(&y)
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+}
 
 /// Groups observations of one instance: same address, or same name where one
 /// of them has no address.
@@ -443,7 +473,7 @@ fn finish_cluster(cluster: &mut Cluster) {
         tier_rank(a.tier)
             .cmp(&tier_rank(b.tier))
             .then(b.leader.cmp(&a.leader))
-            .then(a.name.cmp(&b.name))
+            .then_with(|| natural_cmp(&a.name, &b.name))
     });
     cluster.recorded_leader_agrees = cluster.recorded_leader.as_ref().map(|recorded| {
         cluster
