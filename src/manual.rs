@@ -20,12 +20,35 @@ pub fn completions(shell: Shell) -> Vec<u8> {
     out
 }
 
-/// The man page, in roff.
+/// The man page, in roff: the program's page, then one OPTIONS section per
+/// subcommand with the flags of its own (`lab --replicas`, ...), so that
+/// one page holds every flag.
 pub fn man() -> Vec<u8> {
+    let mut cmd = crate::cli::command();
+    cmd.build();
     let mut out = Vec::new();
-    let page = clap_mangen::Man::new(crate::cli::command());
     // Writing into a Vec cannot fail.
-    let _ = page.render(&mut out);
+    let _ = clap_mangen::Man::new(cmd.clone()).render(&mut out);
+    for sub in cmd.get_subcommands() {
+        // Its own flags only: the global ones (and help) are on the page already.
+        let theirs = |a: &clap::Arg| a.is_global_set() || a.get_id().as_str() == "help";
+        if sub.get_arguments().all(|a| theirs(a) || a.is_hide_set()) {
+            continue;
+        }
+        let name = sub.get_name();
+        let own = sub
+            .clone()
+            .mut_args(|a| if theirs(&a) { a.hide(true) } else { a });
+        let page = clap_mangen::Man::new(own);
+        let mut section = Vec::new();
+        let _ = page.render_options_section(&mut section);
+        // Its heading is plain OPTIONS, the program's own: name it.
+        let body = String::from_utf8_lossy(&section);
+        // (after the string definitions the page's start already made).
+        let body = body.split_once(".SH OPTIONS\n").map_or(&*body, |(_, b)| b);
+        out.extend_from_slice(format!(".SH \"{} OPTIONS\"\n", name.to_uppercase()).as_bytes());
+        out.extend_from_slice(body.as_bytes());
+    }
     out
 }
 

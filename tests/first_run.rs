@@ -120,7 +120,17 @@ async fn the_man_page_renders_and_names_every_subcommand() {
         });
         assert!(named, "{sub} not in the man page:\n{page}");
     }
-    assert!(page.contains("--read-only"), "{page}");
+    // The global flags, and each subcommand's own.
+    for flag in [
+        "--read-only",
+        "--replicas",
+        "--snapshots",
+        "--timeout",
+        "--for",
+    ] {
+        assert!(page.contains(flag), "{flag} not in the man page:\n{page}");
+    }
+    assert!(page.contains("LAB OPTIONS"), "{page}");
 }
 
 #[tokio::test]
