@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigError};
 use crate::model::SourceKind;
@@ -24,6 +24,9 @@ use crate::sources::sim::SimConfig;
 /// copies, how far behind, where each runs, and what just changed.
 #[derive(Debug, Parser)]
 #[command(name = "clusterdeck", version, about, long_about = None)]
+// clap's own `help` takes no flags, so `help --help` was an error; ours
+// (Command::Help) is a subcommand like the others.
+#[command(disable_help_subcommand = true)]
 #[command(
     after_help = "Run `clusterdeck lab` for a local demo cluster. Keys: press ? in the console."
 )]
@@ -38,6 +41,77 @@ pub struct Cli {
     pub common: CommonArgs,
 }
 
+/// The command line with each subcommand's help scoped to what applies
+/// ([`ignored_by`]); parse with [`parse`], not `Cli::parse`, so that the
+/// help says so.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().into()).collect();
+    for name in names {
+        let ignored = ignored_by(&name);
+        let hidden = globals.iter().filter(|a| ignored(a.get_id().as_str()));
+        let hidden: Vec<clap::Arg> = hidden.map(|a| a.clone().hide(true)).collect();
+        // A subcommand that has an argument of a global's id keeps its own
+        // (clap does not propagate over it): a hidden copy, which parses
+        // the same and hands its value up the same way, so the flag still
+        // works there as it always did.
+        cmd = cmd.mut_subcommand(&name, |sub| sub.args(hidden));
+    }
+    cmd
+}
+
+/// Parses the process's arguments with [`command`]; exits on bad usage
+/// (clap's message, exit 2) or `--help`.
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command()).exit())
+}
+
+/// The global flags a subcommand ignores, by id: still accepted (scripts
+/// pass the same flags to every mode) but not listed in its help.
+fn ignored_by(subcommand: &str) -> fn(&str) -> bool {
+    const REDIS: &[&str] = &[
+        "redis",
+        "sentinel",
+        "sentinel_master",
+        "redis_password_file",
+        "registry_key",
+        "registry",
+        "sim",
+        "seed",
+        "password_file",
+        "sentinel_password_file",
+        "registry_password_file",
+        "allow_net",
+        "tls_ca",
+        "tls_cert",
+        "tls_key",
+        "tls_insecure",
+    ];
+    const KUBE: &[&str] = &[
+        "kube",
+        "kubeconfig",
+        "context",
+        "namespace",
+        "all_namespaces",
+    ];
+    const HEAL: &[&str] = &["docker", "interval", "keep_faults", "config"];
+    match subcommand {
+        // The lab starts its own cluster; only the engine is chosen.
+        "lab" => |id| REDIS.contains(&id) || KUBE.contains(&id),
+        // Heal reads the ledger; only the Kubernetes flags add a sweep.
+        "heal" => |id| REDIS.contains(&id) || HEAL.contains(&id),
+        // Headless modes inject no fault.
+        "snapshot" | "watch" => |id| id == "keep_faults",
+        _ => |_| true,
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Look once, print every cluster and source, exit (0 ok, 1 a source failed).
@@ -49,12 +123,15 @@ pub enum Command {
         #[arg(long, default_value = "5s", value_parser = parse_duration)]
         timeout: Duration,
     },
-    /// Follow the clusters and print one JSON object a line until interrupted.
+    /// Follow the clusters and print one JSON object a line, until
+    /// interrupted or --for ends.
     Watch {
-        /// Print timeline events (the default); without it, a snapshot per change.
+        /// Print timeline events, one a line: what watch prints anyway
+        /// unless --snapshots is given (the flag says so in scripts).
         #[arg(long)]
         events: bool,
-        /// Print whole snapshots, one a line, whenever something changed.
+        /// Print whole snapshots instead of events, one a line, whenever
+        /// something changed.
         #[arg(long, conflicts_with = "events")]
         snapshots: bool,
         /// Stop after this long (e.g. 30s); runs until interrupted by default.
@@ -82,6 +159,21 @@ pub enum Command {
         /// Number of sentinels.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=7))]
         sentinels: u8,
+    },
+    /// Print a shell completion script to stdout, e.g.
+    /// `clusterdeck completions bash > ~/.local/share/bash-completion/completions/clusterdeck`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, e.g. `clusterdeck man | man -l -`.
+    Man,
+    /// Print this help, or the help of the given subcommand.
+    Help {
+        /// The subcommand to describe.
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
     },
 }
 
@@ -564,6 +656,25 @@ mod tests {
         ));
         let cli = parse(&["snapshot", "--redis", "localhost:7000"]).unwrap();
         assert_eq!(cli.sources.redis.len(), 1);
+    }
+
+    #[test]
+    fn flags_hidden_from_a_subcommand_help_still_work_there() {
+        command().debug_assert();
+        let scoped = |args: &[&str]| {
+            let argv = std::iter::once("clusterdeck").chain(args.iter().copied());
+            let matches = command().try_get_matches_from(argv).unwrap();
+            Cli::from_arg_matches(&matches).unwrap()
+        };
+        let cli = scoped(&["lab", "--redis", "h:1", "--context", "c", "-n", "ns"]);
+        assert_eq!(cli.sources.redis, ["h:1"]);
+        assert_eq!(cli.sources.namespace.as_deref(), Some("ns"));
+        let cli = scoped(&["heal", "--sim", "3", "--interval", "2s", "--keep-faults"]);
+        assert_eq!(cli.sources.sim, Some(3));
+        assert_eq!(cli.common.interval, Duration::from_secs(2));
+        assert!(cli.common.keep_faults);
+        let cli = scoped(&["--seed", "7", "heal"]);
+        assert_eq!(cli.sources.seed, 7);
     }
 
     #[tokio::test]

@@ -23,6 +23,7 @@
 //! - [`config`]: the cluster config file (names and labels to clusters and tiers).
 //! - [`escape`]: cluster text made safe to show in a terminal.
 //! - [`cli`]: the command line, mapping flags onto a source plan.
+//! - [`manual`]: shell completions and the man page, from the clap definitions.
 //! - [`run`]: from parsed arguments to a running mode and an exit code.
 //! - [`terminal`]: entering the terminal and restoring it on every way out.
 //! - [`logging`]: logs to a file, never to the terminal.
@@ -37,6 +38,7 @@ pub mod escape;
 pub mod headless;
 pub mod lab;
 pub mod logging;
+pub mod manual;
 pub mod model;
 pub mod paths;
 pub mod run;

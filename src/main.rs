@@ -2,12 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // Without a report handler, errors would lose their context chain.
     if let Err(e) = color_eyre::install() {
         eprintln!("clusterdeck: cannot install error reporting: {e}");
     }
-    clusterdeck::run::run(clusterdeck::cli::Cli::parse())
+    clusterdeck::run::run(clusterdeck::cli::parse())
 }

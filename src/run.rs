@@ -29,6 +29,9 @@ pub const EXIT_SOURCE_FAILED: u8 = 1;
 
 /// Runs the mode the command line asks for.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Some(code) = crate::manual::run(cli.command.as_ref()) {
+        return code;
+    }
     // A log file that cannot be written is bad input, said before anything runs.
     let log_path = match crate::logging::init(cli.common.log_file.as_deref()) {
         Ok(path) => path,
@@ -94,10 +97,7 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
     };
     let timeout = cli.common.request_timeout;
     match cli.command {
-        Some(Command::Heal) => {
-            let kube = cli.sources.kube_target();
-            heal(timeout, cli.common.read_only, kube).await
-        }
+        Some(Command::Heal) => heal(timeout, cli.common.read_only, cli.sources.kube_target()).await,
         Some(Command::Lab {
             replicas,
             sentinels,
@@ -130,15 +130,24 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
             ..
         }) => {
             let planned = cli.sources.plan().await?;
-            let output = if snapshots {
-                WatchOutput::Snapshots
-            } else {
-                WatchOutput::Events
-            };
+            let output = watch_output(snapshots);
             let outcome = headless::watch(planned, header, timeout, output, duration).await?;
             Ok(exit_code(outcome))
         }
+        // Printed by `run` before anything started.
+        Some(Command::Completions { .. } | Command::Man | Command::Help { .. }) => {
+            Ok(ExitCode::SUCCESS)
+        }
         None => run_console(&cli, header, timeout).await,
+    }
+}
+
+/// Events unless `--snapshots` (`--events` only says so).
+fn watch_output(snapshots: bool) -> WatchOutput {
+    if snapshots {
+        WatchOutput::Snapshots
+    } else {
+        WatchOutput::Events
     }
 }
 
