@@ -273,18 +273,17 @@ impl Loop {
                     }
                     Some(Ok(TermEvent::Resize(..))) => true,
                     Some(Ok(_)) => false,
+                    // EIO: the terminal is gone (a closed pane, a dropped SSH
+                    // session), as SIGHUP says too; whichever comes first
+                    // ends the console the same way.
+                    Some(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
+                        tracing::info!("the terminal is gone; stopping");
+                        return Ok(());
+                    }
                     Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
                     None => return Ok(()),
                 },
-                Some(report) = self.sources.reports.recv() => {
-                    self.app.apply_report(report, OffsetDateTime::now_utc());
-                    // Several sources often report together: take them all, draw once.
-                    while let Ok(report) = self.sources.reports.try_recv() {
-                        self.app.apply_report(report, OffsetDateTime::now_utc());
-                    }
-                    self.sources.offer_targets(&self.app.topology);
-                    true
-                }
+                Some(report) = self.sources.reports.recv() => self.on_reports(report),
                 Some(outcome) = self.outcomes.recv() => {
                     self.app.apply_outcome(&outcome, OffsetDateTime::now_utc());
                     self.ui.show_outcome(&outcome);
@@ -296,6 +295,17 @@ impl Loop {
                 draw(&mut self.guard, &self.app, &self.ui)?;
             }
         }
+    }
+
+    /// Applies a report and any others already waiting: several sources
+    /// often report together, and one draw serves them all.
+    fn on_reports(&mut self, report: crate::model::SourceReport) -> bool {
+        self.app.apply_report(report, OffsetDateTime::now_utc());
+        while let Ok(report) = self.sources.reports.try_recv() {
+            self.app.apply_report(report, OffsetDateTime::now_utc());
+        }
+        self.sources.offer_targets(&self.app.topology);
+        true
     }
 
     /// Gives the terminal back and stops until the shell continues the
@@ -347,9 +357,11 @@ impl Loop {
 }
 
 fn draw(guard: &mut TerminalGuard, app: &AppState, ui: &ui::UiState) -> Result<()> {
-    guard
-        .terminal
-        .draw(|frame| ui::draw(frame, app, ui))
-        .wrap_err("cannot draw on the terminal")?;
-    Ok(())
+    match guard.terminal.draw(|frame| ui::draw(frame, app, ui)) {
+        Ok(_) => Ok(()),
+        // The terminal is gone: SIGHUP or the input's EIO ends the loop
+        // next, and the cleanup after it writes nothing it needs.
+        Err(e) if e.raw_os_error() == Some(libc::EIO) => Ok(()),
+        Err(e) => Err(e).wrap_err("cannot draw on the terminal"),
+    }
 }
