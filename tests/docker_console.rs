@@ -50,7 +50,27 @@ fn filter_to(console: &mut PtyConsole, container: &str) {
 
 /// `n`, the network (default), the time to live, `y`.
 fn disconnect(console: &mut PtyConsole, ttl: Option<&str>) {
-    console.send("n");
+    // Right after a reconnect the engine can report the container once more
+    // without its network (an event's inspect racing the reconnect); the
+    // console then rightly refuses, and an operator would press n again.
+    for _ in 0..3 {
+        console.send("n");
+        let screen = console.wait_for("the network question or a refusal", DEADLINE, |s| {
+            s.contains("from which network?") || s.contains("is not attached to any network")
+        });
+        if screen.contains("from which network?") {
+            break;
+        }
+        // Any key dismisses the refusal ("g": the first member, where it is).
+        console.send("g");
+        console.wait_for("the refusal dismissed", DEADLINE, |s| {
+            !s.contains("is not attached to any network")
+        });
+        console.wait_for("the network back on screen", DEADLINE, |s| {
+            s.lines()
+                .any(|l| l.contains("│networks") && !l.trim_end_matches('│').trim().ends_with('-'))
+        });
+    }
     console.wait_for_text("from which network?", DEADLINE);
     console.send("\r");
     console.wait_for_text("Reconnect it after", DEADLINE);

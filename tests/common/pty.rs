@@ -29,8 +29,10 @@ fn spawn_reader(
     sink: Arc<Mutex<vt100::Parser>>,
     stop: Arc<AtomicBool>,
 ) -> thread::JoinHandle<()> {
-    // SAFETY: dup(2) of an fd we own; the copy is closed by this thread.
-    let fd = unsafe { libc::dup(master_fd) };
+    // CLOEXEC: a process another test starts meanwhile must not inherit a
+    // copy of the master, or closing the terminal would not close it.
+    // SAFETY: a copy of an fd we own; it is closed by this thread.
+    let fd = unsafe { libc::fcntl(master_fd, libc::F_DUPFD_CLOEXEC, 0) };
     assert!(fd >= 0, "dup of the pty master failed");
     thread::spawn(move || {
         let mut buf = [0u8; 8192];
