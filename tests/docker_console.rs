@@ -331,24 +331,8 @@ impl Drop for LabSweep {
 
 #[test]
 fn the_lab_on_docker_runs_redis_in_containers_and_removes_them_on_exit() {
-    let image = common::docker::test_image();
     let state_dir = tempfile::tempdir().unwrap();
-    let state = state_dir.path().to_str().unwrap().to_string();
-    let mut sweep = LabSweep(None);
-    let mut c = PtyConsole::spawn(
-        &["lab", "--docker", "--image", image, "--interval", "200ms"],
-        160,
-        50,
-        &[("CLUSTERDECK_STATE_DIR", &state)],
-    );
-    let notice = c.wait_for_text("Docker lab", DEADLINE);
-    let id = notice
-        .split_whitespace()
-        .skip_while(|w| *w != "lab")
-        .nth(1)
-        .expect("the notice names the lab")
-        .to_string();
-    sweep.0 = Some(id.clone());
+    let (mut c, _sweep, id) = docker_lab(state_dir.path());
     let master = format!("clusterdeck-lab-{id}-master");
     let screen = c.wait_for(
         "a master and two copies, joined with their containers",
@@ -369,30 +353,13 @@ fn the_lab_on_docker_runs_redis_in_containers_and_removes_them_on_exit() {
     assert_eq!(running.lines().count(), 3, "{screen}");
     c.send("q");
     assert!(c.wait_exit(DEADLINE).success());
-    assert!(
-        common::docker::docker(&["ps", "-aq", "--filter", &filter]).is_empty(),
-        "containers removed"
-    );
-    assert!(
-        common::docker::docker(&["network", "ls", "-q", "--filter", &filter]).is_empty(),
-        "network removed"
-    );
+    assert_lab_gone(&id);
 }
 
 #[test]
 fn a_closed_terminal_heals_the_fault_and_removes_the_docker_lab() {
-    let image = common::docker::test_image();
     let state_dir = tempfile::tempdir().unwrap();
-    let state = state_dir.path().to_str().unwrap().to_string();
-    let mut sweep = LabSweep(None);
-    let mut c = PtyConsole::spawn(
-        &["lab", "--docker", "--image", image, "--interval", "200ms"],
-        160,
-        50,
-        &[("CLUSTERDECK_STATE_DIR", &state)],
-    );
-    let id = lab_id(&c.wait_for_text("Docker lab", DEADLINE));
-    sweep.0 = Some(id.clone());
+    let (mut c, _sweep, id) = docker_lab(state_dir.path());
     let master = format!("clusterdeck-lab-{id}-master");
     filter_to(&mut c, &master);
     disconnect(&mut c, None);
@@ -404,6 +371,25 @@ fn a_closed_terminal_heals_the_fault_and_removes_the_docker_lab() {
     c.close_terminal();
     assert!(c.wait_exit(DEADLINE).success(), "not aborted");
     assert!(ledger.records().unwrap().is_empty(), "the fault was healed");
+    assert_lab_gone(&id);
+}
+
+/// `lab --docker` in a pseudo-terminal with its state in `state`, its id
+/// from the notice, and a sweep of its containers if the test fails.
+fn docker_lab(state: &std::path::Path) -> (PtyConsole, LabSweep, String) {
+    let image = common::docker::test_image();
+    let c = PtyConsole::spawn(
+        &["lab", "--docker", "--image", image, "--interval", "200ms"],
+        160,
+        50,
+        &[("CLUSTERDECK_STATE_DIR", state.to_str().unwrap())],
+    );
+    let id = lab_id(&c.wait_for_text("Docker lab", DEADLINE));
+    (c, LabSweep(Some(id.clone())), id)
+}
+
+/// Nothing labelled with the lab's id is left: no container, no network.
+fn assert_lab_gone(id: &str) {
     let filter = format!("label=clusterdeck.lab={id}");
     assert!(
         common::docker::docker(&["ps", "-aq", "--filter", &filter]).is_empty(),
