@@ -16,6 +16,7 @@ use crate::sources::SourceSpec;
 use crate::sources::docker::{DockerHost, DockerSpec};
 use crate::sources::kube::{KubeTarget, Namespaces};
 use crate::sources::plan::{Discovered, PlannedSource, SourcePlan};
+use crate::sources::probes::args::ProbeArgs;
 use crate::sources::redis::watch_sentinel::node_target;
 use crate::sources::redis::{Credentials, RedisTarget, TargetError, TrustArgs, UrlKind};
 use crate::sources::sim::SimConfig;
@@ -280,6 +281,10 @@ pub struct SourceArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
 
+    /// Application probes (`--probe KIND=URL`) and what they present.
+    #[command(flatten)]
+    pub probes: ProbeArgs,
+
     /// The cluster config the platform sources use (set from --config).
     #[arg(skip)]
     pub config: Arc<Config>,
@@ -342,7 +347,7 @@ pub enum UsageError {
     #[error("--registry-key needs a Redis to read it from: add --registry URL or --redis URL")]
     RegistryWithoutRedis,
     #[error(
-        "nothing to watch: give --redis URL, --sentinel URL, --docker, --kube or --sim N \
+        "nothing to watch: give --redis URL, --sentinel URL, --probe KIND=URL, --docker, --kube or --sim N \
          (or run `clusterdeck lab` for a local demo cluster)"
     )]
     NoSources,
@@ -352,6 +357,8 @@ pub enum UsageError {
     EmptyRedis,
     #[error("--docker={0:?}: use unix:///path/to/docker.sock or tcp://host:port")]
     DockerHost(String),
+    #[error("{0}")]
+    Probe(String),
     #[error("--kubeconfig {}: {error}", .path.display())]
     Kubeconfig { path: PathBuf, error: String },
     #[error(
@@ -406,6 +413,7 @@ impl SourceArgs {
             || self.sim.is_some()
             || self.docker.is_some()
             || self.kube_target().is_some()
+            || self.probes.names_any()
     }
 
     /// The Kubernetes target the flags ask for, if any.
@@ -447,6 +455,20 @@ impl SourceArgs {
         self.plan_registry(&mut plan, first_redis, &creds)?;
         self.plan_sim(&mut plan);
         self.plan_platforms(&mut plan, found);
+        let nets: Vec<_> = self
+            .trust
+            .allow_net
+            .iter()
+            .chain(&self.trust.resolved)
+            .copied()
+            .collect();
+        for (label, spec) in self
+            .probes
+            .plan(&self.config, &nets)
+            .map_err(UsageError::Probe)?
+        {
+            plan.push(SourceKind::Probe, label, spec);
+        }
         if plan.is_empty() {
             return Err(UsageError::NoSources);
         }

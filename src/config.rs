@@ -23,6 +23,10 @@ pub struct Config {
     /// Clusters, first match wins.
     #[serde(default)]
     pub clusters: Vec<ClusterRule>,
+    /// Probe kinds of your own (the generic `http` probe), or replacements
+    /// of built-in ones, in the form of `assets/probes/*.yaml`.
+    #[serde(default)]
+    pub probes: Vec<crate::sources::probes::Definition>,
 }
 
 /// One cluster: what belongs to it and how its tiers are told apart.
@@ -48,6 +52,11 @@ pub struct ClusterRule {
     /// How `x` removes an instance of this cluster.
     #[serde(default)]
     pub remove: Option<RemoveRule>,
+    /// Ask every member of this cluster what the application says about
+    /// its role (`{kind: etcd, port: 2379}`, plus TLS files and a
+    /// password file or variable).
+    #[serde(default)]
+    pub probe: Option<crate::sources::probes::RuleProbe>,
 }
 
 /// How to remove an instance: by default SIGTERM and a grace period; with
@@ -171,7 +180,35 @@ impl Config {
                 return Err(invalid("remove.exec", "must name a command"));
             }
         }
+        self.check_probes(path)
+    }
+
+    /// Every probe definition compiles and every rule's probe names a kind.
+    fn check_probes(&self, path: &Path) -> Result<(), ConfigError> {
+        let catalog = self
+            .probe_catalog()
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                field: "probes".into(),
+                message,
+            })?;
+        for (i, rule) in self.clusters.iter().enumerate() {
+            if let Some(probe) = &rule.probe
+                && let Err(message) = catalog.get(&probe.kind)
+            {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    field: format!("clusters[{i}].probe.kind"),
+                    message,
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The built-in probe kinds and this file's.
+    pub fn probe_catalog(&self) -> Result<crate::sources::probes::Catalog, String> {
+        crate::sources::probes::Catalog::new(&self.probes)
     }
 
     /// The first rule an object with these names and labels belongs to, and

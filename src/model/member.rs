@@ -103,6 +103,20 @@ impl std::fmt::Display for Platform {
     }
 }
 
+/// How far behind an instance is in its system's own unit (raft entries,
+/// ZooKeeper transactions), when that is not bytes or seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NativeLag {
+    pub value: u64,
+    pub unit: String,
+}
+
+impl std::fmt::Display for NativeLag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.value, self.unit)
+    }
+}
+
 /// Where an instance runs. Every field is optional because each source knows
 /// only part of it (Redis knows an address, Docker a container, Kubernetes a pod).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -270,6 +284,12 @@ pub struct Member {
     pub repl_offset: Option<u64>,
     pub lag_bytes: Option<u64>,
     pub lag_seconds: Option<f64>,
+    /// Lag in the system's own unit (`lag` in snapshots), from a probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<NativeLag>,
+    /// The raft term or epoch this member is in, from a probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<u64>,
     pub sync: Option<SyncProgress>,
     pub placement: Placement,
     /// Ids of the sources that contributed.

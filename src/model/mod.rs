@@ -17,8 +17,8 @@ pub mod topology;
 pub use consensus::{Arbiter, ConsensusView, Fact, SentinelView};
 pub use history::LagHistory;
 pub use member::{
-    ContainerHandle, Handles, Health, KubeHandle, Link, Member, Placement, Platform, SwarmHandle,
-    SwarmServiceHandle, SyncProgress, Tier,
+    ContainerHandle, Handles, Health, KubeHandle, Link, Member, NativeLag, Placement, Platform,
+    SwarmHandle, SwarmServiceHandle, SyncProgress, Tier,
 };
 pub use observation::{
     Authority, ClusterObservation, MemberObservation, RecordedLeader, SourceKind, SourceReport,

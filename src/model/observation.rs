@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Timestamp;
 use super::consensus::ConsensusView;
-use super::member::{Health, Link, Placement, SyncProgress, Tier};
+use super::member::{Health, Link, NativeLag, Placement, SyncProgress, Tier};
 
 /// How much a source's word about roles counts, weakest first. When sources
 /// disagree about a member's tier or cluster, the strongest one wins.
@@ -64,6 +64,10 @@ pub struct MemberObservation {
     pub repl_offset: Option<u64>,
     pub lag_bytes: Option<u64>,
     pub lag_seconds: Option<f64>,
+    /// Lag in the system's own unit (raft entries), from a probe.
+    pub lag: Option<NativeLag>,
+    /// The raft term or epoch the member is in.
+    pub term: Option<u64>,
     pub sync: Option<SyncProgress>,
     pub placement: Placement,
     pub error: Option<String>,
@@ -108,6 +112,8 @@ pub enum SourceKind {
     Docker,
     Kube,
     Sim,
+    /// An application probe (etcd, ZooKeeper, ...).
+    Probe,
 }
 
 impl SourceKind {
@@ -119,6 +125,7 @@ impl SourceKind {
             SourceKind::Docker => "docker",
             SourceKind::Kube => "kube",
             SourceKind::Sim => "sim",
+            SourceKind::Probe => "probe",
         }
     }
 }

@@ -365,6 +365,8 @@ fn merge_member(group: &[Seen<'_>]) -> (Member, Vec<String>) {
         repl_offset: obs().find_map(|o| o.repl_offset),
         lag_bytes: obs().find_map(|o| o.lag_bytes),
         lag_seconds: obs().find_map(|o| o.lag_seconds),
+        lag: obs().find_map(|o| o.lag.clone()),
+        term: obs().find_map(|o| o.term),
         sync: obs().find_map(|o| o.sync),
         error: obs().find_map(|o| o.error.clone()),
         ..Member::default()

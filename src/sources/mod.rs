@@ -8,12 +8,14 @@
 //! - [`poll`]: the loop, reconnect backoff and discovered targets every
 //!   polled source shares; an application probe is a parser plus a
 //!   [`poll::Poll`].
-//! - [`redis`], [`docker`], [`kube`], [`sim`]: the sources themselves.
+//! - [`redis`], [`docker`], [`kube`], [`sim`]: the sources themselves;
+//! - [`probes`]: applications' own word on their members (etcd, ZooKeeper, ...).
 
 pub mod docker;
 pub mod kube;
 pub mod plan;
 pub mod poll;
+pub mod probes;
 pub mod redis;
 pub mod sim;
 
@@ -72,6 +74,8 @@ pub enum SourceSpec {
     Kube(kube::KubeTarget, std::sync::Arc<crate::config::Config>),
     /// A Docker Engine: containers, and Swarm services, tasks and nodes.
     Docker(docker::DockerSpec),
+    /// An application's own view of its members (etcd, ZooKeeper, ...).
+    Probe(probes::ProbeSpec),
 }
 
 impl SourceSpec {
@@ -84,14 +88,16 @@ impl SourceSpec {
             SourceSpec::Sim(_) => "sim",
             SourceSpec::Kube(..) => "kube",
             SourceSpec::Docker(_) => "docker",
+            SourceSpec::Probe(_) => "probe",
         }
     }
 
     /// Whether the source polls the members Docker or Kubernetes discover
     /// (an application probe without fixed URLs); the app loop then sends
-    /// them over [`SourceContext::targets`]. No source of today does.
+    /// them over [`SourceContext::targets`]: a probe a config rule asks for.
     pub fn wants_targets(&self) -> bool {
         match self {
+            SourceSpec::Probe(spec) => spec.seeds.is_none(),
             SourceSpec::Redis(_)
             | SourceSpec::Sentinel { .. }
             | SourceSpec::Registry { .. }
@@ -116,6 +122,7 @@ impl SourceSpec {
             SourceSpec::Sim(config) => tokio::spawn(sim::run(ctx, config)),
             SourceSpec::Kube(target, config) => tokio::spawn(kube::run(ctx, target, config)),
             SourceSpec::Docker(spec) => tokio::spawn(docker::run(ctx, spec)),
+            SourceSpec::Probe(spec) => tokio::spawn(probes::poller::run(ctx, spec)),
         }
     }
 }

@@ -213,6 +213,9 @@ pub struct Target {
     /// under this address even when it polls another port, so that its
     /// observation joins the member.
     pub address: String,
+    /// The config rule (cluster name) that put it in its cluster, for a
+    /// probe configured on that rule.
+    pub rule: Option<String>,
 }
 
 impl Target {
@@ -256,6 +259,7 @@ pub fn discovered_targets(topology: &Topology) -> Vec<Target> {
                 cluster: c.id.clone(),
                 name: m.name.clone(),
                 address: m.address.clone()?,
+                rule: m.placement.handles.config_rule.clone(),
             })
         })
         .collect()
@@ -354,6 +358,7 @@ mod tests {
             cluster: "c".into(),
             name: "etcd-0".into(),
             address: "10.0.0.7:2380".into(),
+            rule: None,
         };
         assert_eq!(target.at_port(2379), "10.0.0.7:2379");
         let v6 = Target {
@@ -402,6 +407,7 @@ mod tests {
                 cluster: "c".into(),
                 name: "db-1".into(),
                 address: "10.0.0.1:6379".into(),
+                rule: None,
             }]
         );
     }

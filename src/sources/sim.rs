@@ -482,6 +482,8 @@ fn member_observation(cluster: &SimCluster, member: &SimMember, step: u64) -> Me
         repl_offset: Some(cluster.offset.saturating_sub(lag_bytes.unwrap_or(0))),
         lag_bytes,
         lag_seconds: lag_bytes.map(|b| (b as f64 / BYTES_PER_SECOND * 10.0).round() / 10.0),
+        lag: None,
+        term: None,
         sync: None,
         placement: member.placement.clone(),
         error: (!up).then(|| format!("dial {}: connection refused", member.address)),

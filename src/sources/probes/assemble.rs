@@ -1,0 +1,335 @@
+//! One cluster out of what its members said: who is a member (the peers
+//! they list, and whoever answered), who leads (the one that says so; with
+//! two, the higher term, and both marked as claiming), the term, voters and
+//! quorum, and each member's lag. Pure, so elections, partitions and
+//! garbage are tested without servers.
+
+use serde_json::Value;
+
+use super::definition::{ArbiterKind, Compiled};
+use super::said::{Peer, Said};
+use crate::model::{
+    Arbiter, Authority, ClusterObservation, ConsensusView, Fact, Health, MemberObservation,
+    NativeLag, Tier,
+};
+
+/// One member asked: where, under which address it is shown, and what it
+/// said or why it could not be asked.
+#[derive(Debug, Clone)]
+pub struct Look {
+    /// `host:port` polled.
+    pub endpoint: String,
+    /// The address the member is shown and joined under (a platform's
+    /// identity address); the endpoint when None.
+    pub address: Option<String>,
+    /// The platform's name for it.
+    pub name: Option<String>,
+    pub result: Result<Said, String>,
+}
+
+impl Look {
+    fn said(&self) -> Option<&Said> {
+        self.result.as_ref().ok()
+    }
+
+    fn shown_address(&self) -> String {
+        self.address
+            .clone()
+            .unwrap_or_else(|| self.endpoint.clone())
+    }
+}
+
+/// The cluster a group of looks forms.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub id: String,
+    pub name: String,
+    pub precedence: u8,
+}
+
+/// The cluster, its members, and the endpoints of the peers to poll next.
+#[derive(Debug, Clone, Default)]
+pub struct Assembled {
+    pub cluster: ClusterObservation,
+    pub members: Vec<MemberObservation>,
+    pub endpoints: Vec<String>,
+}
+
+/// A member in the making: the look it answered with, the peer entry
+/// listing it, or both.
+struct Slot<'a> {
+    look: Option<&'a Look>,
+    peer: Option<&'a Peer>,
+    endpoint: Option<String>,
+}
+
+/// Assembles one cluster. `peer_endpoint` says where a peer is polled.
+pub fn assemble(
+    def: &Compiled,
+    spec: &ClusterSpec,
+    looks: &[Look],
+    peer_endpoint: impl Fn(&Peer) -> Option<String>,
+) -> Assembled {
+    let peers = membership(looks);
+    let slots = slots(looks, &peers, &peer_endpoint);
+    let claimants: Vec<usize> = (0..slots.len()).filter(|&i| claims(&slots[i])).collect();
+    let chosen = claimants
+        .iter()
+        .copied()
+        .max_by_key(|&i| (term_of(&slots[i]), std::cmp::Reverse(i)))
+        .or_else(|| named_leader(&slots));
+    let leader_position = chosen.and_then(|i| slots[i].look?.said()?.position);
+    let members: Vec<MemberObservation> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, slot)| member(def, spec, slot, chosen == Some(i), leader_position))
+        .collect();
+    let endpoints = if def.def.poll_peers {
+        slots.iter().filter_map(|s| s.endpoint.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let consensus = consensus(def, looks, &slots, &members, chosen);
+    Assembled {
+        cluster: ClusterObservation {
+            id: spec.id.clone(),
+            kind: def.def.kind.clone(),
+            name: spec.name.clone(),
+            precedence: spec.precedence,
+            consensus: Some(consensus),
+            ..ClusterObservation::default()
+        },
+        members,
+        endpoints,
+    }
+}
+
+/// The peers the best-informed member lists: one that says it leads (the
+/// highest term), else the first that answered.
+fn membership(looks: &[Look]) -> Vec<Peer> {
+    let answered = looks.iter().filter_map(Look::said);
+    let best = answered
+        .clone()
+        .filter(|s| s.leader && !s.peers.is_empty())
+        .max_by_key(|s| s.term)
+        .or_else(|| answered.clone().find(|s| !s.peers.is_empty()));
+    best.map(|s| s.peers.clone()).unwrap_or_default()
+}
+
+fn slots<'a>(
+    looks: &'a [Look],
+    peers: &'a [Peer],
+    peer_endpoint: &impl Fn(&Peer) -> Option<String>,
+) -> Vec<Slot<'a>> {
+    let mut used = vec![false; looks.len()];
+    let mut out: Vec<Slot<'a>> = peers
+        .iter()
+        .map(|peer| {
+            let endpoint = peer_endpoint(peer);
+            let found = looks
+                .iter()
+                .enumerate()
+                .position(|(i, look)| !used[i] && is_about(look, peer, endpoint.as_deref()));
+            if let Some(i) = found {
+                used[i] = true;
+            }
+            Slot {
+                look: found.map(|i| &looks[i]),
+                peer: Some(peer),
+                endpoint,
+            }
+        })
+        .collect();
+    for (i, look) in looks.iter().enumerate() {
+        if !used[i] {
+            out.push(Slot {
+                look: Some(look),
+                peer: None,
+                endpoint: Some(look.endpoint.clone()),
+            });
+        }
+    }
+    out
+}
+
+fn is_about(look: &Look, peer: &Peer, endpoint: Option<&str>) -> bool {
+    let same_id =
+        matches!((look.said().and_then(|s| s.id.as_ref()), &peer.id), (Some(a), Some(b)) if a == b);
+    same_id
+        || endpoint == Some(look.endpoint.as_str())
+        || peer.address.as_deref() == Some(look.endpoint.as_str())
+}
+
+fn claims(slot: &Slot<'_>) -> bool {
+    match slot.look.map(|l| &l.result) {
+        Some(Ok(said)) => said.leader,
+        Some(Err(_)) => false,
+        None => slot.peer.and_then(|p| p.leader) == Some(true),
+    }
+}
+
+fn term_of(slot: &Slot<'_>) -> Option<u64> {
+    slot.look.and_then(Look::said).and_then(|s| s.term)
+}
+
+/// With nobody claiming to lead (the leader is not reachable from here),
+/// the one most answering members name.
+fn named_leader(slots: &[Slot<'_>]) -> Option<usize> {
+    let mut votes: Vec<(usize, usize)> = Vec::new();
+    for said in slots.iter().filter_map(|s| s.look.and_then(Look::said)) {
+        let Some(named) = &said.leader_id else {
+            continue;
+        };
+        if let Some(i) = slots.iter().position(|s| names(s, named)) {
+            match votes.iter_mut().find(|(j, _)| *j == i) {
+                Some((_, n)) => *n += 1,
+                None => votes.push((i, 1)),
+            }
+        }
+    }
+    votes
+        .into_iter()
+        .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))
+        .map(|(i, _)| i)
+}
+
+fn names(slot: &Slot<'_>, named: &str) -> bool {
+    let said_id = slot.look.and_then(Look::said).and_then(|s| s.id.as_deref());
+    let peer = slot.peer;
+    said_id == Some(named)
+        || peer.and_then(|p| p.id.as_deref()) == Some(named)
+        || peer.and_then(|p| p.address.as_deref()) == Some(named)
+        || slot.look.is_some_and(|l| l.endpoint == named)
+}
+
+fn member(
+    def: &Compiled,
+    spec: &ClusterSpec,
+    slot: &Slot<'_>,
+    leads: bool,
+    leader_position: Option<u64>,
+) -> MemberObservation {
+    let said = slot.look.and_then(Look::said);
+    let peer = slot.peer;
+    let role = said
+        .and_then(|s| s.role.clone())
+        .or_else(|| peer.and_then(|p| p.role.clone()))
+        .or_else(|| (peer.and_then(|p| p.voter) == Some(true)).then(|| "voter".to_string()));
+    let tier = peer
+        .and_then(|p| p.tier)
+        .or_else(|| role.as_deref().map(|r| def.tier(r)))
+        .unwrap_or(Tier::Unknown);
+    let address = slot
+        .look
+        .map(Look::shown_address)
+        .or_else(|| slot.endpoint.clone())
+        .or_else(|| peer.and_then(|p| p.address.clone()));
+    let name = slot
+        .look
+        .and_then(|l| l.name.clone())
+        .or_else(|| said.and_then(|s| s.name.clone()))
+        .or_else(|| peer.and_then(|p| p.name.clone()))
+        .or_else(|| address.clone())
+        .or_else(|| peer.and_then(|p| p.id.clone()))
+        .unwrap_or_default();
+    let lag = said.and_then(|s| {
+        s.lag
+            .or_else(|| Some(leader_position?.saturating_sub(s.position?)))
+    });
+    let mut raw = said.map(|s| s.facts.clone()).unwrap_or_default();
+    if let Some(id) = said
+        .and_then(|s| s.id.clone())
+        .or_else(|| peer.and_then(|p| p.id.clone()))
+    {
+        raw.insert(format!("{} id", def.def.kind), id);
+    }
+    MemberObservation {
+        cluster: spec.id.clone(),
+        name,
+        address,
+        authority: Authority::Application,
+        tier: if leads { Tier::Master } else { tier },
+        leader: leads,
+        claims_leader: claims(slot),
+        native_role: role,
+        health: health(slot),
+        error: slot.look.and_then(|l| l.result.as_ref().err().cloned()),
+        term: said.and_then(|s| s.term),
+        lag: lag.map(|value| NativeLag {
+            value,
+            unit: def.def.lag_unit.clone().unwrap_or_else(|| "entries".into()),
+        }),
+        raw,
+        ..MemberObservation::default()
+    }
+}
+
+fn health(slot: &Slot<'_>) -> Health {
+    match slot.look.map(|l| &l.result) {
+        Some(Ok(_)) => Health::Ok,
+        Some(Err(_)) => Health::Down,
+        None => match slot.peer.and_then(|p| p.healthy) {
+            Some(true) => Health::Ok,
+            Some(false) => Health::Down,
+            None => Health::Unknown,
+        },
+    }
+}
+
+fn consensus(
+    def: &Compiled,
+    looks: &[Look],
+    slots: &[Slot<'_>],
+    members: &[MemberObservation],
+    chosen: Option<usize>,
+) -> ConsensusView {
+    let answered: Vec<&Said> = looks.iter().filter_map(Look::said).collect();
+    let term = chosen
+        .and_then(|i| members[i].term)
+        .or_else(|| answered.iter().filter_map(|s| s.term).max());
+    let voters = slots
+        .iter()
+        .filter(|s| s.peer.is_none_or(|p| p.voter != Some(false)))
+        .count() as u32;
+    let leader_said = chosen.and_then(|i| slots[i].look.and_then(Look::said));
+    let facts_of = leader_said.or_else(|| answered.first().copied());
+    let mut facts: Vec<Fact> = Vec::new();
+    if let Some(name) = answered.iter().find_map(|s| s.cluster.clone()) {
+        facts.push(fact("cluster", name, false));
+    }
+    if let Some(said) = facts_of {
+        facts.extend(said.facts.iter().map(|(k, v)| fact(k, v.clone(), false)));
+    }
+    let unreachable = looks.iter().filter(|l| l.result.is_err()).count();
+    if unreachable > 0 {
+        facts.push(fact("unreachable", unreachable.to_string(), true));
+    }
+    let group = def.def.kind.clone();
+    ConsensusView {
+        arbiter: match def.def.arbiter {
+            ArbiterKind::Raft => Arbiter::Raft { group },
+            ArbiterKind::Lock => Arbiter::Lock { key: group },
+        },
+        leader: chosen.and_then(|i| members[i].address.clone()),
+        term,
+        voters: (voters > 0).then_some(voters),
+        quorum: (voters > 0).then_some(voters / 2 + 1),
+        in_progress: (chosen.is_none() && !answered.is_empty()).then(|| "election".to_string()),
+        alarm: None,
+        facts,
+    }
+}
+
+fn fact(name: &str, value: String, alarming: bool) -> Fact {
+    Fact {
+        name: name.to_string(),
+        value,
+        alarming,
+    }
+}
+
+/// A reply that is not JSON kept as text, so a definition can still read it.
+pub fn reply_value(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
