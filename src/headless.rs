@@ -262,9 +262,10 @@ pub fn table(topology: &Topology) -> String {
     ];
     for cluster in &topology.clusters {
         for m in &cluster.members {
-            let lag = match (m.lag_bytes, m.lag_seconds) {
-                (Some(b), Some(s)) => format!("{b}B/{s:.0}s"),
-                (Some(b), None) => format!("{b}B"),
+            let lag = match (m.lag_bytes, m.lag_seconds, &m.lag) {
+                (Some(b), Some(s), _) => format!("{b}B/{s:.0}s"),
+                (Some(b), None, _) => format!("{b}B"),
+                (None, _, Some(native)) => native.to_string(),
                 _ => "-".into(),
             };
             rows.push(vec![

@@ -345,7 +345,7 @@ fn events_name_members_as_the_platform_does() {
         "ids stay addresses"
     );
     assert!(
-        change.summary().starts_with("leader redis-0 -> redis-1"),
+        change.summary().starts_with("redis-0 -> redis-1"),
         "{}",
         change.summary()
     );
@@ -562,4 +562,42 @@ fn clusters_are_in_the_order_people_count() {
     assert_eq!(ids, ["ag", "ag-1", "ag-2", "ag-02", "ag-10", "b"]);
     assert_eq!(natural_cmp("x9", "x10"), std::cmp::Ordering::Less);
     assert_eq!(natural_cmp("é2", "é10"), std::cmp::Ordering::Less);
+}
+
+/// `three(leader)` with a raft group's view at `term`.
+fn raft_three(leader: &str, term: u64) -> SourceReport {
+    let mut report = three(leader);
+    report.clusters[0].consensus = Some(ConsensusView {
+        arbiter: Arbiter::Raft {
+            group: "etcd".into(),
+        },
+        leader: Some(leader.into()),
+        term: Some(term),
+        voters: Some(3),
+        quorum: Some(2),
+        in_progress: None,
+        alarm: None,
+        facts: Vec::new(),
+    });
+    report
+}
+
+#[test]
+fn a_raft_leader_change_carries_its_term_and_a_reelection_is_a_term_change() {
+    let mut timeline = Timeline::default();
+    let first = Topology::merge(&[raft_three("10.0.0.1:6379", 2)]);
+    timeline.observe(&Topology::default(), &first, t(0));
+    let moved = Topology::merge(&[raft_three("10.0.0.2:6379", 3)]);
+    let events = timeline.observe(&first, &moved, t(1));
+    let changed = events
+        .iter()
+        .find(|e| e.kind == EventKind::LeaderChanged)
+        .expect("leader_changed");
+    assert_eq!(changed.details["term"], 3);
+    assert!(changed.summary().contains("term 3"), "{}", changed.summary());
+    let reelected = Topology::merge(&[raft_three("10.0.0.2:6379", 5)]);
+    let events = timeline.observe(&moved, &reelected, t(2));
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::TermChanged]);
+    assert_eq!((events[0].details["from"].clone(), events[0].details["to"].clone()), (3.into(), 5.into()));
 }

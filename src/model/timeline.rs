@@ -18,7 +18,8 @@ use super::topology::{Cluster, Topology};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// Another member leads now (details: `from`, `to`, `leaderless_ms`).
+    /// Another member leads now (details: `from`, `to`, `leaderless_ms`,
+    /// and `term` where the system has one).
     LeaderChanged,
     /// The cluster has no healthy leader any more (details: `previous`).
     LeaderLost,
@@ -36,6 +37,9 @@ pub enum EventKind {
     LeadersConflict,
     /// One leader again after a conflict (details: `leader`).
     LeadersAgree,
+    /// A new raft term or epoch with the same leader (an election that
+    /// re-elected it; details: `from`, `to`).
+    TermChanged,
     /// The registry's recorded leader is not the observed one.
     RegistryMismatch,
     RegistryAgrees,
@@ -62,6 +66,7 @@ impl EventKind {
             EventKind::TierChanged => "tier_changed",
             EventKind::LeadersConflict => "leaders_conflict",
             EventKind::LeadersAgree => "leaders_agree",
+            EventKind::TermChanged => "term_changed",
             EventKind::RegistryMismatch => "registry_mismatch",
             EventKind::RegistryAgrees => "registry_agrees",
             EventKind::SourceError => "source_error",
@@ -131,11 +136,16 @@ impl Event {
         };
         match self.kind {
             EventKind::LeaderChanged => format!(
-                "leader {} -> {} ({} without leader)",
+                "{} -> {} ({} without leader{})",
                 named("from_name", "from"),
                 named("to_name", "to"),
-                format_ms(self.details.get("leaderless_ms"))
+                format_ms(self.details.get("leaderless_ms")),
+                self.details
+                    .get("term")
+                    .and_then(Value::as_u64)
+                    .map_or_else(String::new, |t| format!(", term {t}"))
             ),
+            EventKind::TermChanged => format!("term {} -> {} (same leader)", d("from"), d("to")),
             EventKind::LeaderLost => {
                 format!(
                     "no healthy leader (was {})",
@@ -206,6 +216,7 @@ fn format_ms(value: Option<&Value>) -> String {
 #[derive(Debug, Default, Clone)]
 struct LeaderState {
     current: Option<String>,
+    term: Option<u64>,
     last: Option<String>,
     leaderless_since: Option<Timestamp>,
 }
@@ -295,7 +306,21 @@ impl Timeline {
     ) {
         let state = self.leaders.entry(cluster.id.clone()).or_default();
         let next = cluster.leader.clone();
+        let term = cluster.consensus.as_ref().and_then(|c| c.term);
+        let previous_term = state.term;
+        state.term = term.or(previous_term);
         if !is_new && state.current == next {
+            if let (Some(from), Some(to), Some(leader)) = (previous_term, term, &next)
+                && to > from
+            {
+                out.push(
+                    Event::new(now, EventKind::TermChanged)
+                        .cluster(&cluster.id)
+                        .member(leader)
+                        .detail("from", from)
+                        .detail("to", to),
+                );
+            }
             return;
         }
         match next {
@@ -330,14 +355,16 @@ impl Timeline {
                     } else {
                         EventKind::LeaderChanged
                     };
-                    out.push(
-                        Event::new(now, kind)
-                            .cluster(&cluster.id)
-                            .member(&leader)
-                            .detail("from", previous.map_or(Value::Null, Value::from))
-                            .detail("to", leader.clone())
-                            .detail("leaderless_ms", leaderless_ms.unwrap_or(0)),
-                    );
+                    let mut event = Event::new(now, kind)
+                        .cluster(&cluster.id)
+                        .member(&leader)
+                        .detail("from", previous.map_or(Value::Null, Value::from))
+                        .detail("to", leader.clone())
+                        .detail("leaderless_ms", leaderless_ms.unwrap_or(0));
+                    if let Some(term) = term {
+                        event = event.detail("term", term);
+                    }
+                    out.push(event);
                 }
                 state.current = Some(leader.clone());
                 state.last = Some(leader);

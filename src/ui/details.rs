@@ -97,6 +97,9 @@ fn member_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
         field(theme, "native role", or_dash(m.native_role.as_ref())),
         line_with(theme, "health", vec![members::health(theme, m.health)]),
     ]);
+    if let Some(term) = m.term {
+        out.push(field(theme, "term", term.to_string()));
+    }
     if let Some(dispute) = &m.role_dispute {
         out.push(styled_field(theme, "dispute", dispute.clone(), theme.bad()));
     }
@@ -134,9 +137,10 @@ fn member_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
 }
 
 fn lag_bytes(m: &Member) -> String {
-    match m.lag_bytes {
-        Some(b) => format!("{} ({b} bytes)", view::bytes(b)),
-        None => "-".into(),
+    match (m.lag_bytes, &m.lag) {
+        (Some(b), _) => format!("{} ({b} bytes)", view::bytes(b)),
+        (None, Some(native)) => native.to_string(),
+        (None, None) => "-".into(),
     }
 }
 

@@ -145,7 +145,7 @@ fn cell<'a>(app: &View, theme: Theme, member: &'a Member, column: Column, width:
         },
         Column::Health => health(theme, member.health).into(),
         Column::Link => link(theme, member.link).into(),
-        Column::Lag => Line::from(member.lag_bytes.map_or_else(|| "-".into(), view::bytes)),
+        Column::Lag => Line::from(view::lag(member)),
         Column::LagSeconds => {
             Line::from(member.lag_seconds.map_or_else(|| "-".into(), view::seconds))
         }

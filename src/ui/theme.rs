@@ -176,7 +176,7 @@ impl Theme {
             | LeadersConflict | SourceError | ActionFailed => self.bad(),
             LeaderRestored | LinkUp | RegistryAgrees | LeadersAgree | SourceRecovered
             | ActionSucceeded | FaultHealed => self.good(),
-            HealthChanged | TierChanged | FaultInjected => self.warn(),
+            HealthChanged | TierChanged | TermChanged | FaultInjected => self.warn(),
             MemberAdded | ActionRequested => self.pick(Style::new().fg(Color::Cyan), Style::new()),
         }
     }

@@ -198,6 +198,19 @@ pub fn window_start(len: usize, selected: Option<usize>, height: usize) -> usize
 }
 
 /// `1.2K`, `34.5M`: byte counts short enough for a table cell.
+/// A member's lag in a few characters: bytes where known, else the
+/// system's own unit abbreviated (`12e` entries, `3t` transactions).
+pub fn lag(member: &crate::model::Member) -> String {
+    match (&member.lag_bytes, &member.lag) {
+        (Some(b), _) => bytes(*b),
+        (None, Some(native)) => {
+            let unit = native.unit.chars().next().unwrap_or(' ');
+            format!("{}{unit}", native.value)
+        }
+        (None, None) => "-".into(),
+    }
+}
+
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
     if n < 1024 {
