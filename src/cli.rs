@@ -102,11 +102,19 @@ fn ignored_by(subcommand: &str) -> fn(&str) -> bool {
         "all_namespaces",
     ];
     const HEAL: &[&str] = &["docker", "interval", "keep_faults", "config"];
+    const PROBE: &[&str] = &[
+        "probe",
+        "probe_ca",
+        "probe_cert",
+        "probe_key",
+        "probe_user",
+        "probe_password_file",
+    ];
     match subcommand {
         // The lab starts its own cluster; only the engine is chosen.
-        "lab" => |id| REDIS.contains(&id) || KUBE.contains(&id),
+        "lab" => |id| REDIS.contains(&id) || KUBE.contains(&id) || PROBE.contains(&id),
         // Heal reads the ledger; only the Kubernetes flags add a sweep.
-        "heal" => |id| REDIS.contains(&id) || HEAL.contains(&id),
+        "heal" => |id| REDIS.contains(&id) || HEAL.contains(&id) || PROBE.contains(&id),
         // Headless modes inject no fault.
         "snapshot" | "watch" => |id| id == "keep_faults",
         _ => |_| true,

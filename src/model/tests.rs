@@ -594,10 +594,20 @@ fn a_raft_leader_change_carries_its_term_and_a_reelection_is_a_term_change() {
         .find(|e| e.kind == EventKind::LeaderChanged)
         .expect("leader_changed");
     assert_eq!(changed.details["term"], 3);
-    assert!(changed.summary().contains("term 3"), "{}", changed.summary());
+    assert!(
+        changed.summary().contains("term 3"),
+        "{}",
+        changed.summary()
+    );
     let reelected = Topology::merge(&[raft_three("10.0.0.2:6379", 5)]);
     let events = timeline.observe(&moved, &reelected, t(2));
     let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [EventKind::TermChanged]);
-    assert_eq!((events[0].details["from"].clone(), events[0].details["to"].clone()), (3.into(), 5.into()));
+    assert_eq!(
+        (
+            events[0].details["from"].clone(),
+            events[0].details["to"].clone()
+        ),
+        (3.into(), 5.into())
+    );
 }
