@@ -126,10 +126,12 @@ fn slots<'a>(
         .iter()
         .map(|peer| {
             let endpoint = peer_endpoint(peer);
-            let found = looks
-                .iter()
-                .enumerate()
-                .position(|(i, look)| !used[i] && is_about(look, peer, endpoint.as_deref()));
+            // Where it was asked first: the seed may name it otherwise.
+            let found = [true, false].into_iter().find_map(|by_address| {
+                looks.iter().enumerate().position(|(i, look)| {
+                    !used[i] && is_about(look, peer, endpoint.as_deref(), by_address)
+                })
+            });
             if let Some(i) = found {
                 used[i] = true;
             }
@@ -141,7 +143,11 @@ fn slots<'a>(
         })
         .collect();
     for (i, look) in looks.iter().enumerate() {
-        if !used[i] {
+        // The same member asked under two addresses (the seed's and its
+        // own) is one member.
+        let id = look.said().and_then(|s| s.id.as_deref());
+        let known = id.is_some() && out.iter().any(|s| slot_id(s) == id);
+        if !used[i] && !known {
             out.push(Slot {
                 look: Some(look),
                 peer: None,
@@ -152,12 +158,19 @@ fn slots<'a>(
     out
 }
 
-fn is_about(look: &Look, peer: &Peer, endpoint: Option<&str>) -> bool {
-    let same_id =
-        matches!((look.said().and_then(|s| s.id.as_ref()), &peer.id), (Some(a), Some(b)) if a == b);
-    same_id
-        || endpoint == Some(look.endpoint.as_str())
-        || peer.address.as_deref() == Some(look.endpoint.as_str())
+fn slot_id<'a>(slot: &Slot<'a>) -> Option<&'a str> {
+    slot.look
+        .and_then(Look::said)
+        .and_then(|s| s.id.as_deref())
+        .or_else(|| slot.peer.and_then(|p| p.id.as_deref()))
+}
+
+fn is_about(look: &Look, peer: &Peer, endpoint: Option<&str>, by_address: bool) -> bool {
+    if by_address {
+        return endpoint == Some(look.endpoint.as_str())
+            || peer.address.as_deref() == Some(look.endpoint.as_str());
+    }
+    matches!((look.said().and_then(|s| s.id.as_ref()), &peer.id), (Some(a), Some(b)) if a == b)
 }
 
 fn claims(slot: &Slot<'_>) -> bool {
@@ -333,3 +346,7 @@ pub fn reply_value(body: &[u8]) -> Value {
     serde_json::from_slice(body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
+
+#[cfg(test)]
+#[path = "assemble_tests.rs"]
+mod tests;
