@@ -249,13 +249,7 @@ fn member(
         s.lag
             .or_else(|| Some(leader_position?.saturating_sub(s.position?)))
     });
-    let mut raw = said.map(|s| s.facts.clone()).unwrap_or_default();
-    if let Some(id) = said
-        .and_then(|s| s.id.clone())
-        .or_else(|| peer.and_then(|p| p.id.clone()))
-    {
-        raw.insert(format!("{} id", def.def.kind), id);
-    }
+    let raw = raw_facts(def, said, peer);
     MemberObservation {
         cluster: spec.id.clone(),
         name,
@@ -275,6 +269,22 @@ fn member(
         raw,
         ..MemberObservation::default()
     }
+}
+
+/// The member's own facts and its id in its system, for the details pane.
+fn raw_facts(
+    def: &Compiled,
+    said: Option<&Said>,
+    peer: Option<&Peer>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut raw = said.map(|s| s.facts.clone()).unwrap_or_default();
+    let id = said
+        .and_then(|s| s.id.clone())
+        .or_else(|| peer.and_then(|p| p.id.clone()));
+    if let Some(id) = id {
+        raw.insert(format!("{} id", def.def.kind), id);
+    }
+    raw
 }
 
 fn health(slot: &Slot<'_>) -> Health {
