@@ -20,6 +20,7 @@
 //! Drawing reads the state and nothing else: no locks, no I/O, no env.
 
 pub mod clusters;
+pub mod columns;
 pub mod confirm;
 pub mod details;
 pub mod footer;
