@@ -120,6 +120,9 @@ pub struct UiState {
     clusters: Selection,
     members: Selection,
     details_scroll: usize,
+    /// Rows of text the details pane showed at the last draw: a page, and
+    /// how far down the last page starts.
+    details_rows: std::cell::Cell<usize>,
     timeline_scroll: usize,
     help_scroll: usize,
     message: Option<Message>,
