@@ -134,40 +134,31 @@ impl Event {
                 self.term_suffix()
             ),
             EventKind::TermChanged => format!("term {} -> {} (same leader)", d("from"), d("to")),
-            EventKind::LeaderLost => {
-                format!(
-                    "no healthy leader (was {})",
-                    named("previous_name", "previous")
-                )
-            }
+            EventKind::LeaderLost => format!("was {}", named("previous_name", "previous")),
             EventKind::LeaderRestored => format!(
-                "leader {} back ({} without leader)",
+                "{} back ({} without leader)",
                 named("to_name", "to"),
                 format_ms(self.details.get("leaderless_ms"))
             ),
-            EventKind::LinkDown => format!("{member} link down"),
-            EventKind::LinkUp => format!("{member} link up"),
-            EventKind::MemberAdded => format!("{member} added ({})", d("tier")),
-            EventKind::MemberRemoved => format!("{member} removed"),
+            EventKind::LinkDown | EventKind::LinkUp | EventKind::MemberRemoved => {
+                member.to_string()
+            }
+            EventKind::MemberAdded => format!("{member} ({})", d("tier")),
             EventKind::HealthChanged => format!("{member} {} -> {}", d("from"), d("to")),
-            EventKind::TierChanged => format!("{member} tier {} -> {}", d("from"), d("to")),
+            EventKind::TierChanged => format!("{member} {} -> {}", d("from"), d("to")),
             EventKind::LeadersConflict | EventKind::LeadersAgree => self.conflict_summary(),
             EventKind::RegistryMismatch => {
-                format!(
-                    "registry says {}, observed {}",
-                    d("recorded"),
-                    d("observed")
-                )
+                format!("records {}, observed {}", d("recorded"), d("observed"))
             }
-            EventKind::RegistryAgrees => format!("registry agrees: {}", d("recorded")),
-            EventKind::SourceError => format!("source {} error: {}", d("source"), d("error")),
-            EventKind::SourceRecovered => format!("source {} recovered", d("source")),
+            EventKind::RegistryAgrees => format!("records {}, as observed", d("recorded")),
+            EventKind::SourceError => format!("{}: {}", d("source"), d("error")),
+            EventKind::SourceRecovered => d("source"),
             EventKind::ActionRequested
             | EventKind::ActionSucceeded
             | EventKind::ActionFailed
             | EventKind::FaultInjected
             | EventKind::FaultHealed => {
-                format!("{} {}: {}", self.kind.as_str(), d("action"), d("message"))
+                format!("{}: {}", d("action"), d("message"))
             }
         }
     }
@@ -189,6 +180,27 @@ impl Event {
         match self.details.get(name_key) {
             Some(Value::String(s)) => s.clone(),
             _ => self.text(id_key),
+        }
+    }
+
+    /// The summary for a narrow pane: what matters first (the new leader,
+    /// the time without one), what is left after.
+    pub fn short_summary(&self) -> String {
+        let leaderless = format_ms(self.details.get("leaderless_ms"));
+        match self.kind {
+            EventKind::LeaderChanged => format!(
+                "{} ({leaderless} leaderless{}, was {})",
+                self.named("to_name", "to"),
+                self.term_suffix(),
+                self.named("from_name", "from")
+            ),
+            EventKind::LeaderRestored => {
+                format!(
+                    "{} back ({leaderless} leaderless)",
+                    self.named("to_name", "to")
+                )
+            }
+            _ => self.summary(),
         }
     }
 

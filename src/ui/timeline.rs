@@ -1,6 +1,7 @@
 //! The timeline, newest first: UTC time, kind, cluster and a one-line summary,
 //! coloured by kind (failovers and losses red, recoveries green). The kind is
-//! always written out, so the colour only repeats what the text says.
+//! always written out (in a word when the pane is narrow), so the colour only
+//! repeats what the text says.
 //!
 //! Only the visible rows are formatted: the timeline holds up to thousands.
 
@@ -12,13 +13,18 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Pane, pane_block, view};
-use crate::model::Event;
+use crate::model::{Event, EventKind};
 
 /// Below this inner width, or with a single cluster, the cluster column is
 /// left out: the summary (who leads now, how long without) matters more.
 const CLUSTER_MIN_WIDTH: u16 = 70;
 /// Wide enough for the longest kind, `registry_mismatch`.
 const KIND_WIDTH: usize = 17;
+/// Below this inner width kinds are written short (`leader`, `link`), so
+/// the summary (the new leader, the time without one) stays in view.
+const LONG_KIND_MIN_WIDTH: u16 = 60;
+/// Wide enough for the longest short kind.
+const SHORT_KIND_WIDTH: usize = 9;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let total = app.timeline.len();
@@ -31,6 +37,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let block = pane_block(app, Pane::Timeline, "Timeline", extra);
     let inner = block.inner(area);
     let show_cluster = inner.width >= CLUSTER_MIN_WIDTH && app.topology.clusters.len() > 1;
+    let short = inner.width < LONG_KIND_MIN_WIDTH;
     let lines: Vec<Line> = if total == 0 {
         vec![Line::styled("no changes yet", app.ui.theme().dim())]
     } else {
@@ -39,29 +46,63 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
             .rev()
             .skip(scroll)
             .take(inner.height as usize)
-            .map(|e| line(app, e, show_cluster))
+            .map(|e| line(app, e, show_cluster, short))
             .collect()
     };
     frame.render_widget(Paragraph::new(super::shown_all(lines)).block(block), area);
 }
 
-fn line(app: &View, event: &Event, show_cluster: bool) -> Line<'static> {
+fn line(app: &View, event: &Event, show_cluster: bool, short: bool) -> Line<'static> {
     let theme = app.ui.theme();
+    let kind = if short {
+        format!("{:<SHORT_KIND_WIDTH$}", short_kind(event.kind))
+    } else {
+        format!("{:<KIND_WIDTH$}", event.kind.as_str())
+    };
     let mut spans = vec![
         Span::styled(view::clock(event.at), theme.dim()),
         Span::raw(" "),
-        Span::styled(
-            format!("{:<KIND_WIDTH$}", event.kind.as_str()),
-            theme.event(event.kind),
-        ),
+        Span::styled(kind, theme.event(event.kind)),
         Span::raw(" "),
     ];
     if show_cluster {
         let cluster = event.cluster.as_deref().unwrap_or("-");
         spans.push(Span::styled(format!("{cluster:<20} "), theme.dim()));
     }
-    spans.push(Span::raw(event.summary()));
+    let summary = if short {
+        event.short_summary()
+    } else {
+        event.summary()
+    };
+    spans.push(Span::raw(summary));
     Line::from(spans)
+}
+
+/// A kind in a word, for a narrow pane; the summary says the rest.
+fn short_kind(kind: EventKind) -> &'static str {
+    use EventKind::*;
+    match kind {
+        LeaderChanged | LeaderRestored => "leader",
+        LeaderLost => "no leader",
+        LinkDown => "link down",
+        LinkUp => "link up",
+        MemberAdded => "added",
+        MemberRemoved => "removed",
+        HealthChanged => "health",
+        TierChanged => "tier",
+        TermChanged => "term",
+        LeadersConflict => "CONFLICT",
+        LeadersAgree => "agree",
+        RegistryMismatch => "registry≠",
+        RegistryAgrees => "registry",
+        SourceError => "source !",
+        SourceRecovered => "source ok",
+        ActionRequested => "asked",
+        ActionSucceeded => "done",
+        ActionFailed => "FAILED",
+        FaultInjected => "fault",
+        FaultHealed => "healed",
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +122,21 @@ mod tests {
     fn snapshot_wide() {
         let app = testing::scenario();
         insta::assert_snapshot!(testing::render_pane(&app, LARGE.0 * 6 / 10, 24, draw));
+    }
+
+    #[test]
+    fn a_narrow_pane_keeps_the_new_leader_and_the_time_without_one() {
+        let app = testing::scenario();
+        let buffer = testing::render_buffer(&app, 48, 60, draw);
+        let (_, y) = testing::find(&buffer, " back (").expect("a leader back in view");
+        let row = testing::row_text(&buffer, y);
+        let time = row.split(" back (").nth(1).unwrap_or("");
+        assert!(row.contains("leader "), "{row}");
+        let digit = time.starts_with(|c: char| c.is_ascii_digit());
+        assert!(
+            digit && time.contains('s'),
+            "the time without a leader: {row}"
+        );
     }
 
     #[test]
