@@ -30,11 +30,15 @@ AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env --)
 # A zombie still passes `kill -0`, and this machine's init reaps orphans late.
 alive() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; [ "${s%% *}" != Z ]; }
 
+# A recorded pid may be dead (a test killed it) and reused: only a process whose
+# command line names a file under DIR is ours (etcd --data-dir, patroni DIR/nodeN/..).
+ours() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF "$dir/"; }
+
 stop_all() {
   [ -f "$dir/pids" ] || return 0
   # Patroni first: alive, it would restart a postgres we stop. SIGKILL, because
   # on SIGTERM a leader does a full shutdown and hands over, which takes seconds.
-  tail -n +2 "$dir/pids" | while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done
+  tail -n +2 "$dir/pids" | while read -r pid; do ours "$pid" && kill -9 "$pid" || true; done
   # Postmasters outlive a killed patroni (Patroni starts them in their own
   # session). A postmaster.pid may be stale after a kill -9 and its pid reused,
   # so only a process whose cwd is that data dir counts (postmasters chdir there).
@@ -51,8 +55,14 @@ stop_all() {
     while alive "$pid" && [ "$(date +%s)" -lt "$end" ]; do sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
+  # A killed postmaster leaves its small SysV segment; PostgreSQL keys it on the
+  # data dir's inode (key+1.. on collision), so remove that one before rm -rf.
+  for f in "$dir"/node*/data; do
+    [ -d "$f" ] && ipcrm -M "$(stat -c %i "$f")" 2>/dev/null || true
+  done
   # etcd last, so no patroni sees its DCS vanish first.
-  kill -9 "$(head -1 "$dir/pids")" 2>/dev/null || true
+  pid=$(head -1 "$dir/pids"); ours "$pid" && kill -9 "$pid" || true
+  return 0
 }
 
 # True when /cluster on REST port $1 shows one leader and two replicas whose
@@ -156,6 +166,9 @@ postgresql:
     replication: {username: postgres}
   parameters:
     unix_socket_directories: '$dir'
+    # DSM segments as files in the data dir: a killed postgres leaks nothing
+    # into /dev/shm.
+    dynamic_shared_memory_type: mmap
 YML
     chown postgres:postgres "$dir/node$i/patroni.yml"
     "${AS_PG[@]}" patroni "$dir/node$i/patroni.yml" >"$dir/node$i.log" 2>&1 </dev/null &

@@ -47,6 +47,11 @@ stop_all() {
     while alive "$pid" && [ "$(date +%s)" -lt "$end" ]; do sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
+  # A killed postmaster leaves its small SysV segment; PostgreSQL keys it on the
+  # data dir's inode (key+1.. on collision), so remove that one before rm -rf.
+  for f in "$dir"/[123]; do
+    [ -d "$f" ] && ipcrm -M "$(stat -c %i "$f")" 2>/dev/null || true
+  done
 }
 
 case $cmd in
@@ -85,6 +90,9 @@ full_page_writes = off
 shared_buffers = 16MB
 max_connections = 30
 wal_keep_size = 64MB
+# DSM segments as files in the data dir: a killed server then leaks nothing
+# into /dev/shm, rm -rf DIR removes them.
+dynamic_shared_memory_type = mmap
 CONF
   "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$dir/1" -l "$dir/1.log" -w -t "$DEADLINE" start >/dev/null \
     || fail "primary did not start"
