@@ -119,17 +119,8 @@ impl Event {
 
     /// A one-line human summary for the timeline pane.
     pub fn summary(&self) -> String {
-        let d = |k: &str| match self.details.get(k) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => "-".to_string(),
-            Some(v) => v.to_string(),
-        };
-        // Members are named as people know them (a pod name) when a source
-        // gave a name; the id (the address) otherwise.
-        let named = |name_key: &str, id_key: &str| match self.details.get(name_key) {
-            Some(Value::String(s)) => s.clone(),
-            _ => d(id_key),
-        };
+        let d = |k: &str| self.text(k);
+        let named = |name_key: &str, id_key: &str| self.named(name_key, id_key);
         let member = match self.details.get("name") {
             Some(Value::String(name)) => name.as_str(),
             _ => self.member.as_deref().unwrap_or("-"),
@@ -140,10 +131,7 @@ impl Event {
                 named("from_name", "from"),
                 named("to_name", "to"),
                 format_ms(self.details.get("leaderless_ms")),
-                self.details
-                    .get("term")
-                    .and_then(Value::as_u64)
-                    .map_or_else(String::new, |t| format!(", term {t}"))
+                self.term_suffix()
             ),
             EventKind::TermChanged => format!("term {} -> {} (same leader)", d("from"), d("to")),
             EventKind::LeaderLost => {
@@ -186,6 +174,32 @@ impl Event {
 }
 
 impl Event {
+    /// A detail as text, `-` when absent.
+    fn text(&self, key: &str) -> String {
+        match self.details.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => "-".to_string(),
+            Some(v) => v.to_string(),
+        }
+    }
+
+    /// Members are named as people know them (a pod name) when a source
+    /// gave a name; the id (the address) otherwise.
+    fn named(&self, name_key: &str, id_key: &str) -> String {
+        match self.details.get(name_key) {
+            Some(Value::String(s)) => s.clone(),
+            _ => self.text(id_key),
+        }
+    }
+
+    /// `, term 7` when the event carries a term.
+    fn term_suffix(&self) -> String {
+        self.details
+            .get("term")
+            .and_then(Value::as_u64)
+            .map_or_else(String::new, |t| format!(", term {t}"))
+    }
+
     /// `2 members claim to lead: a, b` / `one leader again: a`.
     fn conflict_summary(&self) -> String {
         let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("-").to_string();
@@ -310,67 +324,97 @@ impl Timeline {
         let previous_term = state.term;
         state.term = term.or(previous_term);
         if !is_new && state.current == next {
-            if let (Some(from), Some(to), Some(leader)) = (previous_term, term, &next)
-                && to > from
-            {
-                out.push(
-                    Event::new(now, EventKind::TermChanged)
-                        .cluster(&cluster.id)
-                        .member(leader)
-                        .detail("from", from)
-                        .detail("to", to),
-                );
-            }
+            out.extend(term_changed(
+                cluster,
+                next.as_deref(),
+                previous_term,
+                term,
+                now,
+            ));
             return;
         }
         match next {
-            None => {
-                if let Some(previous) = state.current.take() {
-                    out.push(
-                        Event::new(now, EventKind::LeaderLost)
-                            .cluster(&cluster.id)
-                            .member(&previous)
-                            .detail("previous", previous.clone()),
-                    );
-                    state.last = Some(previous);
-                }
-                // A cluster that never had a leader and has no master tier
-                // (a StatefulSet whose roles nobody knows) is not leaderless:
-                // who leads is unknown there, not missing.
-                let expects_leader =
-                    state.last.is_some() || cluster.members.iter().any(|m| m.tier == Tier::Master);
-                if expects_leader {
-                    state.leaderless_since.get_or_insert(now);
-                }
-            }
-            Some(leader) => {
-                let leaderless_ms = state
-                    .leaderless_since
-                    .take()
-                    .map(|since| (now - since).whole_milliseconds().max(0) as u64);
-                let previous = state.current.clone().or_else(|| state.last.clone());
-                if !is_new {
-                    let kind = if previous.as_deref() == Some(leader.as_str()) {
-                        EventKind::LeaderRestored
-                    } else {
-                        EventKind::LeaderChanged
-                    };
-                    let mut event = Event::new(now, kind)
-                        .cluster(&cluster.id)
-                        .member(&leader)
-                        .detail("from", previous.map_or(Value::Null, Value::from))
-                        .detail("to", leader.clone())
-                        .detail("leaderless_ms", leaderless_ms.unwrap_or(0));
-                    if let Some(term) = term {
-                        event = event.detail("term", term);
-                    }
-                    out.push(event);
-                }
-                state.current = Some(leader.clone());
-                state.last = Some(leader);
-            }
+            None => state.lost(cluster, now, out),
+            Some(leader) => state.found(leader, term, is_new, cluster, now, out),
         }
     }
+}
+
+impl LeaderState {
+    /// No healthy leader now: `leader_lost` if there was one.
+    fn lost(&mut self, cluster: &Cluster, now: Timestamp, out: &mut Vec<Event>) {
+        if let Some(previous) = self.current.take() {
+            out.push(
+                Event::new(now, EventKind::LeaderLost)
+                    .cluster(&cluster.id)
+                    .member(&previous)
+                    .detail("previous", previous.clone()),
+            );
+            self.last = Some(previous);
+        }
+        // A cluster that never had a leader and has no master tier
+        // (a StatefulSet whose roles nobody knows) is not leaderless:
+        // who leads is unknown there, not missing.
+        let expects_leader =
+            self.last.is_some() || cluster.members.iter().any(|m| m.tier == Tier::Master);
+        if expects_leader {
+            self.leaderless_since.get_or_insert(now);
+        }
+    }
+
+    /// A leader now: changed, or back after a time without one.
+    fn found(
+        &mut self,
+        leader: String,
+        term: Option<u64>,
+        is_new: bool,
+        cluster: &Cluster,
+        now: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
+        let leaderless_ms = self
+            .leaderless_since
+            .take()
+            .map(|since| (now - since).whole_milliseconds().max(0) as u64);
+        let previous = self.current.clone().or_else(|| self.last.clone());
+        if !is_new {
+            let kind = if previous.as_deref() == Some(leader.as_str()) {
+                EventKind::LeaderRestored
+            } else {
+                EventKind::LeaderChanged
+            };
+            let mut event = Event::new(now, kind)
+                .cluster(&cluster.id)
+                .member(&leader)
+                .detail("from", previous.map_or(Value::Null, Value::from))
+                .detail("to", leader.clone())
+                .detail("leaderless_ms", leaderless_ms.unwrap_or(0));
+            if let Some(term) = term {
+                event = event.detail("term", term);
+            }
+            out.push(event);
+        }
+        self.current = Some(leader.clone());
+        self.last = Some(leader);
+    }
+}
+
+/// A new term under the same leader: it was re-elected.
+fn term_changed(
+    cluster: &Cluster,
+    leader: Option<&str>,
+    from: Option<u64>,
+    to: Option<u64>,
+    now: Timestamp,
+) -> Option<Event> {
+    let (from, to, leader) = (from?, to?, leader?);
+    (to > from).then(|| {
+        Event::new(now, EventKind::TermChanged)
+            .cluster(&cluster.id)
+            .member(leader)
+            .detail("from", from)
+            .detail("to", to)
+    })
 }
 
 /// Member names that differ from their ids (a pod name for an address), as

@@ -377,11 +377,7 @@ fn merge_member(group: &[Seen<'_>]) -> (Member, Vec<String>) {
             member.raw.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    for (source, _, _) in group {
-        if !member.sources.iter().any(|s| s == source) {
-            member.sources.push((*source).to_string());
-        }
-    }
+    add_sources(&mut member, group);
     let mut candidates: Vec<String> = Vec::new();
     for o in obs().filter(|o| o.authority == top) {
         if !candidates.contains(&o.cluster) {
@@ -389,6 +385,14 @@ fn merge_member(group: &[Seen<'_>]) -> (Member, Vec<String>) {
         }
     }
     (member, candidates)
+}
+
+fn add_sources(member: &mut Member, group: &[Seen<'_>]) {
+    for (source, _, _) in group {
+        if !member.sources.iter().any(|s| s == source) {
+            member.sources.push((*source).to_string());
+        }
+    }
 }
 
 /// The observation a member's role comes from: among the strongest that

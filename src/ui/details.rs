@@ -1,7 +1,8 @@
 //! Every field of the selected member, then the raw fields its sources gave,
 //! then its cluster's registry and Sentinel views; scrollable, and zoomed to
-//! the whole screen with Enter. Empty fields are shown as `-` rather than left
-//! out, so the operator sees what is not known.
+//! the whole screen with Enter. Empty member fields are shown as `-` rather
+//! than left out, so the operator sees what is not known; placement rows no
+//! platform filled are left out (a process has no pod).
 
 use ratatui::Frame;
 
@@ -16,11 +17,13 @@ use super::{Pane, members, pane_block, view};
 use crate::model::{Cluster, ConsensusView, Member};
 
 /// Width of the field names.
-const LABEL: usize = 13;
+const LABEL: usize = 12;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let lines = lines(app);
-    let scroll = app.ui.details_scroll.min(lines.len().saturating_sub(1));
+    let rows = usize::from(area.height.saturating_sub(2));
+    app.ui.details_rows.set(rows);
+    let scroll = app.ui.details_scroll.min(last_top(lines.len(), rows));
     let title = app.member().map_or("Details", |m| m.name.as_str());
     let extra = format!("{}/{}", (scroll + 1).min(lines.len()), lines.len());
     let block = pane_block(app, Pane::Details, title, extra);
@@ -33,6 +36,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
 /// How many lines the pane holds, to bound scrolling.
 pub fn line_count(app: &View) -> usize {
     lines(app).len()
+}
+
+/// The top line when scrolled to the end: the last page is full.
+pub fn last_top(lines: usize, rows: usize) -> usize {
+    lines.saturating_sub(rows.max(1))
 }
 
 fn lines(app: &View) -> Vec<Line<'static>> {
@@ -62,14 +70,17 @@ fn styled_field(
     value: impl Into<String>,
     style: Style,
 ) -> Line<'static> {
-    Line::from(vec![
-        Span::styled(format!("{label:<LABEL$}"), theme.dim()),
-        Span::styled(value.into(), style),
-    ])
+    line_with(theme, label, vec![Span::styled(value.into(), style)])
 }
 
 fn line_with(theme: Theme, label: &str, value: Vec<Span<'static>>) -> Line<'static> {
-    let mut spans = vec![Span::styled(format!("{label:<LABEL$}"), theme.dim())];
+    labelled(theme, label, LABEL, value)
+}
+
+/// `label` padded to `width`, and always a space before the value (a raw
+/// key longer than the column must not run into its value).
+fn labelled(theme: Theme, label: &str, width: usize, value: Vec<Span<'static>>) -> Line<'static> {
+    let mut spans = vec![Span::styled(format!("{label:<width$} "), theme.dim())];
     spans.extend(value);
     Line::from(spans)
 }
@@ -166,18 +177,29 @@ fn list(items: &[String]) -> String {
     }
 }
 
+/// Where it runs: only what a platform said (a process has no pod).
 fn placement_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
     let p = &m.placement;
-    out.extend([
-        field(theme, "platform", or_dash(p.platform.as_ref())),
-        field(theme, "node", or_dash(p.node.as_ref())),
-        field(theme, "namespace", or_dash(p.namespace.as_ref())),
-        field(theme, "pod", or_dash(p.pod.as_ref())),
-        field(theme, "service", or_dash(p.service.as_ref())),
-        field(theme, "task", or_dash(p.task.as_ref())),
-        field(theme, "container", or_dash(p.container.as_ref())),
-        field(theme, "networks", list(&p.networks)),
-    ]);
+    let networks = (!p.networks.is_empty()).then(|| list(&p.networks));
+    let rows = [
+        ("platform", p.platform.map(|p| p.to_string())),
+        ("node", p.node.clone()),
+        ("namespace", p.namespace.clone()),
+        ("pod", p.pod.clone()),
+        ("service", p.service.clone()),
+        ("task", p.task.clone()),
+        ("container", p.container.clone()),
+        ("networks", networks),
+    ];
+    let before = out.len();
+    for (label, value) in rows {
+        if let Some(value) = value {
+            out.push(field(theme, label, value));
+        }
+    }
+    if out.len() == before {
+        out.push(field(theme, "placement", "- (no platform sees it)"));
+    }
 }
 
 fn raw_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
@@ -185,8 +207,17 @@ fn raw_lines(theme: Theme, m: &Member, out: &mut Vec<Line<'static>>) {
     if m.raw.is_empty() {
         out.push(Line::styled("(none)", theme.dim()));
     }
+    // Raw keys are the source's own (`master_failover_state`): their
+    // column fits the longest, within reason.
+    let width = m
+        .raw
+        .keys()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(LABEL, 32);
     for (key, value) in &m.raw {
-        out.push(field(theme, key, value.clone()));
+        out.push(labelled(theme, key, width, vec![Span::raw(value.clone())]));
     }
 }
 
@@ -292,8 +323,6 @@ mod tests {
             "platform",
             "node",
             "pod",
-            "task",
-            "container",
             "sources",
             "faults",
             "error",
@@ -302,6 +331,54 @@ mod tests {
         ] {
             assert!(text.iter().any(|l| l.starts_with(label)), "{label} missing");
         }
+    }
+
+    #[test]
+    fn empty_placement_rows_are_left_out_and_long_raw_keys_keep_a_space() {
+        let mut app = testing::scenario();
+        let now = app.now;
+        app.apply_report(testing::split_brain(now), now);
+        let view = View::new(&app.app, &app.ui);
+        let cluster = view
+            .clusters
+            .iter()
+            .find(|c| c.name == "split")
+            .expect("split");
+        let mut member = cluster.members[0].clone();
+        member
+            .raw
+            .insert("master_failover_state".into(), "no-failover".into());
+        let mut out = Vec::new();
+        placement_lines(app.ui.theme(), &member, &mut out);
+        raw_lines(app.ui.theme(), &member, &mut out);
+        let text: Vec<String> = out.iter().map(|l| l.to_string()).collect();
+        assert!(!text.iter().any(|l| l.starts_with("container")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|l| l == "master_failover_state no-failover"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn the_end_shows_a_full_last_page_and_a_page_is_the_pane() {
+        let mut app = testing::scenario();
+        app.ui.focus = Pane::Details;
+        let _ = testing::render_buffer(&app, 40, 10, draw);
+        testing::type_keys(&mut app, "G");
+        let buffer = testing::render_buffer(&app, 40, 10, draw);
+        let total = line_count(&View::new(&app.app, &app.ui));
+        assert!(
+            testing::row_text(&buffer, 8).trim_end_matches('│').trim() != "",
+            "the last row is filled"
+        );
+        assert_eq!(app.ui.details_scroll, total - 8);
+        testing::type_keys(&mut app, "g");
+        testing::handle_key(&mut app, testing::key(crossterm::event::KeyCode::PageDown));
+        assert_eq!(
+            app.ui.details_scroll, 7,
+            "a page is the pane's 8 rows less one"
+        );
     }
 
     #[test]

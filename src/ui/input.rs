@@ -83,8 +83,8 @@ fn normal(app: &mut Keys<'_>, key: KeyEvent) -> Option<UiRequest> {
         Command::NextPane | Command::PreviousPane => cycle_focus(app, command == Command::NextPane),
         Command::Down => move_by(app, 1),
         Command::Up => move_by(app, -1),
-        Command::PageDown => move_by(app, PAGE as isize),
-        Command::PageUp => move_by(app, -(PAGE as isize)),
+        Command::PageDown => move_by(app, page(app) as isize),
+        Command::PageUp => move_by(app, -(page(app) as isize)),
         Command::Top => move_by(app, isize::MIN),
         Command::Bottom => move_by(app, isize::MAX),
         Command::Zoom => zoom(app),
@@ -182,13 +182,23 @@ fn move_by(app: &mut Keys<'_>, delta: isize) {
         Pane::Clusters => move_cluster(app, delta),
         Pane::Members => move_member(app, delta),
         Pane::Details => {
-            let last = details::line_count(&app.view()).saturating_sub(1);
-            app.ui.details_scroll = step(app.ui.details_scroll, delta, last);
+            let rows = app.ui.details_rows.get();
+            let last = details::last_top(details::line_count(&app.view()), rows);
+            app.ui.details_scroll = step(app.ui.details_scroll.min(last), delta, last);
         }
         Pane::Timeline => {
             let last = app.timeline.len().saturating_sub(1);
             app.ui.timeline_scroll = step(app.ui.timeline_scroll, delta, last);
         }
+    }
+}
+
+/// Rows a page moves: the details pane's height as last drawn, else a
+/// fixed page.
+fn page(app: &Keys<'_>) -> usize {
+    match (app.ui.focus, app.ui.details_rows.get()) {
+        (Pane::Details, rows) if rows > 1 => rows - 1,
+        _ => PAGE,
     }
 }
 

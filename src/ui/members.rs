@@ -14,6 +14,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{HighlightSpacing, Row, Table, TableState};
 
+use super::columns::{self, Need};
 use super::theme::Theme;
 use super::{Pane, pane_block, view};
 use crate::model::{Health, Link, Member, Tier};
@@ -36,40 +37,55 @@ enum Column {
     Error,
 }
 
-/// Display order, title, width (minimum for flexible ones), flexible,
-/// priority (0 always shown, higher dropped first).
-const COLUMNS: [(Column, &str, u16, bool, u8); 11] = [
-    (Column::Error, "!", 1, false, 0),
-    (Column::Leader, "★", 1, false, 0),
-    (Column::Tier, "Tier", 6, false, 0),
-    (Column::Name, "Name", 10, true, 0),
-    (Column::Role, "Role", 8, true, 2),
-    (Column::Health, "Health", 8, false, 0),
-    (Column::Link, "Link", 4, false, 3),
-    (Column::Lag, "Lag", 6, false, 1),
-    (Column::LagSeconds, "Lag s", 6, false, 3),
-    (Column::Trend, "Trend", 10, false, 4),
-    (Column::Where, "Where", 12, true, 5),
+/// Display order, title, priority (0 always shown, higher dropped first),
+/// and the order in which spare width is handed out.
+const COLUMNS: [(Column, &str, u8, u8); 11] = [
+    (Column::Error, "!", 0, 9),
+    (Column::Leader, "★", 0, 9),
+    (Column::Tier, "Tier", 0, 9),
+    (Column::Name, "Name", 0, 0),
+    (Column::Role, "Role", 2, 2),
+    (Column::Health, "Health", 0, 9),
+    (Column::Link, "Link", 3, 9),
+    (Column::Lag, "Lag", 1, 9),
+    (Column::LagSeconds, "Lag s", 3, 9),
+    (Column::Trend, "Trend", 4, 9),
+    (Column::Where, "Where", 5, 3),
 ];
 
-/// The columns that fit in `width`, in display order.
-fn columns_for(width: u16) -> Vec<(Column, &'static str, u16, bool)> {
-    let mut chosen = [false; COLUMNS.len()];
-    let mut used: u16 = 0;
-    for priority in 0..=5 {
-        for (i, (_, _, w, _, p)) in COLUMNS.iter().enumerate() {
-            // One cell of spacing per column.
-            if *p == priority && used + w < width {
-                used += w + 1;
-                chosen[i] = true;
-            }
-        }
-    }
+/// Width of the lag sparkline.
+const TREND: u16 = 10;
+
+/// What each column needs for these rows (cells already drawn).
+fn needs(cells: &[Vec<Line<'_>>]) -> Vec<Need> {
     COLUMNS
         .iter()
-        .zip(chosen)
-        .filter(|(_, keep)| *keep)
-        .map(|((c, t, w, f, _), _)| (*c, *t, *w, *f))
+        .enumerate()
+        .map(|(i, (column, title, priority, grow_order))| {
+            let texts = cells.iter().map(|row| row[i].to_string());
+            let content = texts
+                .clone()
+                .map(|t| columns::width_of(&t))
+                .chain([columns::width_of(title)])
+                .max()
+                .unwrap_or(1);
+            let addresses = texts.clone().any(|t| columns::is_address(&t));
+            let (content, min) = match column {
+                Column::Trend => (TREND, TREND),
+                // A name or place that is an address is never cut.
+                Column::Name | Column::Where if addresses => (content, content),
+                Column::Name => (content.min(48), content.min(12)),
+                Column::Where => (content.min(40), content.min(10)),
+                Column::Role => (content.min(24), content.min(6)),
+                _ => (content, content),
+            };
+            Need {
+                content,
+                min,
+                priority: *priority,
+                grow_order: *grow_order,
+            }
+        })
         .collect()
 }
 
@@ -83,26 +99,38 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     };
     let block = pane_block(app, Pane::Members, title, extra);
     let inner = block.inner(area);
-    // The highlight symbol takes one column.
-    let columns = columns_for(inner.width.saturating_sub(1));
     let height = inner.height.saturating_sub(1) as usize;
     let start = view::window_start(members.len(), selected, height);
-    let rows: Vec<Row> = members
+    let theme = app.ui.theme();
+    let cells: Vec<Vec<Line>> = members
         .iter()
         .skip(start)
         .take(height)
-        .map(|m| row(app, m, &columns))
+        .map(|m| {
+            COLUMNS
+                .iter()
+                .map(|c| super::shown(cell(app, theme, m, c.0, TREND)))
+                .collect()
+        })
         .collect();
-    let theme = app.ui.theme();
-    let header = Row::new(columns.iter().map(|c| c.1)).style(theme.table_header());
-    let widths = columns.iter().map(|(_, _, w, flexible)| {
-        if *flexible {
-            Constraint::Fill(*w)
-        } else {
-            Constraint::Length(*w)
-        }
-    });
-    let table = Table::new(rows, widths)
+    // The highlight symbol takes one column.
+    let widths = columns::fit(&needs(&cells), inner.width.saturating_sub(1));
+    let rows: Vec<Row> = members
+        .iter()
+        .skip(start)
+        .zip(cells)
+        .map(|(m, line)| row(m, theme, line, &widths))
+        .collect();
+    let header = Row::new(
+        COLUMNS
+            .iter()
+            .zip(&widths)
+            .filter(|(_, w)| w.is_some())
+            .map(|(c, _)| c.1),
+    )
+    .style(theme.table_header());
+    let constraints = widths.iter().flatten().map(|w| Constraint::Length(*w));
+    let table = Table::new(rows, constraints)
         .header(header)
         .block(block)
         .row_highlight_style(theme.selection(app.ui.focus() == Pane::Members))
@@ -112,17 +140,36 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn row<'a>(app: &View, member: &'a Member, columns: &[(Column, &str, u16, bool)]) -> Row<'a> {
-    let theme = app.ui.theme();
-    let cells = columns
+fn row<'a>(member: &Member, theme: Theme, cells: Vec<Line<'a>>, widths: &[Option<u16>]) -> Row<'a> {
+    let cells = COLUMNS
         .iter()
-        .map(|(column, _, width, _)| super::shown(cell(app, theme, member, *column, *width)));
+        .zip(cells)
+        .zip(widths)
+        .filter_map(|((column, line), width)| Some(fitted(column.0, line, (*width)?)));
     let style = if member.leader {
         theme.heading()
     } else {
         Style::new()
     };
     Row::new(cells).style(style)
+}
+
+/// A cell cut to its column, marked with `…`: names and places keep their
+/// end, words their start.
+fn fitted(column: Column, line: Line<'_>, width: u16) -> Line<'_> {
+    if line.width() <= width as usize {
+        return line;
+    }
+    let style = line
+        .spans
+        .first()
+        .map_or(line.style, |s| line.style.patch(s.style));
+    let text = line.to_string();
+    let cut = match column {
+        Column::Name | Column::Where => columns::keep_end(&text, width),
+        _ => columns::keep_start(&text, width),
+    };
+    Line::styled(cut, style)
 }
 
 fn cell<'a>(app: &View, theme: Theme, member: &'a Member, column: Column, width: u16) -> Line<'a> {
@@ -144,6 +191,12 @@ fn cell<'a>(app: &View, theme: Theme, member: &'a Member, column: Column, width:
             None => Line::from(member.native_role.as_deref().unwrap_or("-")),
         },
         Column::Health => health(theme, member.health).into(),
+        // A dead member has no link and no lag: stale numbers would read as
+        // a copy falling behind.
+        Column::Link | Column::Lag | Column::LagSeconds if member.health == Health::Down => {
+            Line::styled("-", theme.dim())
+        }
+        Column::Trend if member.health == Health::Down => Line::default(),
         Column::Link => link(theme, member.link).into(),
         Column::Lag => Line::from(view::lag(member)),
         Column::LagSeconds => {
@@ -216,12 +269,32 @@ mod tests {
     }
 
     #[test]
-    fn narrow_keeps_the_essential_columns() {
-        let names: Vec<&str> = columns_for(50).iter().map(|c| c.1).collect();
-        for wanted in ["★", "Tier", "Name", "Role", "Health", "Lag", "!"] {
-            assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+    fn narrow_keeps_the_essential_columns_and_addresses_whole() {
+        let app = testing::scenario();
+        let buffer = testing::render_buffer(&app, 50, 11, draw);
+        let header = testing::row_text(&buffer, 1);
+        for wanted in ["★", "Tier", "Name", "Health", "Lag", "!"] {
+            assert!(header.contains(wanted), "{wanted} missing from {header:?}");
         }
-        assert_eq!(columns_for(200).len(), COLUMNS.len());
+        let cluster = crate::ui::view::selected_cluster(&app.app, &app.ui).expect("a cluster");
+        for member in &cluster.members {
+            assert!(
+                testing::find(&buffer, &member.name).is_some(),
+                "{} cut",
+                member.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_dead_member_shows_no_lag() {
+        let mut app = testing::scenario();
+        testing::type_keys(&mut app, "j");
+        let buffer = testing::render_buffer(&app, LARGE.0 - 48, 20, draw);
+        let (_, y) = testing::find(&buffer, "DOWN").expect("a down member");
+        let row = testing::row_text(&buffer, y);
+        assert_eq!(row.matches("DOWN").count(), 1, "{row}");
+        assert!(!row.contains('█') && !row.contains('▁'), "no trend: {row}");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! Drawing reads the state and nothing else: no locks, no I/O, no env.
 
 pub mod clusters;
+pub mod columns;
 pub mod confirm;
 pub mod details;
 pub mod footer;
@@ -119,6 +120,9 @@ pub struct UiState {
     clusters: Selection,
     members: Selection,
     details_scroll: usize,
+    /// Rows of text the details pane showed at the last draw: a page, and
+    /// how far down the last page starts.
+    details_rows: std::cell::Cell<usize>,
     timeline_scroll: usize,
     help_scroll: usize,
     message: Option<Message>,

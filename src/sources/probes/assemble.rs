@@ -246,13 +246,7 @@ fn member(
         .or_else(|| peer.and_then(|p| p.id.clone()))
         .unwrap_or_default();
     let lag = said.and_then(|s| s.lag.or_else(|| behind(def, s, leader?)));
-    let mut raw = said.map(|s| s.facts.clone()).unwrap_or_default();
-    if let Some(id) = said
-        .and_then(|s| s.id.clone())
-        .or_else(|| peer.and_then(|p| p.id.clone()))
-    {
-        raw.insert(format!("{} id", def.def.kind), id);
-    }
+    let raw = raw_facts(def, said, peer);
     MemberObservation {
         cluster: spec.id.clone(),
         name,
@@ -282,6 +276,22 @@ fn behind(def: &Compiled, said: &Said, leader: &Said) -> Option<u64> {
         return Some(ahead);
     }
     Some(ahead.saturating_sub(said.position?))
+}
+
+/// The member's own facts and its id in its system, for the details pane.
+fn raw_facts(
+    def: &Compiled,
+    said: Option<&Said>,
+    peer: Option<&Peer>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut raw = said.map(|s| s.facts.clone()).unwrap_or_default();
+    let id = said
+        .and_then(|s| s.id.clone())
+        .or_else(|| peer.and_then(|p| p.id.clone()));
+    if let Some(id) = id {
+        raw.insert(format!("{} id", def.def.kind), id);
+    }
+    raw
 }
 
 fn health(slot: &Slot<'_>) -> Health {
