@@ -8,6 +8,7 @@
 pub mod docker;
 pub mod pty;
 pub mod real_kube;
+pub mod zookeeper;
 
 use std::time::Duration;
 

@@ -78,11 +78,11 @@ pub fn assemble(
         .copied()
         .max_by_key(|&i| (term_of(&slots[i]), std::cmp::Reverse(i)))
         .or_else(|| named_leader(&slots));
-    let leader_position = chosen.and_then(|i| slots[i].look?.said()?.position);
+    let leader_said = chosen.and_then(|i| slots[i].look?.said());
     let members: Vec<MemberObservation> = slots
         .iter()
         .enumerate()
-        .map(|(i, slot)| member(def, spec, slot, chosen == Some(i), leader_position))
+        .map(|(i, slot)| member(def, spec, slot, chosen == Some(i), leader_said))
         .collect();
     let endpoints = if def.def.poll_peers {
         slots.iter().filter_map(|s| s.endpoint.clone()).collect()
@@ -220,7 +220,7 @@ fn member(
     spec: &ClusterSpec,
     slot: &Slot<'_>,
     leads: bool,
-    leader_position: Option<u64>,
+    leader: Option<&Said>,
 ) -> MemberObservation {
     let said = slot.look.and_then(Look::said);
     let peer = slot.peer;
@@ -245,10 +245,7 @@ fn member(
         .or_else(|| address.clone())
         .or_else(|| peer.and_then(|p| p.id.clone()))
         .unwrap_or_default();
-    let lag = said.and_then(|s| {
-        s.lag
-            .or_else(|| Some(leader_position?.saturating_sub(s.position?)))
-    });
+    let lag = said.and_then(|s| s.lag.or_else(|| behind(def, s, leader?)));
     let raw = raw_facts(def, said, peer);
     MemberObservation {
         cluster: spec.id.clone(),
@@ -271,6 +268,16 @@ fn member(
     }
 }
 
+/// How far a member is behind the leader by their positions.
+fn behind(def: &Compiled, said: &Said, leader: &Said) -> Option<u64> {
+    let ahead = leader.position?;
+    let older_term = matches!((said.term, leader.term), (Some(a), Some(b)) if a < b);
+    if def.def.position_per_term && older_term {
+        return Some(ahead);
+    }
+    Some(ahead.saturating_sub(said.position?))
+}
+
 /// The member's own facts and its id in its system, for the details pane.
 fn raw_facts(
     def: &Compiled,
@@ -289,6 +296,8 @@ fn raw_facts(
 
 fn health(slot: &Slot<'_>) -> Health {
     match slot.look.map(|l| &l.result) {
+        // It answered but says it cannot serve: up, yet not usable.
+        Some(Ok(said)) if said.healthy == Some(false) => Health::Degraded,
         Some(Ok(_)) => Health::Ok,
         Some(Err(_)) => Health::Down,
         None => match slot.peer.and_then(|p| p.healthy) {

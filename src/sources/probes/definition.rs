@@ -32,6 +32,13 @@ pub struct Definition {
     /// (`entries`, `transactions`).
     #[serde(default)]
     pub lag_unit: Option<String>,
+    /// `member.position` counts from zero again in every term (ZooKeeper's
+    /// zxid counter restarts with each epoch): a member whose term is older
+    /// than the leader's has none of the leader's term, so it is behind by
+    /// all of the leader's position rather than by a difference of
+    /// positions from two terms, which means nothing.
+    #[serde(default)]
+    pub position_per_term: bool,
     /// Named requests; each reply is put under its name in the document the
     /// expressions read (plus `endpoint`, the `host:port` asked).
     pub requests: BTreeMap<String, Request>,
@@ -154,6 +161,10 @@ pub struct MemberExprs {
     pub position: Option<String>,
     /// Facts shown in the details pane: an object of names to values.
     pub facts: Option<String>,
+    /// False when it answers but says it is not fit to serve (a ZooKeeper
+    /// server without quorum): shown as degraded, not as down, since it is
+    /// up and answering.
+    pub healthy: Option<String>,
 }
 
 /// A definition with its expressions compiled.
@@ -170,6 +181,7 @@ pub struct Compiled {
     pub lag: Option<Expr>,
     pub position: Option<Expr>,
     pub facts: Option<Expr>,
+    pub healthy: Option<Expr>,
     pub peers: Option<Expr>,
     pub login: Option<(Expr, Expr)>,
 }
@@ -209,6 +221,7 @@ impl Definition {
             lag: opt("member.lag", &m.lag)?,
             position: opt("member.position", &m.position)?,
             facts: opt("member.facts", &m.facts)?,
+            healthy: opt("member.healthy", &m.healthy)?,
             peers: opt("peers", &self.peers)?,
             login,
             def: self,

@@ -9,12 +9,17 @@ use serde_json::{Map, Value, json};
 
 /// The text a server sends when it has no quorum.
 const NOT_SERVING: &str = "not currently serving requests";
+/// The text a server sends for a word `4lw.commands.whitelist` leaves out.
+const NOT_WHITELISTED: &str = "is not in the whitelist";
 
 /// One reply as JSON. `host` is the server asked, for `conf` lines whose
 /// client address is a wildcard.
 pub fn to_json(word: &str, text: &str, host: &str) -> Value {
     if text.contains(NOT_SERVING) {
         return json!({"serving": false, "text": text.trim()});
+    }
+    if text.contains(NOT_WHITELISTED) {
+        return json!({"whitelisted": false, "text": text.trim()});
     }
     let mut fields = Map::new();
     let mut servers = Vec::new();

@@ -23,6 +23,8 @@ pub mod fourletter;
 pub mod jq;
 pub mod poller;
 pub mod said;
+#[cfg(test)]
+mod tests_zookeeper;
 
 use std::sync::Arc;
 

@@ -22,6 +22,8 @@ pub struct Said {
     pub term: Option<u64>,
     pub lag: Option<u64>,
     pub position: Option<u64>,
+    /// Its own word on whether it is fit to serve; None when it gives none.
+    pub healthy: Option<bool>,
     pub facts: BTreeMap<String, String>,
     pub peers: Vec<Peer>,
 }
@@ -51,6 +53,7 @@ pub fn read(def: &Compiled, document: &Value) -> Result<Said, String> {
         term: number(&def.term, document)?,
         lag: number(&def.lag, document)?,
         position: number(&def.position, document)?,
+        healthy: run(&def.healthy, document)?.and_then(|v| v.as_bool()),
         facts: facts(&def.facts, document)?,
         peers: peers(&def.peers, document)?,
     })
