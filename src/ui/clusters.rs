@@ -1,7 +1,9 @@
 //! The clusters list: name, kind, member count, and who leads — or a red
 //! `NO LEADER 3.2s` counting since the leader was lost — followed by what
 //! disagrees: a registry record naming another leader (`≠registry`), the
-//! Sentinel's strongest down flag and whether it is failing over.
+//! Sentinel's strongest down flag and whether it is failing over. A state
+//! column sums up each cluster's health (members down, the worst lag,
+//! faults held) so that many clusters can be scanned.
 //!
 //! Only the rows that fit are built, so ten thousand members cost nothing here.
 
@@ -34,33 +36,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let inner = block.inner(area);
     let height = inner.height.saturating_sub(1) as usize;
     let start = view::window_start(clusters.len(), selected, height);
-    let show_kind = inner.width >= KIND_MIN_WIDTH;
     let shown = &clusters[start..(start + height).min(clusters.len())];
-    let rows: Vec<Row> = shown.iter().map(|c| row(app, c, show_kind)).collect();
-    // Names matter most: as wide as the longest shown, the leader gets the rest.
-    let name_width = shown
-        .iter()
-        .map(|c| c.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp(4, NAME_MAX_WIDTH.min(usize::from(inner.width / 2)).max(4))
-        as u16;
-    let count_width = shown
-        .iter()
-        .map(|c| c.members.len().to_string().len())
-        .max()
-        .unwrap_or(1) as u16;
+    let layout = Layout::choose(app, shown, inner.width);
+    let rows: Vec<Row> = shown.iter().map(|c| row(app, c, &layout)).collect();
     let theme = app.ui.theme();
-    let mut header = vec!["Cluster", "N", "Leader"];
+    let mut header = vec!["Cluster", "N"];
     let mut widths = vec![
-        Constraint::Length(name_width),
-        Constraint::Length(count_width),
-        Constraint::Fill(1),
+        Constraint::Length(layout.name),
+        Constraint::Length(layout.count),
     ];
-    if show_kind {
-        header.insert(1, "Kind");
-        widths.insert(1, Constraint::Length(12));
+    if layout.kind {
+        header.push("Kind");
+        widths.push(Constraint::Length(12));
     }
+    if let Some((width, _)) = layout.state {
+        header.push("State");
+        widths.push(Constraint::Length(width));
+    }
+    header.push("Leader");
+    widths.push(Constraint::Fill(1));
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.table_header()))
         .block(block)
@@ -71,16 +65,129 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn row<'a>(app: &View, cluster: &'a Cluster, show_kind: bool) -> Row<'a> {
+/// Which columns the clusters list shows, and how wide.
+struct Layout {
+    name: u16,
+    count: u16,
+    kind: bool,
+    /// The state column's width and whether it shows the worst lag; left
+    /// out when the leader (or `NO LEADER 3.2s`) would not fit beside it.
+    state: Option<(u16, bool)>,
+}
+
+impl Layout {
+    fn choose(app: &View, shown: &[&Cluster], width: u16) -> Layout {
+        // Names matter most: as wide as the longest shown, the leader gets the rest.
+        let name = shown
+            .iter()
+            .map(|c| c.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(4, NAME_MAX_WIDTH.min(usize::from(width / 2)).max(4)) as u16;
+        let count = shown
+            .iter()
+            .map(|c| c.members.len().to_string().len())
+            .max()
+            .unwrap_or(1) as u16;
+        let kind = width >= KIND_MIN_WIDTH;
+        // Who leads, or since when nobody does, must fit; the alarms after
+        // it may be cut.
+        let leader = shown
+            .iter()
+            .map(|c| essential_width(&leader_cell(app, c)))
+            .max()
+            .unwrap_or(1) as u16;
+        // The highlight symbol and the gaps between columns.
+        let fixed = 1 + name + 1 + count + 1 + if kind { 13 } else { 0 } + leader;
+        let state = [true, false].into_iter().find_map(|with_lag| {
+            let cells = shown.iter().map(|c| state_cell(app, c, with_lag).width());
+            let w = cells.max().unwrap_or(2).max(5) as u16;
+            (fixed + w + 1 <= width).then_some((w, with_lag))
+        });
+        Layout {
+            name,
+            count,
+            kind,
+            state,
+        }
+    }
+}
+
+fn row<'a>(app: &View, cluster: &'a Cluster, layout: &Layout) -> Row<'a> {
     let mut cells = vec![
         Line::from(cluster.name.as_str()),
         Line::from(cluster.members.len().to_string()),
-        leader_cell(app, cluster),
     ];
-    if show_kind {
-        cells.insert(1, Line::styled(cluster.kind.as_str(), app.ui.theme().dim()));
+    if layout.kind {
+        cells.push(Line::styled(cluster.kind.as_str(), app.ui.theme().dim()));
     }
+    if let Some((_, with_lag)) = layout.state {
+        cells.push(state_cell(app, cluster, with_lag));
+    }
+    cells.push(leader_cell(app, cluster));
     Row::new(cells.into_iter().map(super::shown))
+}
+
+/// The cluster's health in a few characters, for scanning many: members
+/// down (`2↓`) and degraded (`1~`), the worst lag, faults held (`F1`); `ok`
+/// when nothing is wrong.
+pub fn state_cell(app: &View, cluster: &Cluster, with_lag: bool) -> Line<'static> {
+    use crate::model::Health;
+    let theme = app.ui.theme();
+    let count = |h: Health| cluster.members.iter().filter(|m| m.health == h).count();
+    let mut spans = Vec::new();
+    let mut push = |text: String, style| {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(text, style));
+    };
+    match count(Health::Down) {
+        0 => {}
+        n => push(format!("{n}↓"), theme.bad()),
+    }
+    match count(Health::Degraded) {
+        0 => {}
+        n => push(format!("{n}~"), theme.warn()),
+    }
+    if let Some(worst) = worst_lag(cluster).filter(|_| with_lag) {
+        push(worst, theme.dim());
+    }
+    match cluster
+        .members
+        .iter()
+        .filter(|m| !m.faults.is_empty())
+        .count()
+    {
+        0 => {}
+        n => push(format!("F{n}"), theme.warn()),
+    }
+    if spans.is_empty() {
+        spans.push(Span::styled("ok", theme.good()));
+    }
+    Line::from(spans)
+}
+
+/// The largest lag of a member that is up, as the members list writes it.
+fn worst_lag(cluster: &Cluster) -> Option<String> {
+    let up = cluster
+        .members
+        .iter()
+        .filter(|m| m.health != crate::model::Health::Down);
+    let bytes = up.clone().filter_map(|m| m.lag_bytes).max();
+    let native = up
+        .filter(|m| m.lag_bytes.is_none())
+        .filter_map(|m| m.lag.as_ref())
+        .max_by_key(|l| l.value);
+    match (bytes, native) {
+        (Some(b), _) if b > 0 => Some(view::bytes(b)),
+        (_, Some(l)) if l.value > 0 => Some(format!(
+            "{}{}",
+            l.value,
+            l.unit.chars().next().unwrap_or(' ')
+        )),
+        _ => None,
+    }
 }
 
 /// True when some member is of the master tier, or an arbiter (Sentinel,
@@ -92,6 +199,16 @@ fn may_lead(cluster: &Cluster) -> bool {
             .members
             .iter()
             .any(|m| m.tier == crate::model::Tier::Master)
+}
+
+/// The width of a leader cell up to its alarms (each starts with a space).
+fn essential_width(cell: &Line<'_>) -> usize {
+    cell.spans
+        .iter()
+        .take_while(|s| !s.content.starts_with(' '))
+        .map(Span::width)
+        .sum::<usize>()
+        .max(1)
 }
 
 /// The leader (or how long without one), then every disagreement.
@@ -207,5 +324,23 @@ mod tests {
         let (_, y) = testing::find(&buffer, "›").expect("selection marker");
         assert_eq!(buffer[(2, y)].bg, Color::DarkGray);
         assert_eq!(id.as_deref(), Some(app.topology.clusters[2].id.as_str()));
+    }
+
+    #[test]
+    fn the_state_column_counts_members_down_and_the_worst_lag() {
+        let app = testing::scenario();
+        let buffer = testing::render_buffer(&app, LARGE.0 * 3 / 10, 12, draw);
+        let (x, y) = testing::find(&buffer, "1↓").expect("a cluster with a member down");
+        assert_eq!(buffer[(x, y)].fg, ratatui::style::Color::Red);
+        assert!(testing::row_text(&buffer, y).contains("NO LEADER"));
+        assert!(
+            testing::find(&buffer, "ok").is_some(),
+            "a healthy cluster reads ok"
+        );
+        let narrow = testing::render_buffer(&app, 30, 12, draw);
+        assert!(
+            testing::find(&narrow, "State").is_none(),
+            "who leads needs the room"
+        );
     }
 }
