@@ -560,6 +560,7 @@ async fn orchestrator_watch_follows_an_election_a_new_leader_and_a_stale_leader(
     assert_eq!(change["details"]["from"], old.as_str(), "{change:#}");
     assert_eq!(change["details"]["to"], new.as_str());
     assert!(change["details"]["leaderless_ms"].is_u64(), "{change:#}");
+    eprintln!("leader_changed: {}", change["details"]);
     // node1 was cut off and still says it leads; node2 and node3 elected node2.
     fake.switch("stale-leader");
     let conflict = watch.next("leaders_conflict").await;
@@ -751,6 +752,29 @@ async fn dgraph_steady_shows_zeros_as_masters_and_alphas_in_their_groups() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn dgraph_membership_with_no_zero_leader_is_an_election() {
+    // The index's `_stale_snapshot`: the steady document with every zero
+    // `leader: false` (a shape, not a capture; see SOURCES.md).
+    let mut recorded = load("dgraph");
+    let dir = fixtures("dgraph");
+    let text = std::fs::read_to_string(dir.join("zero-election/state.json")).unwrap();
+    let mut hosts = recorded.scenarios["steady"].clone();
+    for routes in hosts.values_mut() {
+        let reply = routes.get_mut("/state").expect("/state");
+        reply.body = loopback(&text).into_bytes();
+    }
+    recorded.scenarios.insert("no-zero-leader".into(), hosts);
+    let fake = Fake::start(recorded, "no-zero-leader", &[]);
+    let (code, doc, stderr) = snapshot("dgraph", &fake.url("127.0.2.12"), &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let cluster = only_cluster(&doc);
+    assert!(cluster["leader"].is_null(), "{cluster:#}");
+    assert_eq!(cluster["consensus"]["in_progress"], "election");
+    assert_eq!(cluster["members"].as_array().unwrap().len(), 9);
+    assert!(cluster["leaders_conflict"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn dgraph_zero_election_is_a_clear_source_error_and_exit_1() {
     let fake = Fake::start(load("dgraph"), "zero-election", &[]);
     let (code, doc, stderr) = snapshot("dgraph", &fake.url("127.0.2.11"), &[]).await;
@@ -910,6 +934,20 @@ mod fuzz {
 
     use super::has_control;
 
+    /// 256 cases; failures kept beside this file (proptest looks for a
+    /// lib.rs or main.rs to put them by, which tests/ has not).
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct(
+                    "tests/probe_recorded.proptest-regressions",
+                ),
+            )),
+            ..ProptestConfig::default()
+        }
+    }
+
     /// Compiled once: compiling every definition's jq per case would be
     /// most of the fuzz's time.
     static CATALOG: std::sync::LazyLock<Catalog> =
@@ -1021,7 +1059,7 @@ mod fuzz {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(config())]
         #[test]
         fn any_reply_is_read_and_assembled_without_panic(
             replies in prop::collection::vec(json_value(), 1..5),
@@ -1105,7 +1143,7 @@ mod fuzz {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(config())]
         /// A recorded document with one place (a leaf or a whole subtree)
         /// replaced by anything: reaches every expression's deep paths.
         #[test]
