@@ -782,10 +782,12 @@ async fn dgraph_zero_election_is_a_clear_source_error_and_exit_1() {
     let source = &doc["sources"][0];
     assert_eq!(source["status"], "error", "{doc:#}");
     let error = source["error"].as_str().expect("an error");
+    eprintln!("dgraph source error: {error}");
     assert!(
         error.contains("HTTP 500") && error.contains("Cannot get linearized read"),
         "{error}"
     );
+    assert!(!error.contains("\\n"), "the body on one line: {error}");
     let cluster = only_cluster(&doc);
     assert!(cluster["leader"].is_null());
     let member = &cluster["members"][0];
@@ -899,6 +901,7 @@ async fn members_that_answer_garbage_show_an_escaped_error_and_the_rest_is_unaff
         let bad = member(cluster, &fake.at(host));
         assert_eq!(bad["health"], "down", "{bad:#}");
         let error = bad["error"].as_str().expect("an error");
+        eprintln!("{host}: {error}");
         assert!(!has_control(error), "unescaped: {error:?}");
         assert!(
             error.len() < 4096,
