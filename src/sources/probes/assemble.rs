@@ -73,10 +73,13 @@ pub fn assemble(
     let peers = membership(looks);
     let slots = slots(looks, &peers, &peer_endpoint);
     let claimants: Vec<usize> = (0..slots.len()).filter(|&i| claims(&slots[i])).collect();
+    // Two claimants in one term (or with no term, as orchestrator gives):
+    // the one most members name, not a stale leader cut off from them.
+    let named = named_counts(&slots);
     let chosen = claimants
         .iter()
         .copied()
-        .max_by_key(|&i| (term_of(&slots[i]), std::cmp::Reverse(i)))
+        .max_by_key(|&i| (term_of(&slots[i]), named[i], std::cmp::Reverse(i)))
         .or_else(|| named_leader(&slots));
     let leader_said = chosen.and_then(|i| slots[i].look?.said());
     let members: Vec<MemberObservation> = slots
@@ -188,22 +191,24 @@ fn term_of(slot: &Slot<'_>) -> Option<u64> {
 /// With nobody claiming to lead (the leader is not reachable from here),
 /// the one most answering members name.
 fn named_leader(slots: &[Slot<'_>]) -> Option<usize> {
-    let mut votes: Vec<(usize, usize)> = Vec::new();
+    let votes = named_counts(slots);
+    (0..slots.len())
+        .filter(|&i| votes[i] > 0)
+        .max_by_key(|&i| (votes[i], std::cmp::Reverse(i)))
+}
+
+/// How many answering members name each slot as their leader.
+fn named_counts(slots: &[Slot<'_>]) -> Vec<usize> {
+    let mut votes = vec![0; slots.len()];
     for said in slots.iter().filter_map(|s| s.look.and_then(Look::said)) {
         let Some(named) = &said.leader_id else {
             continue;
         };
         if let Some(i) = slots.iter().position(|s| names(s, named)) {
-            match votes.iter_mut().find(|(j, _)| *j == i) {
-                Some((_, n)) => *n += 1,
-                None => votes.push((i, 1)),
-            }
+            votes[i] += 1;
         }
     }
     votes
-        .into_iter()
-        .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))
-        .map(|(i, _)| i)
 }
 
 fn names(slot: &Slot<'_>, named: &str) -> bool {

@@ -111,8 +111,16 @@ async fn http(ask: &Ask<'_>, request: &Request) -> Result<Value, String> {
             .remove(ask.endpoint);
     }
     if !status.is_success() {
-        let text = String::from_utf8_lossy(&body);
-        let text: String = text.chars().take(200).collect();
+        // On one line: a pretty-printed error body (Dgraph's) would
+        // otherwise show as a run of `\n` escapes.
+        let head: String = String::from_utf8_lossy(&body).chars().take(1000).collect();
+        let text: String = head
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(200)
+            .collect();
         let hint = if trusted || ask.access.user.is_none() {
             ""
         } else {

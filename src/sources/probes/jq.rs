@@ -73,13 +73,33 @@ impl Expr {
         let mut out = self.filter.id.run((ctx, input)).map(unwrap_valr);
         match out.next() {
             None => Ok(None),
-            Some(Err(e)) => Err(format!("jq `{}`: {e}", self.code)),
+            Some(Err(e)) => Err(self.error(&e)),
             Some(Ok(val)) => {
                 let value: Value = serde_json::from_str(&val.to_string())
-                    .map_err(|e| format!("jq `{}` gave no JSON: {e}", self.code))?;
+                    .map_err(|e| self.error(&format!("gave no JSON: {e}")))?;
                 Ok((!value.is_null()).then_some(value))
             }
         }
+    }
+}
+
+/// The most of a jq error shown: jaq's message quotes the value it could
+/// not use, which may be a whole reply of megabytes.
+const ERROR_CHARS: usize = 300;
+
+impl Expr {
+    /// An error of this expression as one bounded, escaped line: the
+    /// expression (a definition may write it over several lines) and jaq's
+    /// message, which quotes the reply with its bidi and C1 controls as
+    /// they are.
+    fn error(&self, error: &impl std::fmt::Display) -> String {
+        let code = self.code.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = error.to_string();
+        let mut said: String = text.chars().take(ERROR_CHARS).collect();
+        if said.len() < text.len() {
+            said.push_str("...");
+        }
+        crate::escape::escape(&format!("jq `{code}`: {said}")).into_owned()
     }
 }
 
@@ -118,5 +138,19 @@ mod tests {
             .first(&json!({"a": "x"}))
             .unwrap_err();
         assert!(error.contains(".a + 1"), "{error}");
+    }
+
+    #[test]
+    fn an_error_quoting_the_reply_is_bounded_and_escaped() {
+        let reply = json!({"a": format!("\u{202e}{}", "x".repeat(100_000))});
+        let error = Expr::compile(".a + 1").unwrap().first(&reply).unwrap_err();
+        assert!(error.len() < 1000, "{} bytes", error.len());
+        assert!(
+            !error.contains('\u{202e}') && error.contains("\\u{202e}"),
+            "{error}"
+        );
+        let multi_line = Expr::compile(".a\n  | . + 1").unwrap();
+        let error = multi_line.first(&json!({"a": "x"})).unwrap_err();
+        assert!(error.starts_with("jq `.a | . + 1`: "), "{error}");
     }
 }
