@@ -102,7 +102,7 @@ impl Layout {
         let state = [true, false].into_iter().find_map(|with_lag| {
             let cells = shown.iter().map(|c| state_cell(app, c, with_lag).width());
             let w = cells.max().unwrap_or(2).max(5) as u16;
-            (fixed + w + 1 <= width).then_some((w, with_lag))
+            (fixed + w < width).then_some((w, with_lag))
         });
         Layout {
             name,
