@@ -232,6 +232,32 @@ async fn killing_the_leader_shows_leader_changed_to_the_member_etcd_elects() {
         .as_u64()
         .unwrap_or_else(|| panic!("leader_changed carries the new term: {change:#}"));
     assert!(term > old_term, "term {term} after {old_term}: {change:#}");
+    let (_, status) = etcd
+        .statuses()
+        .into_iter()
+        .find(|(i, _)| *i == new)
+        .unwrap();
+    assert_eq!(
+        Some(term),
+        status["raftTerm"].as_u64(),
+        "etcd's term: {status:#}"
+    );
+    assert_eq!(details["to_name"], etcd.members[new].name.as_str());
+
+    // Back on its data, the old leader is a member in good health again.
+    etcd.restart(old);
+    let back = etcd.address(old);
+    watch
+        .until(
+            "the old leader healthy again",
+            Duration::from_secs(30),
+            |e| {
+                e["kind"] == "health_changed"
+                    && e["member"] == back.as_str()
+                    && e["details"]["to"] == "ok"
+            },
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
