@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod etcd;
 pub mod pty;
 pub mod real_kube;
 pub mod zookeeper;
