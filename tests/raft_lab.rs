@@ -3,8 +3,11 @@
 //! on the leader: the others elect a new one, the old one is shown down;
 //! `R`: it comes back as a follower; `q`: no member process is left. With
 //! `--docker`: `n` cuts the leader's container off, a new leader is shown,
-//! `N` brings it back as a follower, and `q` leaves nothing labelled.
-//! Read-only: no key kills, restarts or cuts anything.
+//! `N` brings it back as a follower, and `q` leaves nothing labelled; a
+//! closed terminal removes the lab too, and one left by a SIGKILLed console
+//! is swept by the next start.
+//! Read-only: no key kills, restarts or cuts anything. Without etcd: what
+//! to install, and a simulation.
 //!
 //! The Docker test uses the machine's engine; run it under
 //! `flock /tmp/clusterdeck-docker.lock` with the other Docker tests.
@@ -233,6 +236,26 @@ fn a_read_only_etcd_lab_kills_restarts_and_cuts_nothing() {
     );
 }
 
+#[test]
+fn without_etcd_the_lab_says_what_to_install_and_shows_a_simulation() {
+    let (_state, state) = state_dir();
+    // A PATH with nothing on it: the lab cannot find etcd.
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().to_str().unwrap().to_string();
+    let mut c = PtyConsole::spawn(
+        &["lab", "--app", "etcd"],
+        160,
+        40,
+        &[("CLUSTERDECK_STATE_DIR", &state), ("PATH", &path)],
+    );
+    let screen = c.wait_for("the simulated stand-in", DEADLINE, |s| {
+        s.contains("SIMULATED") && s.contains(INSTALL)
+    });
+    assert!(!screen.contains(" LAB "), "no lab keys:\n{screen}");
+    c.send("q");
+    assert!(c.wait_exit(DEADLINE).success());
+}
+
 /// Removes a Docker lab's resources when the test ends, however it ends.
 struct LabSweep(String);
 
@@ -262,12 +285,11 @@ fn cut_off(c: &mut PtyConsole) {
     confirm(c, "/disconnect;");
 }
 
-#[test]
-fn the_etcd_lab_on_docker_cuts_the_leader_off_and_takes_it_back_as_a_follower() {
-    require_etcd();
+/// `lab --app etcd --docker` in a pseudo-terminal, its id from the
+/// notice, and a sweep of its resources if the test fails.
+fn docker_lab(state: &str) -> (PtyConsole, LabSweep, String) {
     let image = common::docker::etcd_image();
-    let (_state, state) = state_dir();
-    let mut c = PtyConsole::spawn(
+    let c = PtyConsole::spawn(
         &[
             "lab",
             "--app",
@@ -280,7 +302,7 @@ fn the_etcd_lab_on_docker_cuts_the_leader_off_and_takes_it_back_as_a_follower() 
         ],
         170,
         50,
-        &[("CLUSTERDECK_STATE_DIR", &state)],
+        &[("CLUSTERDECK_STATE_DIR", state)],
     );
     let notice = c.wait_for_text("etcd Docker lab", DEADLINE);
     let id = notice
@@ -289,7 +311,14 @@ fn the_etcd_lab_on_docker_cuts_the_leader_off_and_takes_it_back_as_a_follower() 
         .nth(1)
         .expect("the notice names the lab")
         .to_string();
-    let _sweep = LabSweep(id.clone());
+    (c, LabSweep(id.clone()), id)
+}
+
+#[test]
+fn the_etcd_lab_on_docker_cuts_the_leader_off_and_takes_it_back_as_a_follower() {
+    require_etcd();
+    let (_state, state) = state_dir();
+    let (mut c, _sweep, id) = docker_lab(&state);
     let screen = c.wait_for("three members, one leader", DEADLINE, three_with_one_leader);
     let old = leader(&screen).unwrap();
     let container = format!("{old}-clusterdeck-lab-{id}");
@@ -318,6 +347,33 @@ fn the_etcd_lab_on_docker_cuts_the_leader_off_and_takes_it_back_as_a_follower() 
     });
 
     c.send("q");
+    assert!(c.wait_exit(DEADLINE).success());
+    let (containers, networks) = labelled(&id);
+    assert!(containers.is_empty(), "containers left: {containers}");
+    assert!(networks.is_empty(), "networks left: {networks}");
+}
+
+#[test]
+fn a_closed_terminal_removes_the_etcd_docker_lab_and_a_killed_one_goes_at_the_next_start() {
+    require_etcd();
+    let (_state, state) = state_dir();
+    let (mut killed, _sweep_killed, killed_id) = docker_lab(&state);
+    killed.wait_for("three members, one leader", DEADLINE, three_with_one_leader);
+    // SIGKILL: no way out runs, the containers stay...
+    killed.signal(libc::SIGKILL);
+    killed.wait_exit(DEADLINE);
+    assert_eq!(labelled(&killed_id).0.lines().count(), 3);
+
+    // ...until the next lab starts, which sweeps them first.
+    let (mut c, _sweep, id) = docker_lab(&state);
+    assert_ne!(id, killed_id);
+    let (containers, networks) = labelled(&killed_id);
+    assert!(containers.is_empty(), "containers left: {containers}");
+    assert!(networks.is_empty(), "networks left: {networks}");
+    c.wait_for("three members, one leader", DEADLINE, three_with_one_leader);
+
+    // A closed terminal (SIGHUP, then every write fails) still removes it.
+    c.close_terminal();
     assert!(c.wait_exit(DEADLINE).success());
     let (containers, networks) = labelled(&id);
     assert!(containers.is_empty(), "containers left: {containers}");

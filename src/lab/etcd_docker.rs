@@ -20,7 +20,9 @@ use crate::sources::docker::client::timed;
 use crate::sources::probes::RuleProbe;
 
 /// The image `--image` defaults to with `--app etcd`: etcd's own release
-/// image (it has `etcd` on its PATH, as any image for this lab must).
+/// image. Any image for this lab must have `etcd` on its PATH; etcd-io/etcd's
+/// Dockerfile puts it in /usr/local/bin of a distroless base, whose PATH
+/// has it, and makes /var/lib/etcd, the data directory used here.
 pub const DEFAULT_IMAGE: &str = "gcr.io/etcd-development/etcd:v3.5.17";
 /// etcd's client port in each container, where the probe asks.
 pub const CLIENT_PORT: u16 = 2379;
