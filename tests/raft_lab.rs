@@ -79,6 +79,13 @@ fn three_with_one_leader(screen: &str) -> bool {
             == 2
 }
 
+/// The timeline says how long the cluster went without a leader.
+fn leaderless_time_shown(screen: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| l.contains("leader_changed") && l.contains("without leader)"))
+}
+
 /// `member` is back: a follower, healthy.
 fn follows(screen: &str, member: &str) -> bool {
     row(screen, member).is_some_and(|r| r.contains("COPY") && r.contains("follower"))
@@ -159,10 +166,15 @@ fn the_etcd_lab_kills_the_leader_elects_another_and_restarts_it_as_a_follower() 
     select(&mut c, &old, true);
     c.send("K");
     confirm(&mut c, "Kill the lab process");
-    let screen = c.wait_for("another leader, the old one down", DEADLINE, |s| {
-        leader(s).is_some_and(|l| l != old) && row(s, &old).is_some_and(|r| r.contains("DOWN"))
-    });
-    assert!(screen.contains("leader_changed"), "{screen}");
+    c.wait_for(
+        "another leader, the old one down, the time without one",
+        DEADLINE,
+        |s| {
+            leader(s).is_some_and(|l| l != old)
+                && row(s, &old).is_some_and(|r| r.contains("DOWN"))
+                && leaderless_time_shown(s)
+        },
+    );
     assert_eq!(processes_in(&lab_dir).len(), 2);
 
     // The table sorts the new leader first: select the old one again.
@@ -300,7 +312,8 @@ fn docker_lab(state: &str) -> (PtyConsole, LabSweep, String) {
             "--interval",
             "200ms",
         ],
-        170,
+        // Wide enough for the timeline's line naming both containers.
+        240,
         50,
         &[("CLUSTERDECK_STATE_DIR", state)],
     );
@@ -327,10 +340,9 @@ fn the_etcd_lab_on_docker_cuts_the_leader_off_and_takes_it_back_as_a_follower() 
 
     select(&mut c, &old, true);
     cut_off(&mut c);
-    let screen = c.wait_for("another leader", DEADLINE, |s| {
-        leader(s).is_some_and(|l| l != old)
+    c.wait_for("another leader, the time without one", DEADLINE, |s| {
+        leader(s).is_some_and(|l| l != old) && leaderless_time_shown(s)
     });
-    assert!(screen.contains("leader_changed"), "{screen}");
     let networks = common::docker::docker(&[
         "inspect",
         "--format",
