@@ -43,12 +43,10 @@ pub(super) async fn sweep_dead_labs(docker: &Docker, timeout: Duration) {
         vec![format!("{HOST_LABEL}={}", hostname())],
     )]);
     let mut dead = BTreeSet::new();
+    let host = hostname();
     let mut consider = |labels: Option<&HashMap<String, String>>| {
-        let Some(labels) = labels else { return };
-        let pid = labels.get(PID_LABEL).and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
-        if let (Some(_), false, Some(id)) = (pid, alive, labels.get(LAB_LABEL)) {
-            dead.insert(id.clone());
+        if let Some(id) = labels.and_then(|l| dead_lab(l, &host)) {
+            dead.insert(id.to_string());
         }
     };
     let containers = ListContainersOptions {
@@ -76,6 +74,17 @@ pub(super) async fn sweep_dead_labs(docker: &Docker, timeout: Duration) {
         tracing::info!(lab = %id, "removing a Docker lab its console left");
         remove_lab(docker, &id, timeout).await;
     }
+}
+
+/// The lab's id, if these labels say a console on `host` made it and that
+/// process is gone.
+fn dead_lab<'a>(labels: &'a HashMap<String, String>, host: &str) -> Option<&'a str> {
+    if labels.get(HOST_LABEL).map(String::as_str) != Some(host) {
+        return None;
+    }
+    let pid = labels.get(PID_LABEL)?.parse::<u32>().ok()?;
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    (!alive).then(|| labels.get(LAB_LABEL).map(String::as_str))?
 }
 
 /// Removes one lab's services, containers and network, by its label.
@@ -116,5 +125,24 @@ async fn remove_lab(docker: &Docker, id: &str, timeout: Duration) {
         if let Err(e) = timed(timeout, "remove a network", docker.remove_network(&n)).await {
             tracing::warn!(error = %e, "a dead lab's network stays");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_labs_of_gone_consoles_on_this_host_are_swept() {
+        let mut labels = owner_labels();
+        labels.insert(LAB_LABEL.into(), "abc123".into());
+        let host = hostname();
+        assert_eq!(dead_lab(&labels, &host), None, "this process runs");
+        // Above any pid the kernel hands out (pid_max is at most 2^22).
+        labels.insert(PID_LABEL.into(), "99999999".into());
+        assert_eq!(dead_lab(&labels, &host), Some("abc123"));
+        assert_eq!(dead_lab(&labels, "another-host"), None);
+        labels.remove(PID_LABEL);
+        assert_eq!(dead_lab(&labels, &host), None, "no owner: not ours");
     }
 }
