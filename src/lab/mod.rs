@@ -20,6 +20,10 @@
 //! signal follows the *thread* that spawned them: start and restart members
 //! from a thread that lives as long as the lab (a runtime worker or the main
 //! thread, not `spawn_blocking`).
+//!
+//! `clusterdeck lab --app etcd` runs three etcd members instead ([`etcd`],
+//! or as containers, [`etcd_docker`]); both local labs answer the console's
+//! kill and restart through [`LocalLab`].
 
 pub mod console;
 pub mod docker;
