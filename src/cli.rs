@@ -111,7 +111,8 @@ fn ignored_by(subcommand: &str) -> fn(&str) -> bool {
         "probe_password_file",
     ];
     match subcommand {
-        // The lab starts its own cluster; only the engine is chosen.
+        // The lab starts its own cluster (and its own probe); only the
+        // engine is chosen.
         "lab" => |id| REDIS.contains(&id) || KUBE.contains(&id) || PROBE.contains(&id),
         // Heal reads the ledger; only the Kubernetes flags add a sweep.
         "heal" => |id| REDIS.contains(&id) || HEAL.contains(&id) || PROBE.contains(&id),
@@ -150,22 +151,28 @@ pub enum Command {
     /// Undo every fault in the ledger (left by a console that died, or still
     /// held): exit 0 when all are healed, 1 otherwise.
     Heal,
-    /// Start a real local Redis cluster (1 master, 2 copies, 3 sentinels) and
-    /// open the console on it; everything is stopped on exit. With --docker,
-    /// the Redis instances run as containers on a private network.
+    /// Start a real local cluster and open the console on it; everything is
+    /// stopped on exit. Redis: 1 master, 2 copies, 3 sentinels. etcd: three
+    /// raft members (K kills the selected one, R restarts it). With --docker,
+    /// they run as containers on a private network.
     Lab {
-        /// The Redis image for `--docker` (pulled if not present).
-        #[arg(long, default_value = crate::lab::docker::DEFAULT_IMAGE)]
-        image: String,
+        /// What the lab runs.
+        #[arg(long, value_enum, default_value_t = LabApp::Redis)]
+        app: LabApp,
+        /// The image for `--docker` (pulled if not present); redis:7, or
+        /// gcr.io/etcd-development/etcd:v3.5.17 with --app etcd.
+        #[arg(long)]
+        image: Option<String>,
         /// Run the Redis instances as a Swarm stack on the engine (implies
         /// --docker; the engine must be a Swarm manager): a `master` service
         /// and a `copies` service, so that scale and cordon act on them.
+        /// Redis only.
         #[arg(long)]
         swarm: bool,
-        /// Number of replicas.
+        /// Number of Redis replicas.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=8))]
         replicas: u8,
-        /// Number of sentinels.
+        /// Number of sentinels (Redis only).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=7))]
         sentinels: u8,
     },
@@ -184,6 +191,25 @@ pub enum Command {
         #[arg(value_name = "COMMAND")]
         command: Option<String>,
     },
+}
+
+/// What `clusterdeck lab` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LabApp {
+    /// Redis replication with Sentinel.
+    Redis,
+    /// etcd: three raft members, seen through the etcd probe.
+    Etcd,
+}
+
+impl LabApp {
+    /// The image `--docker` runs when `--image` is not given.
+    pub fn default_image(self) -> &'static str {
+        match self {
+            LabApp::Redis => crate::lab::docker::DEFAULT_IMAGE,
+            LabApp::Etcd => crate::lab::etcd_docker::DEFAULT_IMAGE,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -367,6 +393,8 @@ pub enum UsageError {
     DockerHost(String),
     #[error("{0}")]
     Probe(String),
+    #[error("--swarm is for the Redis lab; the etcd lab runs on --docker")]
+    SwarmLab,
     #[error("--kubeconfig {}: {error}", .path.display())]
     Kubeconfig { path: PathBuf, error: String },
     #[error(
@@ -705,6 +733,40 @@ mod tests {
         assert!(cli.common.keep_faults);
         let cli = scoped(&["--seed", "7", "heal"]);
         assert_eq!(cli.sources.seed, 7);
+    }
+
+    #[test]
+    fn the_lab_runs_redis_or_etcd_and_its_help_lists_only_what_applies() {
+        let cli = parse(&["lab"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Lab {
+                app: LabApp::Redis,
+                image: None,
+                ..
+            })
+        ));
+        let cli = parse(&["lab", "--app", "etcd", "--docker"]).unwrap();
+        let Some(Command::Lab { app, .. }) = cli.command else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(app, LabApp::Etcd);
+        assert_eq!(app.default_image(), crate::lab::etcd_docker::DEFAULT_IMAGE);
+        assert!(parse(&["lab", "--app", "zookeeper"]).is_err());
+        let mut cmd = command();
+        // Globals reach the subcommands when the command is built.
+        cmd.build();
+        let help = cmd
+            .find_subcommand_mut("lab")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("--app") && help.contains("etcd"), "{help}");
+        let flags: Vec<&str> = help.split_whitespace().collect();
+        for hidden in ["--probe", "--probe-user", "--redis", "--sentinel", "--kube"] {
+            assert!(!flags.contains(&hidden), "{hidden} in lab --help:\n{help}");
+        }
+        assert!(flags.contains(&"--sentinels") && flags.contains(&"--docker[=<HOST>]"));
     }
 
     #[tokio::test]

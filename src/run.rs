@@ -15,7 +15,7 @@ use crate::actions::plan::heal_action;
 use crate::actions::{AuditLog, FaultLedger, FaultRecord, HealReason, Platforms, Undo};
 use crate::app::HeaderInfo;
 use crate::app::console::{self, ConsoleOptions};
-use crate::cli::{Cli, Command, SourceArgs, UsageError};
+use crate::cli::{Cli, Command, LabApp, SourceArgs, UsageError};
 use crate::headless::{self, Outcome, WatchOutput};
 use crate::lab::console::LabOptions;
 use crate::sources::docker::DockerHost;
@@ -99,16 +99,18 @@ async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Heal) => heal(timeout, cli.common.read_only, cli.sources.kube_target()).await,
         Some(Command::Lab {
+            app,
             replicas,
             sentinels,
             image,
             swarm,
         }) => {
             let options = LabOptions {
+                app,
                 replicas,
                 sentinels,
                 docker: lab_engine(&cli.sources, swarm),
-                image,
+                image: image.unwrap_or_else(|| app.default_image().to_string()),
                 swarm,
                 config: Arc::clone(&cli.sources.config),
                 keep_faults: cli.common.keep_faults,
@@ -157,6 +159,12 @@ fn watch_output(snapshots: bool) -> WatchOutput {
 fn check_usage(cli: &Cli) -> Result<(), UsageError> {
     use std::io::IsTerminal;
     cli.sources.check()?;
+    if let Some(Command::Lab { app, swarm, .. }) = &cli.command
+        && *swarm
+        && *app != LabApp::Redis
+    {
+        return Err(UsageError::SwarmLab);
+    }
     let console = matches!(cli.command, None | Some(Command::Lab { .. }));
     if console && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         return Err(UsageError::NotATerminal);

@@ -2,6 +2,7 @@
 //! kill and restart its processes. Without the Redis binaries it says what to
 //! install and shows a simulated cluster instead, marked SIMULATED.
 //! With `--docker`, the lab runs as containers instead ([`super::docker`]).
+//! With `--app etcd`, the lab is a raft cluster ([`super::etcd_console`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,11 +10,11 @@ use std::time::Duration;
 use color_eyre::eyre::{Context, Result};
 use tokio::sync::mpsc;
 
-use super::{INSTALL_HINT, LabConfig, LabError, RedisLab};
+use super::{INSTALL_HINT, LabConfig, LabError, LocalLab, RedisLab};
 use crate::actions::lab::{LabCommand, LabHandle, LabRequest};
 use crate::app::HeaderInfo;
 use crate::app::console::{self, ConsoleOptions};
-use crate::cli::SourceArgs;
+use crate::cli::{LabApp, SourceArgs};
 use crate::config::Config;
 use crate::sources::docker::DockerHost;
 use crate::sources::plan::{Discovered, PlannedSource, platforms};
@@ -23,6 +24,8 @@ use super::docker::{DockerLab, DockerLabConfig};
 /// What `clusterdeck lab` was asked for.
 #[derive(Debug, Clone)]
 pub struct LabOptions {
+    /// What the lab runs: Redis with Sentinel, or etcd.
+    pub app: LabApp,
     pub replicas: u8,
     pub sentinels: u8,
     /// Run the lab on this Docker Engine instead of local processes.
@@ -46,6 +49,9 @@ pub async fn run(
     request_timeout: Duration,
     options: LabOptions,
 ) -> Result<()> {
+    if options.app == LabApp::Etcd {
+        return super::etcd_console::run(header, request_timeout, options).await;
+    }
     if let Some(host) = options.docker.clone() {
         return run_on_docker(header, request_timeout, host, options).await;
     }
@@ -58,7 +64,7 @@ pub async fn run(
     let lab = match RedisLab::start(config).await {
         Ok(lab) => Arc::new(lab),
         Err(LabError::Missing { binary }) => {
-            return run_simulated(header, binary, request_timeout, options).await;
+            return run_simulated(header, binary, INSTALL_HINT, request_timeout, options).await;
         }
         Err(e) => return Err(e).wrap_err("cannot start the lab"),
     };
@@ -91,16 +97,17 @@ pub async fn run(
 
 /// Without the Redis binaries: says what to install and shows a simulated
 /// cluster instead, marked SIMULATED.
-async fn run_simulated(
+pub(super) async fn run_simulated(
     mut header: HeaderInfo,
     binary: &str,
+    hint: &str,
     request_timeout: Duration,
     options: LabOptions,
 ) -> Result<()> {
     tracing::warn!(binary, "lab falls back to a simulation");
     header.simulated = true;
     header.notice = Some(format!(
-        "{binary} not found: install it with `{INSTALL_HINT}`. Showing a SIMULATED cluster."
+        "{binary} not found: install it with `{hint}`. Showing a SIMULATED cluster."
     ));
     let sources = simulated_sources()?;
     console::run(ConsoleOptions {
@@ -204,17 +211,17 @@ fn simulated_sources() -> Result<Vec<PlannedSource>> {
 }
 
 /// Carries out kill and restart requests, by member address.
-async fn serve(lab: Arc<RedisLab>, mut requests: mpsc::Receiver<LabRequest>) {
+pub(super) async fn serve<L: LocalLab>(lab: Arc<L>, mut requests: mpsc::Receiver<LabRequest>) {
     while let Some(request) = requests.recv().await {
         let answer = match &request.command {
-            LabCommand::Kill(address) => match name_at(&lab, address) {
+            LabCommand::Kill(address) => match name_at(lab.as_ref(), address) {
                 Ok(name) => lab
                     .kill(&name)
                     .map(|()| format!("killed lab process {name} ({address}) with SIGKILL"))
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             },
-            LabCommand::Restart(address) => match name_at(&lab, address) {
+            LabCommand::Restart(address) => match name_at(lab.as_ref(), address) {
                 Ok(name) => lab
                     .restart(&name)
                     .await
@@ -227,7 +234,7 @@ async fn serve(lab: Arc<RedisLab>, mut requests: mpsc::Receiver<LabRequest>) {
     }
 }
 
-fn name_at(lab: &RedisLab, address: &str) -> Result<String, String> {
+fn name_at<L: LocalLab>(lab: &L, address: &str) -> Result<String, String> {
     lab.members()
         .into_iter()
         .find(|m| m.address == address)

@@ -44,7 +44,7 @@ pub struct DockerLabConfig {
 
 /// A running Docker lab.
 pub struct DockerLab {
-    docker: Docker,
+    pub(super) docker: Docker,
     pub id: String,
     pub network: String,
     pub containers: Vec<String>,
@@ -62,16 +62,7 @@ impl DockerLab {
         config: &DockerLabConfig,
         timeout: Duration,
     ) -> Result<DockerLab, String> {
-        let docker = host.connect(timeout).await?;
-        let id = format!("{:06x}", fastrand::u32(..) & 0xff_ffff);
-        let mut lab = DockerLab {
-            docker,
-            network: format!("clusterdeck-lab-{id}"),
-            id,
-            containers: Vec::new(),
-            services: Vec::new(),
-            master_url: None,
-        };
+        let mut lab = DockerLab::connect(host, timeout).await?;
         match lab.build(config, timeout).await {
             Ok(()) => Ok(lab),
             Err(e) => {
@@ -81,8 +72,28 @@ impl DockerLab {
         }
     }
 
-    fn labels(&self) -> HashMap<String, String> {
-        HashMap::from([(LAB_LABEL.to_string(), self.id.clone())])
+    /// A lab with a new id and nothing in it yet, after removing what labs
+    /// of dead consoles left on the engine ([`super::sweep`]).
+    pub(super) async fn connect(host: &DockerHost, timeout: Duration) -> Result<DockerLab, String> {
+        let docker = host.connect(timeout).await?;
+        super::sweep::sweep_dead_labs(&docker, timeout).await;
+        let id = format!("{:06x}", fastrand::u32(..) & 0xff_ffff);
+        Ok(DockerLab {
+            docker,
+            network: format!("clusterdeck-lab-{id}"),
+            id,
+            containers: Vec::new(),
+            services: Vec::new(),
+            master_url: None,
+        })
+    }
+
+    /// The labels on everything it creates: the lab's id, and who made it
+    /// (so that a later start can tell a dead console's lab from a live one).
+    pub(super) fn labels(&self) -> HashMap<String, String> {
+        let mut labels = super::sweep::owner_labels();
+        labels.insert(LAB_LABEL.to_string(), self.id.clone());
+        labels
     }
 
     async fn build(&mut self, config: &DockerLabConfig, timeout: Duration) -> Result<(), String> {
@@ -108,8 +119,13 @@ impl DockerLab {
     }
 
     /// A private network with its own subnet (so reconnects can ask for the
-    /// same address): the first free one of a few candidates.
-    async fn create_network(&self, overlay: bool, timeout: Duration) -> Result<(), String> {
+    /// same address): the first free one of a few candidates. Returns the
+    /// subnet's first three octets (`10.213.x`).
+    pub(super) async fn create_network(
+        &self,
+        overlay: bool,
+        timeout: Duration,
+    ) -> Result<String, String> {
         let mut last = String::new();
         let start = fastrand::u8(..);
         for step in 0..16u8 {
@@ -135,7 +151,7 @@ impl DockerLab {
             )
             .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(format!("10.213.{octet}")),
                 Err(e) if e.to_string().contains("overlap") => last = e.into(),
                 Err(e) => return Err(e.into()),
             }
@@ -356,7 +372,11 @@ impl DockerLab {
 
 /// The image's id, pulling it first if the engine does not have it. Services
 /// get the id, so the engine does not try a registry for it.
-async fn ensure_image(docker: &Docker, image: &str, timeout: Duration) -> Result<String, String> {
+pub(super) async fn ensure_image(
+    docker: &Docker,
+    image: &str,
+    timeout: Duration,
+) -> Result<String, String> {
     match timed(
         timeout,
         &format!("inspect image {image}"),

@@ -20,14 +20,24 @@
 //! signal follows the *thread* that spawned them: start and restart members
 //! from a thread that lives as long as the lab (a runtime worker or the main
 //! thread, not `spawn_blocking`).
+//!
+//! `clusterdeck lab --app etcd` runs three etcd members instead ([`etcd`],
+//! or as containers, [`etcd_docker`]); both local labs answer the console's
+//! kill and restart through [`LocalLab`].
 
 pub mod console;
 pub mod docker;
+pub mod etcd;
+mod etcd_console;
+pub mod etcd_docker;
 mod process;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use redis::Value;
 use tokio::time::Instant;
 
@@ -37,6 +47,39 @@ use process::{LabProcess, find_binary, free_ports};
 
 /// The one command that installs what the lab needs.
 pub const INSTALL_HINT: &str = "apt-get install -y redis-server redis-sentinel";
+
+/// The command that installs `binary` (the etcd lab's, or the Redis lab's).
+pub fn install_hint(binary: &str) -> &'static str {
+    if binary == "etcd" {
+        etcd::INSTALL_HINT
+    } else {
+        INSTALL_HINT
+    }
+}
+
+/// What the console's `K` and `R` reach: a local lab's processes, by name.
+pub trait LocalLab: Send + Sync + 'static {
+    /// Every process, with its address.
+    fn members(&self) -> Vec<LabMember>;
+    /// SIGKILL (a crash), and reap.
+    fn kill(&self, name: &str) -> Result<(), LabError>;
+    /// Start it again as it was (same config, port and data) and wait until it answers.
+    fn restart<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), LabError>>;
+}
+
+impl LocalLab for RedisLab {
+    fn members(&self) -> Vec<LabMember> {
+        RedisLab::members(self)
+    }
+
+    fn kill(&self, name: &str) -> Result<(), LabError> {
+        RedisLab::kill(self, name)
+    }
+
+    fn restart<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), LabError>> {
+        RedisLab::restart(self, name).boxed()
+    }
+}
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -82,7 +125,10 @@ impl Default for LabConfig {
 /// Why the lab could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    #[error("{binary} is not on the PATH; install it with: {INSTALL_HINT}")]
+    #[error(
+        "{binary} is not on the PATH; install it with: {}",
+        install_hint(binary)
+    )]
     Missing { binary: &'static str },
     #[error("lab: {what}: {source}")]
     Io {
@@ -107,6 +153,8 @@ pub enum LabRole {
     Master,
     Replica,
     Sentinel,
+    /// An etcd member: raft, not the lab, decides which one leads.
+    Raft,
 }
 
 /// One process of the lab, as [`RedisLab::members`] lists it.

@@ -1,6 +1,7 @@
 //! One lab process: its config file, how to spawn it so it cannot outlive
 //! its parent, and how to kill and reap it.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,9 @@ pub(super) struct LabProcess {
     pub role: LabRole,
     pub port: u16,
     binary: PathBuf,
-    config_path: PathBuf,
+    /// The command line after the binary (a Redis config file's path, or
+    /// an etcd member's flags).
+    args: Vec<OsString>,
     log_path: PathBuf,
     /// None before the first spawn and after a kill. A mutex so the lab can be
     /// shared (`&self`) between a console loop and whoever presses "kill".
@@ -101,15 +104,29 @@ impl LabProcess {
         let config_path = dir.join(format!("{name}.conf"));
         std::fs::write(&config_path, text)
             .map_err(io(format!("writing {}", config_path.display())))?;
-        Ok(LabProcess {
+        let args = vec![config_path.into_os_string()];
+        Ok(Self::with_args(binary, name, role, port, args, log_path))
+    }
+
+    /// A process started as `binary args...` that writes its own log at
+    /// `log_path` (read back for start failures).
+    pub fn with_args(
+        binary: &Path,
+        name: &str,
+        role: LabRole,
+        port: u16,
+        args: Vec<OsString>,
+        log_path: PathBuf,
+    ) -> LabProcess {
+        LabProcess {
             name: name.to_string(),
             role,
             port,
             binary: binary.to_path_buf(),
-            config_path,
+            args,
             log_path,
             child: Mutex::new(None),
-        })
+        }
     }
 
     pub fn address(&self) -> String {
@@ -136,7 +153,7 @@ impl LabProcess {
     pub fn spawn(&self) -> Result<(), LabError> {
         let mut command = Command::new(&self.binary);
         command
-            .arg(&self.config_path)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

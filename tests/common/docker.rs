@@ -3,7 +3,7 @@
 //! - [`test_image`]: an image built locally, once per content (its tag is a
 //!   hash of what goes in): a static busybox, the host's `redis-server` and
 //!   `redis-cli` with their shared libraries, `docker import`ed. Nothing is
-//!   ever pulled.
+//!   ever pulled. [`etcd_image`]: the same with the host's `etcd`.
 //! - [`DockerTest`]: one test's resources (containers, networks, services),
 //!   all named uniquely and labelled `clusterdeck.test=<run>`, removed when it
 //!   is dropped, even when the test fails; resources of test processes that
@@ -56,10 +56,15 @@ pub fn require_engine() {
 
 /// Binaries that go into the test image, with where they live on the host.
 fn image_files() -> Vec<PathBuf> {
+    files_of(&["redis-server", "redis-cli"], INSTALL_HINT)
+}
+
+/// `binaries` from the PATH and the shared libraries they load.
+fn files_of(binaries: &[&str], hint: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for binary in ["redis-server", "redis-cli"] {
+    for binary in binaries {
         let path = which(binary)
-            .unwrap_or_else(|| panic!("{binary} is not on the PATH; install it: {INSTALL_HINT}"));
+            .unwrap_or_else(|| panic!("{binary} is not on the PATH; install it: {hint}"));
         files.extend(shared_libraries(&path));
         files.push(path);
     }
@@ -106,24 +111,35 @@ fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
 /// Built once per process, and once per content on the machine.
 pub fn test_image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| image_with("clusterdeck-test-redis", image_files()))
+}
+
+/// An image with the host's `etcd` (and busybox), for the etcd lab; built
+/// as [`test_image`] is.
+pub fn etcd_image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE.get_or_init(|| {
-        require_engine();
-        let mut files = image_files();
-        files.push(busybox());
-        let mut hasher = DefaultHasher::new();
-        for f in &files {
-            f.hash(&mut hasher);
-            std::fs::metadata(f)
-                .map(|m| m.len())
-                .unwrap_or(0)
-                .hash(&mut hasher);
-        }
-        let tag = format!("clusterdeck-test-redis:{:016x}", hasher.finish());
-        if try_docker(&["image", "inspect", &tag]).is_err() {
-            build_image(&tag, &files);
-        }
-        tag
+        let hint = "apt-get install -y etcd-server docker.io busybox-static";
+        image_with("clusterdeck-test-etcd", files_of(&["etcd"], hint))
     })
+}
+
+fn image_with(name: &str, mut files: Vec<PathBuf>) -> String {
+    require_engine();
+    files.push(busybox());
+    let mut hasher = DefaultHasher::new();
+    for f in &files {
+        f.hash(&mut hasher);
+        std::fs::metadata(f)
+            .map(|m| m.len())
+            .unwrap_or(0)
+            .hash(&mut hasher);
+    }
+    let tag = format!("{name}:{:016x}", hasher.finish());
+    if try_docker(&["image", "inspect", &tag]).is_err() {
+        build_image(&tag, &files);
+    }
+    tag
 }
 
 fn build_image(tag: &str, files: &[PathBuf]) {
