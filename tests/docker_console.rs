@@ -485,7 +485,13 @@ fn the_lab_on_swarm_scales_its_copies_with_s_and_removes_everything_on_exit() {
     assert_eq!(
         screen
             .lines()
-            .filter(|l| l.contains("    COPY   clusterdeck-lab-"))
+            .filter(|l| {
+                // A members row: the tier badge, then the task's name.
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words
+                    .windows(2)
+                    .any(|w| w[0] == "COPY" && w[1].starts_with(&format!("{copies}.")))
+            })
             .count(),
         3,
         "{screen}"

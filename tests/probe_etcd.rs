@@ -416,3 +416,84 @@ fn check_auth_snapshot(doc: &Value, stderr: &str) {
     let text = format!("{doc}{stderr}");
     assert!(!text.contains(PASSWORD), "the password shown: {text}");
 }
+
+/// A probe kind of the operator's own, defined in the config file in the
+/// generic form (requests and jq), read against real etcd: roles, leader
+/// and term come out of the user's expressions, and a typo in one is refused
+/// at start naming the kind and the field.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_defined_in_the_config_file_reads_a_real_server() {
+    let etcd = EtcdCluster::start(3);
+    let config = etcd.dir().join("mine.yaml");
+    std::fs::write(
+        &config,
+        r#"probes:
+  - kind: myetcd
+    default_port: 2379
+    lag_unit: entries
+    requests:
+      st: {method: POST, path: /v3/maintenance/status, body: "{}"}
+      ls: {method: POST, path: /v3/cluster/member/list, body: "{}"}
+    member:
+      id: .st.header.member_id
+      role: 'if .st.leader == .st.header.member_id then "boss" else "worker" end'
+      leader: .st.leader == .st.header.member_id
+      term: .st.raftTerm
+    peers: '[.ls.members[] | {id: .ID, name: .name, address: (.clientURLs[0] | ltrimstr("http://"))}]'
+    tiers: {boss: master, worker: copy}
+"#,
+    )
+    .expect("config written");
+    let leader = etcd.wait_leader(ELECTION_WITHIN);
+    let url = format!("myetcd={}", etcd.client_url((leader + 1) % 3));
+    let config_arg = config.to_str().expect("utf-8 path");
+    let (code, doc, stderr) = snapshot(&["--config", config_arg, "--probe", &url], &[]).await;
+    assert_eq!(code, 0, "stderr: {stderr}\n{doc:#}");
+    let cluster = &doc["clusters"][0];
+    assert_eq!(cluster["kind"], "myetcd", "{doc:#}");
+    let roles: Vec<(&str, &str)> = members(cluster)
+        .iter()
+        .map(|m| {
+            (
+                m["native_role"].as_str().unwrap_or("-"),
+                m["tier"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles.iter().filter(|r| **r == ("boss", "master")).count(),
+        1,
+        "{roles:?}"
+    );
+    assert_eq!(
+        roles.iter().filter(|r| **r == ("worker", "copy")).count(),
+        2,
+        "{roles:?}"
+    );
+    let shown = members(cluster)
+        .iter()
+        .find(|m| m["leader"] == true)
+        .expect("a leader");
+    assert_eq!(
+        shown["address"],
+        etcd.address(etcd.wait_leader(ELECTION_WITHIN)),
+        "{doc:#}"
+    );
+    assert!(
+        cluster["consensus"]["term"]
+            .as_u64()
+            .is_some_and(|t| t >= 2),
+        "{doc:#}"
+    );
+
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace("term: .st.raftTerm", "term: .st.raftTerm |"),
+    )
+    .expect("config");
+    let (code, stdout, stderr) =
+        common::run_clusterdeck(&["snapshot", "--config", config_arg, "--probe", &url], &[]).await;
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("probe `myetcd`, member.term"), "{stderr}");
+}

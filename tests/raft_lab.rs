@@ -81,9 +81,12 @@ fn three_with_one_leader(screen: &str) -> bool {
 
 /// The timeline says how long the cluster went without a leader.
 fn leaderless_time_shown(screen: &str) -> bool {
-    screen
-        .lines()
-        .any(|l| l.contains("leader_changed") && l.contains("without leader)"))
+    screen.lines().any(|l| {
+        // Wide: `leader_changed  a -> b (0.4s without leader, term 3)`;
+        // narrow: `leader  b (0.4s leaderless, term 3, was a)`.
+        (l.contains("leader_changed") && l.contains("without leader"))
+            || (l.contains(" leader ") && l.contains("leaderless"))
+    })
 }
 
 /// `member` is back: a follower, healthy.
