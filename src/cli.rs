@@ -159,8 +159,10 @@ pub enum Command {
         /// What the lab runs.
         #[arg(long, value_enum, default_value_t = LabApp::Redis)]
         app: LabApp,
-        /// The image for `--docker` (pulled if not present); redis:7, or
-        /// gcr.io/etcd-development/etcd:v3.5.17 with --app etcd.
+        /// The image for `--docker`. By default (`local`) one is built here
+        /// from busybox-static and the host's redis-server or etcd, so no
+        /// registry is needed; another name is pulled if not present (it must
+        /// have redis-server, or etcd, on its PATH).
         #[arg(long)]
         image: Option<String>,
         /// Run the Redis instances as a Swarm stack on the engine (implies
@@ -203,12 +205,10 @@ pub enum LabApp {
 }
 
 impl LabApp {
-    /// The image `--docker` runs when `--image` is not given.
+    /// The image `--docker` runs when `--image` is not given: built here
+    /// from busybox-static and the host's binaries, no registry needed.
     pub fn default_image(self) -> &'static str {
-        match self {
-            LabApp::Redis => crate::lab::docker::DEFAULT_IMAGE,
-            LabApp::Etcd => crate::lab::etcd_docker::DEFAULT_IMAGE,
-        }
+        crate::lab::image::LOCAL
     }
 }
 
@@ -751,7 +751,7 @@ mod tests {
             panic!("{:?}", cli.command)
         };
         assert_eq!(app, LabApp::Etcd);
-        assert_eq!(app.default_image(), crate::lab::etcd_docker::DEFAULT_IMAGE);
+        assert_eq!(app.default_image(), crate::lab::image::LOCAL);
         assert!(parse(&["lab", "--app", "zookeeper"]).is_err());
         let mut cmd = command();
         // Globals reach the subcommands when the command is built.

@@ -26,9 +26,6 @@ use crate::sources::docker::DockerHost;
 use crate::sources::docker::client::{is_not_found, timed};
 use crate::sources::docker::observe::TIER_LABEL;
 
-/// The image `--image` defaults to: the official Redis image, pulled when
-/// it is not on the engine yet.
-pub const DEFAULT_IMAGE: &str = "redis:7";
 /// The label on everything a lab creates.
 pub const LAB_LABEL: &str = "clusterdeck.lab";
 /// How long pulling the image may take.
@@ -97,7 +94,20 @@ impl DockerLab {
     }
 
     async fn build(&mut self, config: &DockerLabConfig, timeout: Duration) -> Result<(), String> {
-        let image = ensure_image(&self.docker, &config.image, timeout).await?;
+        let image = if config.image == super::image::LOCAL {
+            let binaries = ["redis-server", "redis-cli"];
+            let hint = "apt-get install -y redis-server redis-tools";
+            super::image::local(
+                &self.docker,
+                "clusterdeck-lab-redis",
+                &binaries,
+                hint,
+                timeout,
+            )
+            .await?
+        } else {
+            ensure_image(&self.docker, &config.image, timeout).await?
+        };
         self.create_network(config.swarm, timeout).await?;
         if config.swarm {
             let master = self

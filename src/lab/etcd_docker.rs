@@ -19,11 +19,6 @@ use crate::sources::docker::DockerHost;
 use crate::sources::docker::client::timed;
 use crate::sources::probes::RuleProbe;
 
-/// The image `--image` defaults to with `--app etcd`: etcd's own release
-/// image. Any image for this lab must have `etcd` on its PATH; etcd-io/etcd's
-/// Dockerfile puts it in /usr/local/bin of a distroless base, whose PATH
-/// has it, and makes /var/lib/etcd, the data directory used here.
-pub const DEFAULT_IMAGE: &str = "gcr.io/etcd-development/etcd:v3.5.17";
 /// etcd's client port in each container, where the probe asks.
 pub const CLIENT_PORT: u16 = 2379;
 const PEER_PORT: u16 = 2380;
@@ -58,7 +53,19 @@ impl EtcdDockerLab {
     }
 
     async fn build(&mut self, image: &str, timeout: Duration) -> Result<(), String> {
-        let image = ensure_image(&self.lab.docker, image, timeout).await?;
+        let image = if image == super::image::LOCAL {
+            let hint = "apt-get install -y etcd-server";
+            super::image::local(
+                &self.lab.docker,
+                "clusterdeck-lab-etcd",
+                &["etcd"],
+                hint,
+                timeout,
+            )
+            .await?
+        } else {
+            ensure_image(&self.lab.docker, image, timeout).await?
+        };
         let prefix = self.lab.create_network(false, timeout).await?;
         let ips: Vec<String> = (1..=MEMBERS)
             .map(|n| format!("{prefix}.{}", 10 + n))

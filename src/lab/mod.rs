@@ -30,6 +30,7 @@ pub mod docker;
 pub mod etcd;
 mod etcd_console;
 pub mod etcd_docker;
+pub mod image;
 mod process;
 mod sweep;
 

@@ -114,16 +114,6 @@ pub fn test_image() -> &'static str {
     IMAGE.get_or_init(|| image_with("clusterdeck-test-redis", image_files()))
 }
 
-/// An image with the host's `etcd` (and busybox), for the etcd lab; built
-/// as [`test_image`] is.
-pub fn etcd_image() -> &'static str {
-    static IMAGE: OnceLock<String> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let hint = "apt-get install -y etcd-server docker.io busybox-static";
-        image_with("clusterdeck-test-etcd", files_of(&["etcd"], hint))
-    })
-}
-
 fn image_with(name: &str, mut files: Vec<PathBuf>) -> String {
     require_engine();
     files.push(busybox());
