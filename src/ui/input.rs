@@ -75,7 +75,12 @@ pub fn handle_key(ui: &mut UiState, app: &AppState, key: KeyEvent) -> Option<UiR
 fn normal(app: &mut Keys<'_>, key: KeyEvent) -> Option<UiRequest> {
     // A message answers the previous key; the next one dismisses it.
     app.ui.message = None;
-    let command = keymap::lookup(&key, &app.header)?;
+    let Some(command) = keymap::lookup(&key, &app.header) else {
+        if let Some(why) = keymap::why_not(&key, &app.header) {
+            app.ui.notify_error(why);
+        }
+        return None;
+    };
     match command {
         Command::Quit => return Some(UiRequest::Quit),
         Command::Suspend => return Some(UiRequest::Suspend),
@@ -246,14 +251,18 @@ fn zoom(app: &mut Keys<'_>) {
 }
 
 /// Esc undoes one thing: a zoom, else the focus away from clusters, else the filter.
+/// Esc: one step back at a time, always in this order: out of a zoom,
+/// then a kept filter cleared (said, as the lists change), then back to
+/// the clusters pane.
 fn back(app: &mut Keys<'_>) {
     if app.ui.zoom.take().is_some() {
         return;
     }
-    if app.ui.focus != Pane::Clusters {
-        app.ui.focus = Pane::Clusters;
-    } else {
+    if !app.ui.filter.is_empty() {
         app.ui.filter.clear();
+        app.ui.notify("filter cleared");
+    } else if app.ui.focus != Pane::Clusters {
+        app.ui.focus = Pane::Clusters;
     }
 }
 

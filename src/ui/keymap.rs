@@ -266,6 +266,10 @@ pub fn parse_command(line: &str, header: &HeaderInfo) -> Result<Option<ParsedCom
     }
 }
 
+/// Why the lab's process keys are not there outside a process lab.
+const ONLY_PROCESS_LAB: &str = "works only on the processes of `clusterdeck lab` (not on \
+     containers or pods: n cuts one off, x removes it)";
+
 /// Says why a command is not there: unknown, or not in this session.
 fn unavailable(name: &str, header: &HeaderInfo) -> String {
     let hidden = COMMANDS.iter().find(|spec| spec.names.contains(&name));
@@ -273,8 +277,46 @@ fn unavailable(name: &str, header: &HeaderInfo) -> String {
         Some(Scope::Lab | Scope::Mutating) if header.read_only => {
             format!(":{name} is not available: the console is read-only")
         }
-        Some(Scope::Lab) => format!(":{name} works only in lab mode (clusterdeck lab)"),
+        Some(Scope::Lab) => format!(":{name} {ONLY_PROCESS_LAB}"),
         _ => format!("unknown command: {name} (? lists the commands)"),
+    }
+}
+
+/// Why a key does nothing in this session, so that no key is silently
+/// ignored: read-only, not a process lab, or no such key.
+pub fn why_not(event: &KeyEvent, header: &HeaderInfo) -> Option<String> {
+    if event.kind == KeyEventKind::Release {
+        return None;
+    }
+    let hidden = BINDINGS
+        .iter()
+        .find(|b| b.keys.iter().any(|k| k.matches(event)));
+    let name = key_name(event);
+    match hidden {
+        Some(b) if header.read_only && b.scope != Scope::Always => Some(format!(
+            "{name} ({}) is off: the console is read-only",
+            b.help.trim_end_matches(" (y/N)")
+        )),
+        Some(b) if b.scope == Scope::Lab => Some(format!(
+            "{name} ({}) {ONLY_PROCESS_LAB}",
+            b.help.trim_end_matches(" (y/N)")
+        )),
+        Some(_) => None,
+        None => match event.code {
+            KeyCode::Char(c) if !c.is_control() => {
+                Some(format!("no key {name} here (? lists the keys)"))
+            }
+            _ => None,
+        },
+    }
+}
+
+/// A key as a person names it: `K`, `Ctrl-x`, `F5`.
+fn key_name(event: &KeyEvent) -> String {
+    match event.code {
+        KeyCode::Char(c) if event.modifiers.contains(KeyModifiers::CONTROL) => format!("Ctrl-{c}"),
+        KeyCode::Char(c) => c.to_string(),
+        other => format!("{other:?}"),
     }
 }
 
@@ -359,6 +401,34 @@ mod tests {
         let read_only = parse_command("kill-master", &header(true, true)).expect_err("absent");
         assert!(read_only.contains("read-only"), "{read_only}");
         let not_lab = parse_command("kill", &header(false, false)).expect_err("absent");
-        assert!(not_lab.contains("lab mode"), "{not_lab}");
+        assert!(
+            not_lab.contains("processes of `clusterdeck lab`"),
+            "{not_lab}"
+        );
+    }
+
+    #[test]
+    fn a_key_that_does_nothing_here_says_why() {
+        let k = key(KeyCode::Char('K'), KeyModifiers::SHIFT);
+        let read_only = why_not(&k, &header(true, true)).unwrap();
+        assert!(read_only.contains("K (kill selected) is off") && read_only.contains("read-only"));
+        let not_lab = why_not(&k, &header(false, false)).unwrap();
+        assert!(
+            not_lab.contains("processes of `clusterdeck lab`"),
+            "{not_lab}"
+        );
+        let n = key(KeyCode::Char('n'), KeyModifiers::NONE);
+        assert!(
+            why_not(&n, &header(true, false))
+                .unwrap()
+                .contains("cut off network")
+        );
+        let z = key(KeyCode::Char('z'), KeyModifiers::NONE);
+        assert!(
+            why_not(&z, &header(false, false))
+                .unwrap()
+                .contains("no key z here")
+        );
+        assert_eq!(why_not(&n, &header(false, false)), None, "n is there");
     }
 }

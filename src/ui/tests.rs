@@ -429,3 +429,24 @@ fn hostile_cluster_text_is_drawn_escaped() {
         assert!(screen.contains(shown), "{shown} missing:\n{screen}");
     }
 }
+
+#[test]
+fn esc_steps_back_one_thing_at_a_time_filter_before_focus() {
+    let mut app = testing::scenario();
+    testing::type_keys(&mut app, "/ag");
+    testing::handle_key(&mut app, testing::key(KeyCode::Enter));
+    testing::handle_key(&mut app, testing::key(KeyCode::Tab));
+    assert_eq!((app.ui.filter(), app.ui.focus()), ("ag", Pane::Members));
+    testing::handle_key(&mut app, testing::key(KeyCode::Esc));
+    assert_eq!(
+        (app.ui.filter(), app.ui.focus()),
+        ("", Pane::Members),
+        "the filter first"
+    );
+    assert_eq!(
+        app.ui.message().map(|m| m.text.as_str()),
+        Some("filter cleared")
+    );
+    testing::handle_key(&mut app, testing::key(KeyCode::Esc));
+    assert_eq!(app.ui.focus(), Pane::Clusters, "then the focus");
+}
