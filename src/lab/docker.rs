@@ -432,6 +432,13 @@ pub fn redis_command(master: Option<&str>) -> Vec<String> {
         "",
         "--appendonly",
         "no",
+        // Demo-sized: a copy cut off from its master says so within
+        // seconds, not after Redis's default 60 s (which would hide the cut
+        // until just before the fault heals itself).
+        "--repl-timeout",
+        "5",
+        "--repl-ping-replica-period",
+        "1",
     ]
     .map(String::from)
     .to_vec();
@@ -439,4 +446,20 @@ pub fn redis_command(master: Option<&str>) -> Vec<String> {
         cmd.extend(["--replicaof".into(), ip.to_string(), "6379".into()]);
     }
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_labs_redis_notices_a_cut_within_seconds() {
+        let cmd = redis_command(Some("10.0.0.2"));
+        let timeout = cmd.iter().position(|a| a == "--repl-timeout");
+        assert_eq!(timeout.map(|i| cmd[i + 1].as_str()), Some("5"), "{cmd:?}");
+        assert!(
+            cmd.windows(3)
+                .any(|w| w == ["--replicaof", "10.0.0.2", "6379"])
+        );
+    }
 }
