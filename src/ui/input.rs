@@ -246,11 +246,60 @@ fn zoom(app: &mut Keys<'_>) {
             app.ui.focus = Pane::Details;
             app.ui.zoom = Some(Pane::Details);
         }
+        // Zoomed in, Enter goes to the top event's member.
+        Pane::Timeline if app.ui.zoom == Some(Pane::Timeline) => {
+            if jump_to_event(app) {
+                app.ui.zoom = None;
+            }
+        }
         Pane::Timeline => app.ui.zoom = Some(Pane::Timeline),
     }
 }
 
-/// Esc undoes one thing: a zoom, else the focus away from clusters, else the filter.
+/// Enter on a timeline event (the top one shown, in the zoomed timeline):
+/// its cluster and member selected and the members pane focused. False
+/// when the event names no cluster (an action's outcome).
+fn jump_to_event(app: &mut Keys<'_>) -> bool {
+    let app_state = app.app;
+    let Some(event) = app_state
+        .timeline
+        .events()
+        .rev()
+        .nth(app.ui.timeline_scroll)
+    else {
+        return false;
+    };
+    let Some(cluster_id) = event.cluster.as_deref() else {
+        return false;
+    };
+    let Some(cluster) = app_state.topology.cluster(cluster_id) else {
+        app.ui.notify_error(format!("cluster {cluster_id} is gone"));
+        return true;
+    };
+    // A kept filter that hides the event's member would make the jump land
+    // elsewhere.
+    app.ui.filter.clear();
+    let view = app.view();
+    let Some(index) = view.clusters.iter().position(|c| c.id == cluster.id) else {
+        return false;
+    };
+    app.ui.clusters.set(index, &cluster.id);
+    app.ui.members.reset();
+    app.ui.details_scroll = 0;
+    app.ui.focus = Pane::Members;
+    let Some(member) = event.member.as_deref().and_then(|m| cluster.member(m)) else {
+        app.ui.notify(format!("at {}", cluster.name));
+        return true;
+    };
+    let view = app.view();
+    if let Some(i) = view.members.iter().position(|m| m.id == member.id) {
+        app.ui.members.set(i, &member.id);
+    }
+    app.ui
+        .notify(format!("at {} in {}", member.name, cluster.name));
+    true
+}
+
 /// Esc: one step back at a time, always in this order: out of a zoom,
 /// then a kept filter cleared (said, as the lists change), then back to
 /// the clusters pane.

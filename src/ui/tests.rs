@@ -450,3 +450,43 @@ fn esc_steps_back_one_thing_at_a_time_filter_before_focus() {
     testing::handle_key(&mut app, testing::key(KeyCode::Esc));
     assert_eq!(app.ui.focus(), Pane::Clusters, "then the focus");
 }
+
+#[test]
+fn enter_on_a_timeline_event_goes_to_its_member() {
+    let mut app = testing::scenario();
+    let (cluster, member) = app
+        .timeline
+        .events()
+        .rev()
+        .find_map(|e| Some((e.cluster.clone()?, e.member.clone()?)))
+        .expect("an event about a member");
+    let scroll = app
+        .timeline
+        .events()
+        .rev()
+        .position(|e| {
+            e.cluster.as_deref() == Some(&cluster) && e.member.as_deref() == Some(&member)
+        })
+        .unwrap();
+    testing::type_keys(&mut app, "/zzz");
+    testing::handle_key(&mut app, testing::key(KeyCode::Enter));
+    for _ in 0..3 {
+        testing::handle_key(&mut app, testing::key(KeyCode::Tab));
+    }
+    assert_eq!(app.ui.focus(), Pane::Timeline);
+    for _ in 0..scroll {
+        testing::type_keys(&mut app, "j");
+    }
+    testing::handle_key(&mut app, testing::key(KeyCode::Enter));
+    assert_eq!(app.ui.zoom(), Some(Pane::Timeline), "the first Enter zooms");
+    testing::handle_key(&mut app, testing::key(KeyCode::Enter));
+    assert_eq!((app.ui.focus(), app.ui.zoom()), (Pane::Members, None));
+    assert_eq!(app.ui.filter(), "", "a filter hiding it is cleared");
+    let view = crate::ui::view::View::new(&app.app, &app.ui);
+    assert_eq!(
+        view.cluster().map(|c| c.id.as_str()),
+        Some(cluster.as_str())
+    );
+    let shown = view.member().expect("a member selected");
+    assert!(shown.id == member || shown.address.as_deref() == Some(member.as_str()));
+}

@@ -47,6 +47,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
             .skip(scroll)
             .take(inner.height as usize)
             .map(|e| line(app, e, show_cluster, short))
+            .enumerate()
+            // The top event is the one Enter goes to from the zoomed
+            // timeline: marked while focused.
+            .map(|(i, l)| match i == 0 && app.ui.focus() == Pane::Timeline {
+                true => l.style(app.ui.theme().selection(true)),
+                false => l,
+            })
             .collect()
     };
     frame.render_widget(Paragraph::new(super::shown_all(lines)).block(block), area);
