@@ -8,16 +8,12 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::etcd::{EtcdCluster, make_ca};
+use common::watch::Watch;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::Instant;
-
-const BIN: &str = env!("CARGO_BIN_EXE_clusterdeck");
 
 /// How long etcd may take to elect a leader after one is killed.
 const ELECTION_WITHIN: Duration = Duration::from_secs(15);
@@ -62,72 +58,6 @@ fn probe(etcd: &EtcdCluster, i: usize) -> [String; 2] {
 
 fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
-}
-
-/// A `clusterdeck watch` whose stdout is read line by line, killed on drop.
-struct Watch {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    seen: Vec<Value>,
-    _state: tempfile::TempDir,
-}
-
-impl Watch {
-    fn spawn(args: &[&str]) -> Watch {
-        let state = tempfile::tempdir().unwrap();
-        let mut child = Command::new(BIN)
-            .arg("watch")
-            .args(args)
-            .env("CLUSTERDECK_STATE_DIR", state.path())
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}/no-docker.sock", state.path().display()),
-            )
-            .env("KUBECONFIG", state.path().join("no-kubeconfig"))
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start clusterdeck watch");
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Watch {
-            child,
-            lines,
-            seen: Vec::new(),
-            _state: state,
-        }
-    }
-
-    /// Reads events until one satisfies `done`, or panics after `within`
-    /// showing what was seen.
-    async fn until(
-        &mut self,
-        what: &str,
-        within: Duration,
-        done: impl Fn(&Value) -> bool,
-    ) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("no {what} within {within:?}; saw: {:#?}", self.seen))
-                .expect("read watch output")
-                .unwrap_or_else(|| panic!("watch ended before {what}; saw: {:#?}", self.seen));
-            let event: Value =
-                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            self.seen.push(event.clone());
-            if done(&event) {
-                return event;
-            }
-        }
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -26,20 +26,17 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use common::watch::Watch;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_clusterdeck");
 
 /// One recorded reply.
 #[derive(Debug, Clone)]
@@ -486,59 +483,24 @@ async fn orchestrator_stale_leader_is_a_conflict_and_the_majority_leader_leads()
     );
 }
 
-/// `watch` with the environment `snapshot` gets (no Docker, no kubeconfig).
-struct Watch {
-    child: Child,
-    lines: tokio::io::Lines<BufReader<ChildStdout>>,
-    seen: Vec<Value>,
-    _state: tempfile::TempDir,
+/// `watch --events` on one probe, as these tests run it.
+fn watch(probe: &str) -> Watch {
+    Watch::spawn(&[
+        "--events",
+        "--interval",
+        "200ms",
+        "--request-timeout",
+        "1s",
+        "--probe",
+        probe,
+    ])
 }
 
-impl Watch {
-    fn start(probe: &str) -> Watch {
-        let state = tempfile::tempdir().unwrap();
-        let mut child = Command::new(BIN)
-            .args(["watch", "--events", "--interval", "200ms"])
-            .args(["--request-timeout", "1s", "--probe", probe])
-            .env("CLUSTERDECK_STATE_DIR", state.path())
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}/no-docker.sock", state.path().display()),
-            )
-            .env("KUBECONFIG", state.path().join("no-kubeconfig"))
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            // The guard: a failing test leaves no watch behind.
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start clusterdeck watch");
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Watch {
-            child,
-            lines,
-            seen: Vec::new(),
-            _state: state,
-        }
-    }
-
-    /// The next event of this kind, within 30 s.
-    async fn next(&mut self, kind: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("no {kind} within 30 s; saw: {:#?}", self.seen))
-                .expect("read watch output")
-                .unwrap_or_else(|| panic!("watch ended before {kind}; saw: {:#?}", self.seen));
-            let event: Value =
-                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            self.seen.push(event.clone());
-            if event["kind"] == kind {
-                return event;
-            }
-        }
-    }
+/// The next event of this kind, within 30 s.
+async fn next(watch: &mut Watch, kind: &str) -> Value {
+    watch
+        .until(kind, Duration::from_secs(30), |e| e["kind"] == kind)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -548,22 +510,22 @@ async fn orchestrator_watch_follows_an_election_a_new_leader_and_a_stale_leader(
     derive_swapped(&mut recorded, "steady", "steady-new-leader", &pairs);
     let fake = Fake::start(recorded, "steady", &[]);
     let (old, new) = (fake.at("127.0.0.11"), fake.at("127.0.0.12"));
-    let mut watch = Watch::start(&format!("orchestrator={}", fake.url("127.0.0.11")));
+    let mut watch = watch(&format!("orchestrator={}", fake.url("127.0.0.11")));
     for _ in 0..3 {
-        watch.next("member_added").await;
+        next(&mut watch, "member_added").await;
     }
     fake.switch("election");
-    let lost = watch.next("leader_lost").await;
+    let lost = next(&mut watch, "leader_lost").await;
     assert_eq!(lost["member"], old.as_str(), "{lost:#}");
     fake.switch("steady-new-leader");
-    let change = watch.next("leader_changed").await;
+    let change = next(&mut watch, "leader_changed").await;
     assert_eq!(change["details"]["from"], old.as_str(), "{change:#}");
     assert_eq!(change["details"]["to"], new.as_str());
     assert!(change["details"]["leaderless_ms"].is_u64(), "{change:#}");
     eprintln!("leader_changed: {}", change["details"]);
     // node1 was cut off and still says it leads; node2 and node3 elected node2.
     fake.switch("stale-leader");
-    let conflict = watch.next("leaders_conflict").await;
+    let conflict = next(&mut watch, "leaders_conflict").await;
     let mut claimants: Vec<&str> = conflict["details"]["members"]
         .as_array()
         .expect("members")
@@ -578,9 +540,9 @@ async fn orchestrator_watch_follows_an_election_a_new_leader_and_a_stale_leader(
         "the majority's leader"
     );
     fake.switch("steady-new-leader");
-    let agree = watch.next("leaders_agree").await;
+    let agree = next(&mut watch, "leaders_agree").await;
     assert_eq!(agree["details"]["leader"], new.as_str(), "{agree:#}");
-    drop(watch.child.kill().await);
+    drop(watch);
 }
 
 #[tokio::test(flavor = "multi_thread")]

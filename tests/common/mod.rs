@@ -9,6 +9,7 @@ pub mod docker;
 pub mod etcd;
 pub mod pty;
 pub mod real_kube;
+pub mod watch;
 pub mod zookeeper;
 
 use std::time::Duration;
