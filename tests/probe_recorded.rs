@@ -37,7 +37,6 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-
 /// One recorded reply.
 #[derive(Debug, Clone)]
 struct Reply {

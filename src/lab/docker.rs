@@ -95,16 +95,7 @@ impl DockerLab {
 
     async fn build(&mut self, config: &DockerLabConfig, timeout: Duration) -> Result<(), String> {
         let image = if config.image == super::image::LOCAL {
-            let binaries = ["redis-server", "redis-cli"];
-            let hint = "apt-get install -y redis-server redis-tools";
-            super::image::local(
-                &self.docker,
-                "clusterdeck-lab-redis",
-                &binaries,
-                hint,
-                timeout,
-            )
-            .await?
+            super::image::local(&self.docker, &super::image::REDIS, timeout).await?
         } else {
             ensure_image(&self.docker, &config.image, timeout).await?
         };

@@ -54,15 +54,7 @@ impl EtcdDockerLab {
 
     async fn build(&mut self, image: &str, timeout: Duration) -> Result<(), String> {
         let image = if image == super::image::LOCAL {
-            let hint = "apt-get install -y etcd-server";
-            super::image::local(
-                &self.lab.docker,
-                "clusterdeck-lab-etcd",
-                &["etcd"],
-                hint,
-                timeout,
-            )
-            .await?
+            super::image::local(&self.lab.docker, &super::image::ETCD, timeout).await?
         } else {
             ensure_image(&self.lab.docker, image, timeout).await?
         };

@@ -18,23 +18,51 @@ use crate::sources::docker::client::{is_not_found, timed};
 /// The `--image` that means "build it here" (the default).
 pub const LOCAL: &str = "local";
 
+/// The Redis labs' image.
+pub const REDIS: Recipe<'static> = Recipe {
+    name: "clusterdeck-lab-redis",
+    binaries: &["redis-server", "redis-cli"],
+    hint: "apt-get install -y redis-server redis-tools",
+    changes: &[],
+};
+
+/// The etcd lab's image.
+pub const ETCD: Recipe<'static> = Recipe {
+    name: "clusterdeck-lab-etcd",
+    binaries: &["etcd"],
+    hint: "apt-get install -y etcd-server",
+    changes: &[],
+};
+
 /// The busybox applets the labs' commands use.
 const APPLETS: [&str; 10] = [
     "sh", "sleep", "echo", "cat", "ls", "kill", "true", "ps", "ip", "hostname",
 ];
 
-/// The id of an image holding busybox and `binaries`, building it when the
-/// engine does not have it yet. `hint` installs what is missing.
+/// What goes into a local image.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipe<'a> {
+    /// The repository name; the tag is a hash of the content.
+    pub name: &'a str,
+    /// Binaries from the PATH, with the libraries they load.
+    pub binaries: &'a [&'a str],
+    /// What installs them when one is missing.
+    pub hint: &'a str,
+    /// Dockerfile instructions besides the PATH (`CMD [...]`, `WORKDIR /data`).
+    pub changes: &'a [&'a str],
+}
+
+/// The id of an image holding busybox and the recipe's binaries, building
+/// it when the engine does not have it yet.
 pub async fn local(
     docker: &Docker,
-    name: &str,
-    binaries: &[&str],
-    hint: &str,
+    recipe: &Recipe<'_>,
     timeout: Duration,
 ) -> Result<String, String> {
-    let files = files_of(binaries, hint)?;
-    let tag = tag_of(&files);
-    let reference = format!("{name}:{tag}");
+    let files = files_of(recipe.binaries, recipe.hint)?;
+    let mut tag = tag_of(&files);
+    tag.truncate(16);
+    let reference = format!("{}:{tag}", recipe.name);
     match timed(timeout, "inspect image", docker.inspect_image(&reference)).await {
         Ok(found) => {
             return found
@@ -47,11 +75,13 @@ pub async fn local(
     let root = tokio::task::spawn_blocking(move || root_filesystem(&files))
         .await
         .map_err(|e| format!("build the lab image: {e}"))??;
+    let mut changes = vec!["ENV PATH=/usr/local/bin:/usr/bin:/bin".to_string()];
+    changes.extend(recipe.changes.iter().map(|c| c.to_string()));
     let options = CreateImageOptions {
         from_src: Some("-".into()),
-        repo: Some(name.into()),
+        repo: Some(recipe.name.into()),
         tag: Some(tag),
-        changes: vec!["ENV PATH=/usr/local/bin:/usr/bin:/bin".into()],
+        changes,
         ..Default::default()
     };
     let body = bollard::body_full(root.into());
@@ -118,6 +148,7 @@ fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
 
 /// A tag that changes when any file does (path, size, modification time).
 fn tag_of(files: &[PathBuf]) -> String {
+    // (The recipe's instructions are not in it: a recipe keeps its name.)
     let mut hasher = DefaultHasher::new();
     for file in files {
         file.hash(&mut hasher);

@@ -1,9 +1,10 @@
 //! The machine's real Docker Engine for the tests, without a registry.
 //!
 //! - [`test_image`]: an image built locally, once per content (its tag is a
-//!   hash of what goes in): a static busybox, the host's `redis-server` and
-//!   `redis-cli` with their shared libraries, `docker import`ed. Nothing is
-//!   ever pulled. [`etcd_image`]: the same with the host's `etcd`.
+//!   hash of what goes in) by the labs' own builder
+//!   (`clusterdeck::lab::image`): a static busybox, the host's
+//!   `redis-server` and `redis-cli` with their shared libraries. Nothing is
+//!   ever pulled.
 //! - [`DockerTest`]: one test's resources (containers, networks, services),
 //!   all named uniquely and labelled `clusterdeck.test=<run>`, removed when it
 //!   is dropped, even when the test fails; resources of test processes that
@@ -14,8 +15,6 @@
 
 #![allow(dead_code)]
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -54,138 +53,43 @@ pub fn require_engine() {
     }
 }
 
-/// Binaries that go into the test image, with where they live on the host.
-fn image_files() -> Vec<PathBuf> {
-    files_of(&["redis-server", "redis-cli"], INSTALL_HINT)
-}
-
-/// `binaries` from the PATH and the shared libraries they load.
-fn files_of(binaries: &[&str], hint: &str) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for binary in binaries {
-        let path = which(binary)
-            .unwrap_or_else(|| panic!("{binary} is not on the PATH; install it: {hint}"));
-        files.extend(shared_libraries(&path));
-        files.push(path);
-    }
-    files.sort();
-    files.dedup();
-    files
-}
-
-fn which(binary: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(binary))
-        .find(|p| p.is_file())
-}
-
-/// A statically linked busybox: the image has no libc of its own for it.
-fn busybox() -> PathBuf {
-    ["/bin/busybox", "/usr/bin/busybox"]
-        .map(PathBuf::from)
-        .into_iter()
-        .find(|p| p.is_file() && shared_libraries(p).is_empty())
-        .unwrap_or_else(|| panic!("no static busybox found; install it: {INSTALL_HINT}"))
-}
-
-/// The libraries `ldd` says a binary loads, and the loader.
-fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
-    let out = Command::new("ldd").arg(binary).output().expect("ldd");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| {
-            let path = line
-                .split("=>")
-                .nth(1)
-                .unwrap_or(line)
-                .split_whitespace()
-                .next()?;
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .collect()
-}
-
-/// The test image's tag, building it first if the engine does not have it.
-/// Built once per process, and once per content on the machine.
+/// The test image, built once per process (and once per content on the
+/// machine) by the same builder the labs use: a static busybox and the
+/// host's `redis-server` and `redis-cli` with their libraries. Its id.
 pub fn test_image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
-    IMAGE.get_or_init(|| image_with("clusterdeck-test-redis", image_files()))
-}
-
-fn image_with(name: &str, mut files: Vec<PathBuf>) -> String {
-    require_engine();
-    files.push(busybox());
-    let mut hasher = DefaultHasher::new();
-    for f in &files {
-        f.hash(&mut hasher);
-        std::fs::metadata(f)
-            .map(|m| m.len())
-            .unwrap_or(0)
-            .hash(&mut hasher);
-    }
-    let tag = format!("{name}:{:016x}", hasher.finish());
-    if try_docker(&["image", "inspect", &tag]).is_err() {
-        build_image(&tag, &files);
-    }
-    tag
-}
-
-fn build_image(tag: &str, files: &[PathBuf]) {
-    let root = tempfile::tempdir().expect("temp dir");
-    let r = root.path();
-    for dir in ["bin", "tmp", "data", "usr/bin", "etc"] {
-        std::fs::create_dir_all(r.join(dir)).unwrap();
-    }
-    for file in files {
-        let into = if file.ends_with("busybox") {
-            r.join("bin/busybox")
-        } else {
-            r.join(file.strip_prefix("/").unwrap())
+    IMAGE.get_or_init(|| {
+        require_engine();
+        let recipe = clusterdeck::lab::image::Recipe {
+            name: "clusterdeck-test-redis",
+            binaries: &["redis-server", "redis-cli"],
+            hint: INSTALL_HINT,
+            changes: &[
+                "EXPOSE 6379/tcp",
+                "WORKDIR /data",
+                r#"CMD ["redis-server", "--protected-mode", "no", "--save", ""]"#,
+            ],
         };
-        std::fs::create_dir_all(into.parent().unwrap()).unwrap();
-        std::fs::copy(file, &into).unwrap_or_else(|e| panic!("copy {}: {e}", file.display()));
-    }
-    for applet in [
-        "sh", "sleep", "echo", "cat", "ls", "kill", "true", "ps", "ip", "hostname",
-    ] {
-        std::os::unix::fs::symlink("busybox", r.join("bin").join(applet)).unwrap();
-    }
-    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").unwrap();
-    let mut tar = Command::new("tar")
-        .args(["-C"])
-        .arg(r)
-        .args(["-cf", "-", "."])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("tar");
-    let import = Command::new("docker")
-        .args([
-            "import",
-            "--change",
-            "ENV PATH=/usr/local/bin:/usr/bin:/bin",
-            "--change",
-            "EXPOSE 6379/tcp",
-            "--change",
-            "WORKDIR /data",
-            "--change",
-            r#"CMD ["redis-server", "--protected-mode", "no", "--save", ""]"#,
-            "-",
-            tag,
-        ])
-        .stdin(tar.stdout.take().unwrap())
-        .output()
-        .expect("docker import");
-    assert!(
-        tar.wait().is_ok_and(|s| s.success()),
-        "tar of the image root failed"
-    );
-    assert!(
-        import.status.success(),
-        "docker import failed: {}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+        // The builder is async and tests call this from inside a runtime
+        // and outside one: it gets a thread and a runtime of its own.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(async {
+                    let docker = bollard::Docker::connect_with_local_defaults()
+                        .map_err(|e| format!("{e}; {INSTALL_HINT}"))?;
+                    clusterdeck::lab::image::local(&docker, &recipe, Duration::from_secs(120))
+                        .await
+                })
+            })
+            .join()
+            .expect("the image builder")
+        })
+        .unwrap_or_else(|e| panic!("cannot build the test image: {e}"))
+    })
 }
 
 /// The id of an image (services name images by id so no pull is tried).
