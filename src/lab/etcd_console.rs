@@ -39,6 +39,7 @@ pub(super) async fn run(
     if let Some(host) = options.docker.clone() {
         return run_on_docker(header, request_timeout, host, options).await;
     }
+    super::say("starting the etcd lab (three members on loopback)…");
     let lab = match EtcdLab::start(MEMBERS).await {
         Ok(lab) => Arc::new(lab),
         Err(LabError::Missing { binary }) => {
@@ -106,12 +107,18 @@ async fn run_on_docker(
 ) -> Result<()> {
     // Creating containers and pulling can take longer than one API call.
     let setup_timeout = request_timeout.max(Duration::from_secs(30));
+    super::say(&format!(
+        "starting the etcd Docker lab on {} (the image is built the first time)…",
+        host.as_str()
+    ));
     let lab = EtcdDockerLab::start(&host, &options.image, setup_timeout)
         .await
         .map_err(color_eyre::eyre::Report::msg)
         .wrap_err("cannot start the etcd Docker lab")?;
     let result = console_on_docker(header, request_timeout, &host, &lab, options).await;
+    super::say(&format!("removing the etcd Docker lab {}…", lab.lab.id));
     lab.lab.stop(setup_timeout).await;
+    super::say("the lab is gone");
     result
 }
 

@@ -46,6 +46,15 @@ use crate::sources::redis::sentinel::parse_master;
 use crate::sources::redis::value::text;
 use process::{LabProcess, find_binary, free_ports};
 
+/// A line on the terminal while the console is not on it (before it opens
+/// and after it closes), so that a lab taking seconds to start or to be
+/// removed is never a silent blank screen. A terminal that is gone is no
+/// reason to stop: the line is dropped.
+pub fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "clusterdeck: {text}");
+}
+
 /// The one command that installs what the lab needs.
 pub const INSTALL_HINT: &str = "apt-get install -y redis-server redis-sentinel";
 
