@@ -81,8 +81,7 @@ pub fn test_image() -> &'static str {
                 runtime.block_on(async {
                     let docker = bollard::Docker::connect_with_local_defaults()
                         .map_err(|e| format!("{e}; {INSTALL_HINT}"))?;
-                    clusterdeck::lab::image::local(&docker, &recipe, Duration::from_secs(120))
-                        .await
+                    clusterdeck::lab::image::local(&docker, &recipe, Duration::from_secs(120)).await
                 })
             })
             .join()
