@@ -61,7 +61,7 @@ pub async fn run(
         ..LabConfig::default()
     };
     let theme = crate::ui::Theme::from_env();
-    super::say("starting the lab (Redis processes on loopback)…");
+    super::say("starting Redis on loopback…");
     let lab = match RedisLab::start(config).await {
         Ok(lab) => Arc::new(lab),
         Err(LabError::Missing { binary }) => {
@@ -153,7 +153,7 @@ async fn run_on_docker(
     // Creating containers and pulling can take longer than one API call.
     let setup_timeout = request_timeout.max(Duration::from_secs(30));
     super::say(&format!(
-        "starting the Docker lab on {} (the image is built the first time)…",
+        "starting Redis containers on {} (the image is built the first time)…",
         host.as_str()
     ));
     let lab = DockerLab::start(&host, &config, setup_timeout)
@@ -188,9 +188,9 @@ async fn run_on_docker(
         keep_faults: options.keep_faults,
     })
     .await;
-    super::say(&format!("removing the Docker lab {}…", lab.id));
+    super::say("removing the containers and the network…");
     lab.stop(setup_timeout).await;
-    super::say("the lab is gone");
+    super::say("removed");
     result
 }
 

@@ -39,7 +39,7 @@ pub(super) async fn run(
     if let Some(host) = options.docker.clone() {
         return run_on_docker(header, request_timeout, host, options).await;
     }
-    super::say("starting the etcd lab (three members on loopback)…");
+    super::say("starting three etcd members on loopback…");
     let lab = match EtcdLab::start(MEMBERS).await {
         Ok(lab) => Arc::new(lab),
         Err(LabError::Missing { binary }) => {
@@ -108,7 +108,7 @@ async fn run_on_docker(
     // Creating containers and pulling can take longer than one API call.
     let setup_timeout = request_timeout.max(Duration::from_secs(30));
     super::say(&format!(
-        "starting the etcd Docker lab on {} (the image is built the first time)…",
+        "starting etcd containers on {} (the image is built the first time)…",
         host.as_str()
     ));
     let lab = EtcdDockerLab::start(&host, &options.image, setup_timeout)
@@ -116,9 +116,9 @@ async fn run_on_docker(
         .map_err(color_eyre::eyre::Report::msg)
         .wrap_err("cannot start the etcd Docker lab")?;
     let result = console_on_docker(header, request_timeout, &host, &lab, options).await;
-    super::say(&format!("removing the etcd Docker lab {}…", lab.lab.id));
+    super::say("removing the containers and the network…");
     lab.lab.stop(setup_timeout).await;
-    super::say("the lab is gone");
+    super::say("removed");
     result
 }
 

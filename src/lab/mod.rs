@@ -48,11 +48,11 @@ use process::{LabProcess, find_binary, free_ports};
 
 /// A line on the terminal while the console is not on it (before it opens
 /// and after it closes), so that a lab taking seconds to start or to be
-/// removed is never a silent blank screen. A terminal that is gone is no
-/// reason to stop: the line is dropped.
+/// removed is never a silent blank screen ([`crate::terminal::say`]: a
+/// terminal that is gone drops it). These lines do not name the lab, so that
+/// nothing reads them as the console's notice that does.
 pub fn say(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "clusterdeck: {text}");
+    crate::terminal::say(format_args!("clusterdeck: {text}"));
 }
 
 /// The one command that installs what the lab needs.
