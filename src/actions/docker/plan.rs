@@ -68,6 +68,12 @@ fn node_of(member: &Member) -> Result<(String, String), String> {
         member.placement.node.as_deref(),
     ) {
         (Some(id), Some(host)) => Ok((id.to_string(), host.to_string())),
+        // A task no node accepts (after a drain) is on no node yet.
+        _ if member.placement.handles.swarm.task_id.is_some() => Err(format!(
+            "{} is a Swarm task on no node (pending: no node accepts it); select a node \
+             in the swarm nodes cluster to uncordon it, or H to heal the console's cordon",
+            member.name
+        )),
         _ => Err(format!(
             "cordon needs a Swarm node; {} is a container outside Swarm",
             member.name
@@ -225,6 +231,26 @@ mod tests {
             config,
             faults: &[],
         }
+    }
+
+    #[test]
+    fn uncordon_on_a_pending_task_says_it_is_a_task_on_no_node() {
+        let config = Config::default();
+        let mut task = container(&["a"], None);
+        task.placement.platform = Some(Platform::Swarm);
+        task.placement.handles.swarm.task_id = Some("t1".into());
+        let error = plan(Intent::Uncordon, &task, &cluster(), &ctx(&config)).unwrap_err();
+        assert!(
+            error.contains("Swarm task on no node") && !error.contains("outside Swarm"),
+            "{error}"
+        );
+        let plain = plan(
+            Intent::Uncordon,
+            &container(&["a"], None),
+            &cluster(),
+            &ctx(&config),
+        );
+        assert!(plain.unwrap_err().contains("outside Swarm"));
     }
 
     #[test]
