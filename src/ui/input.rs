@@ -95,6 +95,14 @@ fn normal(app: &mut Keys<'_>, key: KeyEvent) -> Option<UiRequest> {
         Command::Zoom => zoom(app),
         Command::Back => back(app),
         Command::Filter => app.ui.mode = Mode::Filter,
+        Command::Sort => {
+            app.ui.sort = super::sort::SortBy::after(app.ui.sort);
+            let order = app
+                .ui
+                .sort
+                .map_or("the cluster's own (masters first)", |s| s.label());
+            app.ui.notify(format!("members ordered by {order}"));
+        }
         Command::CommandLine => app.ui.mode = Mode::Command(String::new()),
         Command::LabKill => ask_about_member(app, kill),
         Command::LabRestart => ask_about_member(app, restart),

@@ -27,6 +27,8 @@ pub enum Command {
     Zoom,
     Back,
     Filter,
+    /// The members list's next order.
+    Sort,
     CommandLine,
     LabKill,
     LabRestart,
@@ -155,6 +157,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[Key::Code(KeyCode::Enter)], Command::Zoom, "drill in, zoom; zoomed timeline: go to the event", Some("zoom"), Always),
     bind(&[Key::Code(KeyCode::Esc)], Command::Back, "back: unzoom, else unfilter, else clusters", None, Always),
     bind(&[Key::Char('/')], Command::Filter, "filter members", Some("filter"), Always),
+    bind(&[Key::Char('o')], Command::Sort, "order members: name, role, health, lag, where, off", None, Always),
     bind(&[Key::Char(':')], Command::CommandLine, "command line", Some("cmd"), Always),
     bind(&[Key::Char('K')], Command::LabKill, "kill selected (y/N)", Some("kill"), Lab),
     bind(&[Key::Char('R')], Command::LabRestart, "restart selected (y/N)", Some("restart"), Lab),

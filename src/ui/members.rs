@@ -53,6 +53,18 @@ const COLUMNS: [(Column, &str, u8, u8); 11] = [
     (Column::Where, "Where", 5, 3),
 ];
 
+/// `redis · 3`, and the order when one was asked for (`· by lag`).
+fn title_extra(
+    cluster: &crate::model::Cluster,
+    count: usize,
+    order: Option<super::sort::SortBy>,
+) -> String {
+    match order {
+        Some(order) => format!("{} · {count} · by {}", cluster.kind, order.label()),
+        None => format!("{} · {count}", cluster.kind),
+    }
+}
+
 /// Width of the lag sparkline.
 const TREND: u16 = 10;
 
@@ -94,7 +106,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let members = &app.members;
     let selected = app.member_index;
     let (title, extra) = match cluster {
-        Some(c) => (c.name.as_str(), format!("{} · {}", c.kind, members.len())),
+        Some(c) => (
+            c.name.as_str(),
+            title_extra(c, members.len(), app.ui.sort()),
+        ),
         None => ("Members", String::new()),
     };
     let block = pane_block(app, Pane::Members, title, extra);

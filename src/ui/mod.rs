@@ -30,6 +30,7 @@ pub mod input;
 pub mod keymap;
 pub mod members;
 pub mod prompt;
+pub mod sort;
 pub mod theme;
 pub mod timeline;
 pub mod view;
@@ -117,6 +118,8 @@ pub struct UiState {
     zoom: Option<Pane>,
     mode: Mode,
     filter: String,
+    /// The members list's order when the operator asked for one (`o`).
+    sort: Option<sort::SortBy>,
     clusters: Selection,
     members: Selection,
     details_scroll: usize,
@@ -156,6 +159,11 @@ impl UiState {
     /// The member filter, kept while not being typed.
     pub fn filter(&self) -> &str {
         &self.filter
+    }
+
+    /// The members list's order asked for with `o`, if any.
+    pub fn sort(&self) -> Option<sort::SortBy> {
+        self.sort
     }
 
     /// Opens a dialog from outside the key handler (the start-up offer to

@@ -490,3 +490,32 @@ fn enter_on_a_timeline_event_goes_to_its_member() {
     let shown = view.member().expect("a member selected");
     assert!(shown.id == member || shown.address.as_deref() == Some(member.as_str()));
 }
+
+#[test]
+fn o_orders_the_members_and_says_so() {
+    let mut app = testing::scenario();
+    testing::type_keys(&mut app, "o");
+    assert_eq!(app.ui.sort(), Some(crate::ui::sort::SortBy::Name));
+    assert!(
+        app.ui
+            .message()
+            .is_some_and(|m| m.text.contains("ordered by name"))
+    );
+    for _ in 0..3 {
+        testing::type_keys(&mut app, "o");
+    }
+    assert_eq!(app.ui.sort(), Some(crate::ui::sort::SortBy::Lag));
+    let view = crate::ui::view::View::new(&app.app, &app.ui);
+    let lags: Vec<u64> = view
+        .members
+        .iter()
+        .map(|m| m.lag_bytes.unwrap_or(0))
+        .collect();
+    let mut sorted = lags.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(lags, sorted, "largest lag first");
+    let buffer = testing::render_buffer(&app, 110, 12, crate::ui::members::draw);
+    assert!(testing::row_text(&buffer, 0).contains("by lag"));
+    testing::type_keys(&mut app, "oo");
+    assert_eq!(app.ui.sort(), None, "and back to the cluster's order");
+}

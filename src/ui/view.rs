@@ -105,12 +105,16 @@ fn visible_clusters<'a>(app: &'a AppState, needle_lower: &str) -> Vec<&'a Cluste
 }
 
 /// A cluster's members the filter lets through, in the topology's order.
-fn visible_members<'a>(cluster: &'a Cluster, needle_lower: &str) -> Vec<&'a Member> {
-    cluster
+fn visible_members<'a>(cluster: &'a Cluster, ui: &UiState, needle_lower: &str) -> Vec<&'a Member> {
+    let mut members: Vec<&Member> = cluster
         .members
         .iter()
         .filter(|m| member_matches(m, needle_lower))
-        .collect()
+        .collect();
+    if let Some(order) = ui.sort() {
+        order.sort(&mut members);
+    }
+    members
 }
 
 pub fn selected_cluster<'a>(app: &'a AppState, ui: &UiState) -> Option<&'a Cluster> {
@@ -124,7 +128,7 @@ pub fn selected_cluster<'a>(app: &'a AppState, ui: &UiState) -> Option<&'a Clust
 
 pub fn selected_member<'a>(app: &'a AppState, ui: &UiState) -> Option<&'a Member> {
     let needle = ui.filter().to_ascii_lowercase();
-    let members = visible_members(selected_cluster(app, ui)?, &needle);
+    let members = visible_members(selected_cluster(app, ui)?, ui, &needle);
     let index = ui
         .member_selection()
         .resolve(members.iter().map(|m| m.id.as_str()))?;
@@ -155,7 +159,7 @@ impl<'a> View<'a> {
             .cluster_selection()
             .resolve(clusters.iter().map(|c| c.id.as_str()));
         let members = cluster_index
-            .map(|i| visible_members(clusters[i], &needle))
+            .map(|i| visible_members(clusters[i], ui, &needle))
             .unwrap_or_default();
         let member_index = ui
             .member_selection()
