@@ -210,19 +210,7 @@ async fn wait_answering(process: &LabProcess) -> Result<(), LabError> {
 /// Waits until every member at `addresses` answers and all name the same
 /// leader. Polls; never sleeps a fixed time.
 pub async fn wait_leader(addresses: &[String], timeout: Duration) -> Result<(), LabError> {
-    let start = Instant::now();
-    loop {
-        let Some(detail) = leader_missing(addresses).await else {
-            return Ok(());
-        };
-        if start.elapsed() >= timeout {
-            return Err(LabError::NotReady {
-                waited: start.elapsed(),
-                detail,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    super::poll_ready(timeout, || leader_missing(addresses)).await
 }
 
 /// Why the members have no agreed leader yet, or None.

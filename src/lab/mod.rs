@@ -55,6 +55,29 @@ pub fn say(text: &str) {
     crate::terminal::say(format_args!("clusterdeck: {text}"));
 }
 
+/// Asks `missing` every 100 ms until it names nothing missing, or fails
+/// after `timeout` with the last thing it named: how every lab waits to be
+/// whole.
+pub(crate) async fn poll_ready<F, Fut>(timeout: Duration, mut missing: F) -> Result<(), LabError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
+    let start = Instant::now();
+    loop {
+        let Some(detail) = missing().await else {
+            return Ok(());
+        };
+        if start.elapsed() >= timeout {
+            return Err(LabError::NotReady {
+                waited: start.elapsed(),
+                detail,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The one command that installs what the lab needs.
 pub const INSTALL_HINT: &str = "apt-get install -y redis-server redis-sentinel";
 
@@ -294,20 +317,7 @@ impl RedisLab {
     /// linked to it, and every running sentinel agreeing on that master and
     /// knowing the other sentinels. Polls; never sleeps a fixed time.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), LabError> {
-        let start = Instant::now();
-        loop {
-            let missing = self.not_ready_because().await;
-            let Some(detail) = missing else {
-                return Ok(());
-            };
-            if start.elapsed() >= timeout {
-                return Err(LabError::NotReady {
-                    waited: start.elapsed(),
-                    detail,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        poll_ready(timeout, || self.not_ready_because()).await
     }
 
     /// Every process, in start order: master, replicas, sentinels.

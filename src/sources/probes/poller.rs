@@ -128,8 +128,13 @@ impl ProbePoller {
             .collect();
         let looks = self.look_all(asks, timeout).await;
         let mut report = self.report(&looks);
-        let mut clusters: Vec<&str> = self.targets.iter().map(|t| t.cluster.as_str()).collect();
-        clusters.dedup();
+        // Each cluster once, in the order its first member came.
+        let mut clusters: Vec<&str> = Vec::new();
+        for target in &self.targets {
+            if !clusters.contains(&target.cluster.as_str()) {
+                clusters.push(&target.cluster);
+            }
+        }
         for cluster in clusters {
             let mine: Vec<Look> = self
                 .targets
