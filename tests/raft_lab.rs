@@ -271,6 +271,15 @@ fn without_etcd_the_lab_says_what_to_install_and_shows_a_simulation() {
     assert!(c.wait_exit(DEADLINE).success());
 }
 
+/// The Docker lab tests run one at a time: each starts three containers and
+/// a console, and run together on two cores a closed terminal's cleanup once
+/// took longer than its deadline (a process started meanwhile by the other
+/// test can also hold a copy of the terminal open).
+fn docker_labs_in_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Removes a Docker lab's resources when the test ends, however it ends.
 struct LabSweep(String);
 
@@ -326,6 +335,7 @@ fn docker_lab(state: &str) -> (PtyConsole, LabSweep, String) {
 #[test]
 fn the_etcd_lab_on_docker_cuts_the_leader_off_and_takes_it_back_as_a_follower() {
     require_etcd();
+    let _one_at_a_time = docker_labs_in_turn();
     let (_state, state) = state_dir();
     let (mut c, _sweep, id) = docker_lab(&state);
     let screen = c.wait_for("three members, one leader", DEADLINE, three_with_one_leader);
@@ -364,6 +374,7 @@ fn the_etcd_lab_on_docker_cuts_the_leader_off_and_takes_it_back_as_a_follower() 
 #[test]
 fn a_closed_terminal_removes_the_etcd_docker_lab_and_a_killed_one_goes_at_the_next_start() {
     require_etcd();
+    let _one_at_a_time = docker_labs_in_turn();
     let (_state, state) = state_dir();
     let (mut killed, _sweep_killed, killed_id) = docker_lab(&state);
     killed.wait_for("three members, one leader", DEADLINE, three_with_one_leader);
