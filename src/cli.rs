@@ -17,6 +17,8 @@ use crate::sources::docker::{DockerHost, DockerSpec};
 use crate::sources::kube::{KubeTarget, Namespaces};
 use crate::sources::plan::{Discovered, PlannedSource, SourcePlan};
 use crate::sources::probes::args::ProbeArgs;
+use crate::sources::records::spec::{StoreArg, store_arg};
+use crate::sources::records::{RecordConfig, Store};
 use crate::sources::redis::watch_sentinel::node_target;
 use crate::sources::redis::{Credentials, RedisTarget, TargetError, TrustArgs, UrlKind};
 use crate::sources::sim::SimConfig;
@@ -83,6 +85,7 @@ fn ignored_by(subcommand: &str) -> fn(&str) -> bool {
         "redis_password_file",
         "registry_key",
         "registry",
+        "registry_field",
         "sim",
         "seed",
         "password_file",
@@ -248,12 +251,16 @@ pub struct SourceArgs {
     #[arg(long = "redis-password-file", value_name = "FILE", global = true)]
     pub redis_password_file: Option<PathBuf>,
 
-    /// A Redis key whose value is the leader's host:port (as Dgraph's first
-    /// zero writes `zero`); read from --registry, else the first --redis.
+    /// A key whose value names the leader (host:port or a member's name),
+    /// compared with the leader observed: a Redis key (as Dgraph's first
+    /// zero writes `zero`), an etcd key (Patroni's /service/SCOPE/leader),
+    /// or for http= a jq expression picking it out of the JSON document.
+    /// Read from --registry, else the first --redis.
     #[arg(long = "registry-key", value_name = "KEY", global = true)]
     pub registry_key: Option<String>,
 
-    /// The Redis holding --registry-key.
+    /// Where --registry-key is: a Redis URL, etcd=http://HOST:2379 (its
+    /// JSON gateway) or http=URL (a JSON document).
     #[arg(
         long = "registry",
         value_name = "URL",
@@ -261,6 +268,15 @@ pub struct SourceArgs {
         requires = "registry_key"
     )]
     pub registry: Option<String>,
+
+    /// The field of the Redis hash --registry-key that names the leader.
+    #[arg(
+        long = "registry-field",
+        value_name = "FIELD",
+        global = true,
+        requires = "registry_key"
+    )]
+    pub registry_field: Option<String>,
 
     /// A simulated fleet of N members (no cluster needed).
     #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -393,6 +409,8 @@ pub enum UsageError {
     DockerHost(String),
     #[error("{0}")]
     Probe(String),
+    #[error("--registry: {0}")]
+    Record(String),
     #[error("--swarm is for the Redis lab; the etcd lab runs on --docker")]
     SwarmLab,
     #[error("--kubeconfig {}: {error}", .path.display())]
@@ -446,6 +464,7 @@ impl SourceArgs {
         !self.redis.iter().all(|u| u.trim().is_empty())
             || !self.sentinel.is_empty()
             || self.registry_key.is_some()
+            || !self.config.records.is_empty()
             || self.sim.is_some()
             || self.docker.is_some()
             || self.kube_target().is_some()
@@ -570,31 +589,56 @@ impl SourceArgs {
         Ok(Some(password.to_string()))
     }
 
-    /// `--registry-key`, read from `--registry`, else the first `--redis`.
+    /// `--registry-key`, read from `--registry`, else the first `--redis`;
+    /// then the config file's `records:`.
     fn plan_registry(
         &self,
         plan: &mut SourcePlan,
         first_redis: Option<RedisTarget>,
         creds: &Credentials,
     ) -> Result<(), UsageError> {
-        let Some(key) = &self.registry_key else {
-            return Ok(());
+        let redis = |url: &str| {
+            RedisTarget::parse(url)
+                .map(|t| creds.apply(t, UrlKind::Registry))
+                .map_err(|e| e.to_string())
         };
-        let target = match &self.registry {
-            Some(url) => creds.apply(
-                RedisTarget::parse(url).map_err(UsageError::Registry)?,
-                UrlKind::Registry,
-            ),
-            None => first_redis.ok_or(UsageError::RegistryWithoutRedis)?,
-        };
-        plan.push(
-            SourceKind::Registry,
-            format!("{} key {key}", target.redacted()),
-            SourceSpec::Registry {
-                target,
+        if let Some(key) = &self.registry_key {
+            let arg = self.registry.as_deref().map(store_arg).transpose();
+            let store = match arg.map_err(UsageError::Record)? {
+                Some(StoreArg::Redis(url)) => Store::Redis(creds.apply(
+                    RedisTarget::parse(url).map_err(UsageError::Registry)?,
+                    UrlKind::Registry,
+                )),
+                Some(StoreArg::Etcd(url)) => Store::Etcd { url },
+                Some(StoreArg::Http(url)) => Store::Http { url },
+                None => Store::Redis(first_redis.ok_or(UsageError::RegistryWithoutRedis)?),
+            };
+            let record = RecordConfig {
+                redis: None,
+                etcd: None,
+                http: None,
+                cluster: None,
                 key: key.clone(),
-            },
-        );
+                field: self.registry_field.clone(),
+                election: false,
+            };
+            let spec = record.with_store(store).map_err(UsageError::Record)?;
+            plan.push(
+                SourceKind::Registry,
+                spec.label(),
+                SourceSpec::Registry(spec),
+            );
+        }
+        for record in &self.config.records {
+            let spec = record
+                .spec(redis)
+                .map_err(|e| UsageError::Record(format!("config records: {e}")))?;
+            plan.push(
+                SourceKind::Registry,
+                spec.label(),
+                SourceSpec::Registry(spec),
+            );
+        }
         Ok(())
     }
 

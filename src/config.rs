@@ -27,6 +27,10 @@ pub struct Config {
     /// of built-in ones, in the form of `assets/probes/*.yaml`.
     #[serde(default)]
     pub probes: Vec<crate::sources::probes::Definition>,
+    /// Leaders recorded in shared storage, each compared with the leader of
+    /// its cluster (`cluster:`, else the one with a member it names).
+    #[serde(default)]
+    pub records: Vec<crate::sources::records::RecordConfig>,
 }
 
 /// One cluster: what belongs to it and how its tiers are told apart.

@@ -427,3 +427,152 @@ async fn a_probe_defined_in_the_config_file_reads_a_real_server() {
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(stderr.contains("probe `myetcd`, member.term"), "{stderr}");
 }
+
+/// A leader recorded in an etcd key (`--registry etcd=URL`), compared with
+/// the leader etcd elects: a key naming a follower for longer than two
+/// intervals is a leaders conflict naming both, cleared once the key names
+/// the leader again.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_etcd_key_naming_a_follower_is_a_conflict_until_fixed() {
+    let etcd = EtcdCluster::start(3);
+    let leader = etcd.wait_leader(ELECTION_WITHIN);
+    let follower = (leader + 1) % 3;
+    let key = "/clusterdeck-test/leader";
+    etcd.etcdctl(&["put", key, &etcd.address(leader)]).unwrap();
+    let mut args = probe(&etcd, leader).to_vec();
+    args.extend([
+        "--registry".into(),
+        format!("etcd={}", etcd.client_url(leader)),
+        "--registry-key".into(),
+        key.into(),
+        "--events".into(),
+        "--interval".into(),
+        "300ms".into(),
+    ]);
+    let mut watch = Watch::spawn(&strs(&args));
+    for _ in 0..3 {
+        watch
+            .until("member_added", Duration::from_secs(20), |e| {
+                e["kind"] == "member_added"
+            })
+            .await;
+    }
+    let wrong = etcd.address(follower);
+    etcd.etcdctl(&["put", key, &wrong]).unwrap();
+    let mismatch = watch
+        .until("registry_mismatch", Duration::from_secs(10), |e| {
+            e["kind"] == "registry_mismatch"
+        })
+        .await;
+    assert_eq!(
+        mismatch["details"]["recorded"],
+        wrong.as_str(),
+        "{mismatch:#}"
+    );
+    let conflict = watch
+        .until("leaders_conflict", Duration::from_secs(10), |e| {
+            e["kind"] == "leaders_conflict"
+        })
+        .await;
+    let named: Vec<&str> = conflict["details"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(named.len(), 2, "{conflict:#}");
+    assert!(
+        named.contains(&wrong.as_str()) && named.contains(&etcd.address(leader).as_str()),
+        "{conflict:#}"
+    );
+    let after = time::OffsetDateTime::parse(
+        conflict["at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+        - time::OffsetDateTime::parse(
+            mismatch["at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+    assert!(
+        after >= time::Duration::milliseconds(600),
+        "two intervals first: {after}"
+    );
+    etcd.etcdctl(&["put", key, &etcd.address(leader)]).unwrap();
+    watch
+        .until("leaders_agree", Duration::from_secs(10), |e| {
+            e["kind"] == "leaders_agree"
+        })
+        .await;
+}
+
+/// An election (`etcdctl elect`), configured under `records:` in the config
+/// file: its leader is the oldest candidate's proposal, and its lease gives
+/// the record's time to live.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_etcd_election_in_the_config_names_its_leader_and_its_lease() {
+    let etcd = EtcdCluster::start(3);
+    let leader = etcd.wait_leader(ELECTION_WITHIN);
+    let mut candidate = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", etcd.endpoints().join(",")))
+        .args(["elect", "zero-election", &etcd.address(leader)])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("etcdctl elect");
+    struct Reap<'a>(&'a mut std::process::Child);
+    impl Drop for Reap<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _reap = Reap(&mut candidate);
+    let config = etcd.dir().join("records.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "records:\n  - etcd: {}\n    key: zero-election\n    election: true\n",
+            etcd.client_url(leader)
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+    let probe_args = probe(&etcd, leader);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, doc, stderr) = snapshot(
+            &["--config", config_arg, &probe_args[0], &probe_args[1]],
+            &[],
+        )
+        .await;
+        let cluster = etcd_cluster(&doc);
+        if cluster["recorded_leader_agrees"] == true {
+            assert_eq!(code, 0, "{stderr}");
+            let recorded = &cluster["recorded_leader"];
+            assert_eq!(
+                recorded["address"],
+                etcd.address(leader).as_str(),
+                "{cluster:#}"
+            );
+            assert!(
+                recorded["ttl_ms"].as_u64().is_some_and(|t| t <= 60_000),
+                "etcdctl elect's lease: {recorded:#}"
+            );
+            assert!(
+                recorded["from"]
+                    .as_str()
+                    .unwrap()
+                    .contains("election zero-election"),
+                "{recorded:#}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the election's leader not recorded: {doc:#}\n{stderr}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

@@ -10,8 +10,9 @@ use std::time::Duration;
 use clusterdeck::lab::LabConfig;
 use clusterdeck::model::{EventKind, Health, Link, SourceStatus, Tier};
 use clusterdeck::sources::SourceSpec;
+use clusterdeck::sources::records::{RecordSpec, Store};
 use clusterdeck::sources::redis::RedisTarget;
-use common::{Watcher, config, lab};
+use common::{INTERVAL, Watcher, config, lab};
 
 const SOON: Duration = Duration::from_secs(15);
 
@@ -335,10 +336,13 @@ async fn registry_key_agrees_or_not_with_the_observed_leader() {
         .unwrap();
     let mut watcher = Watcher::new();
     watcher.start(SourceSpec::Redis(target(&lab.redis_url())));
-    let registry = watcher.start(SourceSpec::Registry {
-        target: target(&lab.redis_url()),
+    let registry = watcher.start(SourceSpec::Registry(RecordSpec {
+        store: Store::Redis(target(&lab.redis_url())),
         key: "zero".into(),
-    });
+        field: None,
+        election: false,
+        cluster: None,
+    }));
     let cluster_id = format!("redis/{master}");
     watcher
         .until("the registry agreeing", SOON, |w| {
@@ -365,6 +369,45 @@ async fn registry_key_agrees_or_not_with_the_observed_leader() {
         })
         .await;
     assert!(!watcher.events(EventKind::RegistryMismatch).is_empty());
+    // The Dgraph zero split brain: a record naming a member that does not
+    // lead, for longer than two intervals, is a leaders conflict naming
+    // both; it clears once the record is fixed.
+    watcher
+        .until("the disagreement raised as a conflict", SOON, |w| {
+            w.cluster(&cluster_id)
+                .is_some_and(|c| c.leaders_conflict.len() == 2)
+        })
+        .await;
+    let cluster = watcher.cluster(&cluster_id).unwrap();
+    let recorded = cluster.recorded_leader.clone().unwrap();
+    assert_eq!(
+        recorded.holder.as_deref(),
+        cluster.member(&replica).map(|m| m.id.as_str())
+    );
+    let conflict = &cluster.leaders_conflict;
+    assert!(
+        conflict.contains(cluster.leader.as_ref().unwrap()),
+        "{conflict:?}"
+    );
+    let since = recorded.disagrees_since.expect("since when it disagrees");
+    let raised = watcher.events(EventKind::LeadersConflict);
+    assert_eq!(raised.len(), 1, "raised once");
+    assert!(
+        raised[0].at - since >= time::Duration::try_from(INTERVAL * 2).unwrap(),
+        "not before two intervals: {since} {}",
+        raised[0].at
+    );
+    lab.command("master", &["SET", "zero", &master])
+        .await
+        .unwrap();
+    watcher
+        .until("the conflict cleared", SOON, |w| {
+            w.cluster(&cluster_id).is_some_and(|c| {
+                c.leaders_conflict.is_empty() && c.recorded_leader_agrees == Some(true)
+            })
+        })
+        .await;
+    assert_eq!(watcher.events(EventKind::LeadersAgree).len(), 1);
 
     lab.command("master", &["SET", "zero", "not an address"])
         .await

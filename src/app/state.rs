@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::actions::plan::{faults_on, heal_action};
 use crate::actions::{Action, ActionOutcome, FaultRecord, HealReason};
 use crate::config::Config;
+use crate::model::records;
 use crate::model::timeline::action_event;
 use crate::model::{
     Event, EventKind, LagHistory, SourceKind, SourceReport, SourceStatus, Timeline, Timestamp,
@@ -116,10 +117,18 @@ impl AppState {
             Some(slot) => *slot = fresh,
             None => self.reports.push(fresh),
         }
-        let next = Topology::merge(&self.reports);
+        let next = self.merged(now);
         let events = self.timeline.observe(&self.topology, &next, now);
         self.topology = next;
         events
+    }
+
+    /// The reports merged, with what records mean over time carried over
+    /// (a record that disagrees for two intervals is a conflict).
+    fn merged(&self, now: Timestamp) -> Topology {
+        let mut next = Topology::merge(&self.reports);
+        records::carry(&self.topology, &mut next, now, self.header.interval * 2);
+        next
     }
 
     /// Takes a source's report; returns the timeline events it caused.
@@ -134,7 +143,7 @@ impl AppState {
             Some(slot) => *slot = report,
             None => self.reports.push(report),
         }
-        let next = Topology::merge(&self.reports);
+        let next = self.merged(now);
         self.lag.record(&next);
         let events = match (was_started, self.is_started()) {
             (true, _) => self.timeline.observe(&self.topology, &next, now),

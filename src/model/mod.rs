@@ -11,6 +11,7 @@ pub mod consensus;
 pub mod history;
 pub mod member;
 pub mod observation;
+pub mod records;
 pub mod timeline;
 pub mod topology;
 

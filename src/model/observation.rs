@@ -94,12 +94,37 @@ pub struct ClusterObservation {
     pub consensus: Option<ConsensusView>,
 }
 
-/// A leader named by a registry record rather than observed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A leader named by a record in shared storage rather than observed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedLeader {
+    /// The value recorded: a normalised `host:port`, or a member's name.
     pub address: String,
     /// Where it was read, e.g. `redis://127.0.0.1:6379 key zero` (redacted).
     pub from: String,
+    /// The time the record has left to live (an etcd lease, a Redis TTL).
+    #[serde(default)]
+    pub ttl_ms: Option<u64>,
+    /// The cluster the operator said it belongs to (config `records:`).
+    #[serde(default, skip_serializing)]
+    pub cluster: Option<String>,
+    /// The id of the member it names, in its cluster (set by the model).
+    #[serde(default)]
+    pub holder: Option<String>,
+    /// Since when it has named this value, as far as this console saw.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub since: Option<super::Timestamp>,
+    /// Since when it has disagreed with the leader observed.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub disagrees_since: Option<super::Timestamp>,
+}
+
+impl RecordedLeader {
+    /// Whether it names this member (by address, name or id).
+    pub fn names(&self, member: &super::Member) -> bool {
+        member.address.as_deref() == Some(self.address.as_str())
+            || member.name == self.address
+            || member.id == self.address
+    }
 }
 
 /// Which kind of thing a source watches.

@@ -157,6 +157,7 @@ fn registry_record_joins_the_cluster_at_its_address_and_is_compared() {
         recorded_leader: Some(RecordedLeader {
             address: "10.0.0.2:6379".into(),
             from: "redis://x key zero".into(),
+            ..RecordedLeader::default()
         }),
         ..Default::default()
     });

@@ -221,9 +221,13 @@ fn join_cluster_ids(
     for obs in cluster_obs {
         sets.find(&obs.id);
         if let Some(recorded) = &obs.recorded_leader {
-            let holder = members
-                .iter()
-                .find(|(m, _)| m.address.as_deref() == Some(recorded.address.as_str()));
+            if let Some(named) = recorded.cluster.as_deref() {
+                if let Some(other) = cluster_obs.iter().find(|o| is_called(o, named)) {
+                    sets.union(&obs.id, &other.id);
+                }
+                continue;
+            }
+            let holder = members.iter().find(|(m, _)| recorded.names(m));
             if let Some((_, candidates)) = holder
                 && let Some(first) = candidates.first()
             {
@@ -232,6 +236,20 @@ fn join_cluster_ids(
         }
     }
     sets
+}
+
+/// Whether the operator's name for a cluster is this observation: its id,
+/// its name, the config rule's name, or the application's own name for it.
+fn is_called(obs: &ClusterObservation, named: &str) -> bool {
+    obs.recorded_leader.is_none()
+        && (obs.id == named
+            || obs.name == named
+            || obs.id == format!("config/{named}")
+            || obs.consensus.as_ref().is_some_and(|c| {
+                c.facts
+                    .iter()
+                    .any(|f| f.name == "cluster" && f.value == named)
+            }))
 }
 
 /// Puts each member in its cluster: a data-bearing member in one (or one per
@@ -481,12 +499,17 @@ fn finish_cluster(cluster: &mut Cluster) {
             .then(b.leader.cmp(&a.leader))
             .then_with(|| natural_cmp(&a.name, &b.name))
     });
-    cluster.recorded_leader_agrees = cluster.recorded_leader.as_ref().map(|recorded| {
-        cluster
-            .leader_member()
-            .and_then(|m| m.address.as_deref())
-            .is_some_and(|a| a == recorded.address)
+    cluster.recorded_leader_agrees = cluster
+        .recorded_leader
+        .as_ref()
+        .map(|recorded| cluster.leader_member().is_some_and(|m| recorded.names(m)));
+    let holder = cluster.recorded_leader.as_ref().and_then(|recorded| {
+        let found = cluster.members.iter().find(|m| recorded.names(m));
+        found.map(|m| m.id.clone())
     });
+    if let Some(recorded) = &mut cluster.recorded_leader {
+        recorded.holder = holder;
+    }
 }
 
 /// The alarm word of a cluster with more than one member claiming to lead.

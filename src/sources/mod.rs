@@ -1,4 +1,4 @@
-//! Sources (Redis, Sentinel, registry keys, Docker, Kubernetes, a
+//! Sources (Redis, Sentinel, recorded leaders, Docker, Kubernetes, a
 //! simulation): tokio tasks that each watch one thing and send whole
 //! [`SourceReport`]s to the app loop. A source never touches app state; it
 //! reports errors in its report (redacted), retries with backoff and keeps
@@ -16,6 +16,7 @@ pub mod kube;
 pub mod plan;
 pub mod poll;
 pub mod probes;
+pub mod records;
 pub mod redis;
 pub mod sim;
 
@@ -62,11 +63,9 @@ pub enum SourceSpec {
         masters: Vec<String>,
         nodes: Option<redis::RedisTarget>,
     },
-    /// A Redis key holding the leader's `host:port` (Dgraph's `zero` key).
-    Registry {
-        target: redis::RedisTarget,
-        key: String,
-    },
+    /// A leader recorded in shared storage (Dgraph's `zero` key in Redis,
+    /// Patroni's leader key in etcd).
+    Registry(records::RecordSpec),
     /// A deterministic simulated fleet.
     Sim(sim::SimConfig),
     /// StatefulSets, pods and nodes of a Kubernetes context, watched.
@@ -84,7 +83,7 @@ impl SourceSpec {
         match self {
             SourceSpec::Redis(_) => "redis",
             SourceSpec::Sentinel { .. } => "sentinel",
-            SourceSpec::Registry { .. } => "registry",
+            SourceSpec::Registry(_) => "registry",
             SourceSpec::Sim(_) => "sim",
             SourceSpec::Kube(..) => "kube",
             SourceSpec::Docker(_) => "docker",
@@ -100,7 +99,7 @@ impl SourceSpec {
             SourceSpec::Probe(spec) => spec.seeds.is_none(),
             SourceSpec::Redis(_)
             | SourceSpec::Sentinel { .. }
-            | SourceSpec::Registry { .. }
+            | SourceSpec::Registry(_)
             | SourceSpec::Sim(_)
             | SourceSpec::Kube(..)
             | SourceSpec::Docker(_) => false,
@@ -116,9 +115,7 @@ impl SourceSpec {
                 masters,
                 nodes,
             } => tokio::spawn(redis::run_sentinel(ctx, target, masters, nodes)),
-            SourceSpec::Registry { target, key } => {
-                tokio::spawn(redis::run_registry(ctx, target, key))
-            }
+            SourceSpec::Registry(spec) => tokio::spawn(records::run(ctx, spec)),
             SourceSpec::Sim(config) => tokio::spawn(sim::run(ctx, config)),
             SourceSpec::Kube(target, config) => tokio::spawn(kube::run(ctx, target, config)),
             SourceSpec::Docker(spec) => tokio::spawn(docker::run(ctx, spec)),

@@ -434,6 +434,7 @@ fn cluster_observation(cluster: &SimCluster) -> ClusterObservation {
     let recorded_leader = cluster.recorded.map(|i| RecordedLeader {
         address: cluster.members[i].address.clone(),
         from: format!("sim registry {} key zero", cluster.name),
+        ..RecordedLeader::default()
     });
     ClusterObservation {
         id: cluster.id.clone(),

@@ -14,7 +14,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{Pane, members, pane_block, view};
-use crate::model::{Cluster, ConsensusView, Member};
+use crate::model::{Cluster, ConsensusView, Member, RecordedLeader};
 
 /// Width of the field names.
 const LABEL: usize = 12;
@@ -239,17 +239,47 @@ fn cluster_lines(app: &View, c: &Cluster, out: &mut Vec<Line<'static>>) {
         leader_style,
     ));
     if let Some(recorded) = &c.recorded_leader {
-        let agrees = match c.recorded_leader_agrees {
-            Some(false) => Span::styled(" ≠ DISAGREES with observed", theme.bad()),
-            _ => Span::styled(" (agrees)", theme.good()),
-        };
-        let value = vec![Span::raw(recorded.address.clone()), agrees];
-        out.push(line_with(theme, "registry", value));
-        out.push(field(theme, "  read from", recorded.from.clone()));
+        record_lines(app, c, recorded, out);
     }
     if let Some(consensus) = &c.consensus {
         consensus_lines(theme, consensus, out);
     }
+}
+
+/// The leader a record names beside the one observed: who holds it, for
+/// how long, its time to live, and since when it disagrees.
+fn record_lines(app: &View, c: &Cluster, recorded: &RecordedLeader, out: &mut Vec<Line<'static>>) {
+    let theme = app.ui.theme();
+    let now = app.app.now;
+    let agrees = match (c.recorded_leader_agrees, recorded.disagrees_since) {
+        (Some(false), Some(since)) => Span::styled(
+            format!(
+                " ≠ DISAGREES with observed for {}",
+                view::elapsed(since, now)
+            ),
+            theme.bad(),
+        ),
+        (Some(false), None) => Span::styled(" ≠ DISAGREES with observed", theme.bad()),
+        _ => Span::styled(" (agrees)", theme.good()),
+    };
+    let holder = recorded.holder.as_deref().and_then(|id| c.member(id));
+    let named = match holder {
+        Some(m) if m.name != recorded.address => format!("{} ({})", recorded.address, m.name),
+        Some(_) => recorded.address.clone(),
+        None => format!("{} (no such member)", recorded.address),
+    };
+    out.push(line_with(theme, "recorded", vec![Span::raw(named), agrees]));
+    if let Some(since) = recorded.since {
+        out.push(field(theme, "  held for", view::elapsed(since, now)));
+    }
+    if let Some(ttl) = recorded.ttl_ms {
+        out.push(field(
+            theme,
+            "  expires in",
+            view::seconds(ttl as f64 / 1000.0),
+        ));
+    }
+    out.push(field(theme, "  read from", recorded.from.clone()));
 }
 
 /// How the cluster agrees on its leader, in the arbiter's own words

@@ -7,6 +7,7 @@
 
 pub mod docker;
 pub mod etcd;
+pub mod patroni;
 pub mod pty;
 pub mod real_kube;
 pub mod watch;

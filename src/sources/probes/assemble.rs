@@ -31,12 +31,6 @@ impl Look {
     fn said(&self) -> Option<&Said> {
         self.result.as_ref().ok()
     }
-
-    fn shown_address(&self) -> String {
-        self.address
-            .clone()
-            .unwrap_or_else(|| self.endpoint.clone())
-    }
 }
 
 /// The cluster a group of looks forms.
@@ -53,6 +47,10 @@ pub struct Assembled {
     pub cluster: ClusterObservation,
     pub members: Vec<MemberObservation>,
     pub endpoints: Vec<String>,
+    /// Endpoints asked that failed and that no member lists any more (a
+    /// member the cluster forgot): the poller drops them unless they are
+    /// seeds, rather than show the member again under its endpoint.
+    pub forgotten: Vec<String>,
 }
 
 /// A member in the making: the look it answered with, the peer entry
@@ -93,6 +91,13 @@ pub fn assemble(
         Vec::new()
     };
     let consensus = consensus(def, looks, &slots, &members, chosen);
+    let listing = !peers.is_empty();
+    let forgotten = slots
+        .iter()
+        .filter(|s| listing && s.peer.is_none())
+        .filter_map(|s| s.look.filter(|l| l.result.is_err()))
+        .map(|l| l.endpoint.clone())
+        .collect();
     Assembled {
         cluster: ClusterObservation {
             id: spec.id.clone(),
@@ -104,6 +109,7 @@ pub fn assemble(
         },
         members,
         endpoints,
+        forgotten,
     }
 }
 
@@ -237,11 +243,7 @@ fn member(
         .and_then(|p| p.tier)
         .or_else(|| role.as_deref().map(|r| def.tier(r)))
         .unwrap_or(Tier::Unknown);
-    let address = slot
-        .look
-        .map(Look::shown_address)
-        .or_else(|| slot.endpoint.clone())
-        .or_else(|| peer.and_then(|p| p.address.clone()));
+    let address = shown_address(slot, said);
     let name = slot
         .look
         .and_then(|l| l.name.clone())
@@ -250,8 +252,14 @@ fn member(
         .or_else(|| address.clone())
         .or_else(|| peer.and_then(|p| p.id.clone()))
         .unwrap_or_default();
-    let lag = said.and_then(|s| s.lag.or_else(|| behind(def, s, leader?)));
-    let raw = raw_facts(def, said, peer);
+    let lag = said
+        .and_then(|s| s.lag.or_else(|| behind(def, s, leader?)))
+        .or_else(|| peer.and_then(|p| p.lag));
+    let mut raw = raw_facts(def, said, peer);
+    let asked = slot.look.map(|l| &l.endpoint).or(slot.endpoint.as_ref());
+    if let Some(asked) = asked.filter(|a| address.as_ref() != Some(*a)) {
+        raw.insert(ASKED_AT.into(), asked.clone());
+    }
     MemberObservation {
         cluster: spec.id.clone(),
         name,
@@ -263,7 +271,9 @@ fn member(
         native_role: role,
         health: health(slot),
         error: slot.look.and_then(|l| l.result.as_ref().err().cloned()),
-        term: said.and_then(|s| s.term),
+        term: said
+            .and_then(|s| s.term)
+            .or_else(|| peer.and_then(|p| p.term)),
         lag: lag.map(|value| NativeLag {
             value,
             unit: def.def.lag_unit.clone().unwrap_or_else(|| "entries".into()),
@@ -271,6 +281,28 @@ fn member(
         raw,
         ..MemberObservation::default()
     }
+}
+
+/// The fact naming where a member was asked, when it is shown under
+/// another address (Patroni's REST API beside its PostgreSQL address);
+/// actions that talk to the application use it.
+pub const ASKED_AT: &str = "asked at";
+
+/// Where a member is shown: the platform's address for it, its own word,
+/// the address a lister gives beside a separate endpoint, else where it
+/// was asked.
+fn shown_address(slot: &Slot<'_>, said: Option<&Said>) -> Option<String> {
+    let peer = slot.peer;
+    slot.look
+        .and_then(|l| l.address.clone())
+        .or_else(|| said.and_then(|s| s.address.clone()))
+        .or_else(|| {
+            peer.filter(|p| p.endpoint.is_some())
+                .and_then(|p| p.address.clone())
+        })
+        .or_else(|| slot.look.map(|l| l.endpoint.clone()))
+        .or_else(|| slot.endpoint.clone())
+        .or_else(|| peer.and_then(|p| p.address.clone()))
 }
 
 /// How far a member is behind the leader by their positions.
@@ -289,7 +321,8 @@ fn raw_facts(
     said: Option<&Said>,
     peer: Option<&Peer>,
 ) -> std::collections::BTreeMap<String, String> {
-    let mut raw = said.map(|s| s.facts.clone()).unwrap_or_default();
+    let mut raw = peer.map(|p| p.facts.clone()).unwrap_or_default();
+    raw.extend(said.map(|s| s.facts.clone()).unwrap_or_default());
     let id = said
         .and_then(|s| s.id.clone())
         .or_else(|| peer.and_then(|p| p.id.clone()));

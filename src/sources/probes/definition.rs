@@ -50,7 +50,10 @@ pub struct Definition {
     pub cluster: Option<String>,
     pub member: MemberExprs,
     /// The members this one knows (jq): an array of objects with `address`
-    /// and optionally `id`, `name`, `role`, `tier`, `leader`, `voter`, `healthy`.
+    /// and optionally `id`, `name`, `role`, `tier`, `leader`, `voter`,
+    /// `healthy`, `endpoint` (where it is polled, when not at its address),
+    /// `lag`, `term` and `facts` (what this member knows of that one, shown
+    /// when that one says nothing itself: Patroni's `/cluster` lags).
     #[serde(default)]
     pub peers: Option<String>,
     /// Whether the peers found are polled too (false when one member's reply
@@ -146,6 +149,10 @@ pub enum Auth {
 pub struct MemberExprs {
     pub id: Option<String>,
     pub name: Option<String>,
+    /// The `host:port` it is shown and joined under, when that is not the
+    /// endpoint asked (Patroni's REST API is asked; its PostgreSQL address
+    /// is what a pod or container running it is known by).
+    pub address: Option<String>,
     /// The system's word for its role (`leader`, `follower`, `learner`);
     /// needed unless peers are not polled.
     pub role: Option<String>,
@@ -174,6 +181,7 @@ pub struct Compiled {
     pub cluster: Option<Expr>,
     pub id: Option<Expr>,
     pub name: Option<Expr>,
+    pub address: Option<Expr>,
     pub role: Option<Expr>,
     pub leader: Option<Expr>,
     pub leader_id: Option<Expr>,
@@ -214,6 +222,7 @@ impl Definition {
             cluster: opt("cluster", &self.cluster)?,
             id: opt("member.id", &m.id)?,
             name: opt("member.name", &m.name)?,
+            address: opt("member.address", &m.address)?,
             role: opt("member.role", &m.role)?,
             leader: opt("member.leader", &m.leader)?,
             leader_id: opt("member.leader_id", &m.leader_id)?,
@@ -249,6 +258,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("consul", include_str!("../../../assets/probes/consul.yaml")),
     ("dgraph", include_str!("../../../assets/probes/dgraph.yaml")),
+    (
+        "patroni",
+        include_str!("../../../assets/probes/patroni.yaml"),
+    ),
 ];
 
 /// Every kind a probe can be: the built-in ones and the config file's.
@@ -299,7 +312,14 @@ mod tests {
         let kinds: Vec<&str> = catalog.kinds().collect();
         assert_eq!(
             kinds,
-            ["consul", "dgraph", "etcd", "orchestrator", "zookeeper"]
+            [
+                "consul",
+                "dgraph",
+                "etcd",
+                "orchestrator",
+                "patroni",
+                "zookeeper"
+            ]
         );
     }
 

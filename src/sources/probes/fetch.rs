@@ -46,6 +46,11 @@ impl Clients {
             tokens: Arc::default(),
         })
     }
+
+    /// The client that presents no certificate.
+    pub fn anonymous(&self) -> &reqwest::Client {
+        &self.anonymous
+    }
 }
 
 /// Where and how to ask one member.
@@ -210,7 +215,9 @@ async fn token(
 }
 
 /// Sends and reads the reply, refusing one over [`MAX_REPLY`].
-async fn send(builder: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
+pub async fn send(
+    builder: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
     let mut response = builder.send().await.map_err(describe)?;
     let status = response.status();
     let mut body = Vec::new();

@@ -24,6 +24,8 @@ pub mod jq;
 pub mod poller;
 pub mod said;
 #[cfg(test)]
+mod tests_patroni;
+#[cfg(test)]
 mod tests_zookeeper;
 
 use std::sync::Arc;

@@ -100,6 +100,15 @@ impl ProbePoller {
             looks.extend(self.look_all(more, timeout).await);
             assembled = assemble(&def, &spec, &looks, |p| peer_endpoint(p, at, seed_port));
         }
+        let forgotten: Vec<&String> = assembled
+            .forgotten
+            .iter()
+            .filter(|e| !seeds.endpoints.contains(e))
+            .collect();
+        if !forgotten.is_empty() {
+            looks.retain(|l| !forgotten.contains(&&l.endpoint));
+            assembled = assemble(&def, &spec, &looks, |p| peer_endpoint(p, at, seed_port));
+        }
         self.found = assembled.endpoints.clone();
         let mut report = self.report(&looks);
         report.clusters.push(assembled.cluster);
@@ -207,6 +216,9 @@ fn port_of(endpoint: &str) -> u16 {
 
 /// Where a peer is asked: at its address, or at its host on the seed's port.
 fn peer_endpoint(peer: &Peer, at: PeersAt, seed_port: u16) -> Option<String> {
+    if let Some(endpoint) = &peer.endpoint {
+        return Some(endpoint.clone());
+    }
     let address = peer.address.as_deref()?;
     Some(match at {
         PeersAt::Address => address.to_string(),

@@ -16,6 +16,8 @@ pub struct Said {
     pub cluster: Option<String>,
     pub id: Option<String>,
     pub name: Option<String>,
+    /// Its `host:port` when not the endpoint asked.
+    pub address: Option<String>,
     pub role: Option<String>,
     pub leader: bool,
     pub leader_id: Option<String>,
@@ -34,11 +36,17 @@ pub struct Peer {
     pub id: Option<String>,
     pub name: Option<String>,
     pub address: Option<String>,
+    /// Where it is polled, when not at `address`.
+    pub endpoint: Option<String>,
     pub role: Option<String>,
     pub tier: Option<Tier>,
     pub leader: Option<bool>,
     pub voter: Option<bool>,
     pub healthy: Option<bool>,
+    /// What the lister knows of it: its lag, term and facts.
+    pub lag: Option<u64>,
+    pub term: Option<u64>,
+    pub facts: BTreeMap<String, String>,
 }
 
 /// Reads `document` (`{endpoint, <request>: <reply>, ...}`) with `def`.
@@ -47,6 +55,7 @@ pub fn read(def: &Compiled, document: &Value) -> Result<Said, String> {
         cluster: text(&def.cluster, document)?,
         id: text(&def.id, document)?,
         name: text(&def.name, document)?,
+        address: text(&def.address, document)?,
         role: text(&def.role, document)?,
         leader: run(&def.leader, document)?.is_some_and(|v| v.as_bool() == Some(true)),
         leader_id: text(&def.leader_id, document)?,
@@ -94,15 +103,25 @@ fn as_u64(value: &Value) -> Option<u64> {
 }
 
 fn facts(expr: &Option<Expr>, document: &Value) -> Result<BTreeMap<String, String>, String> {
-    let Some(Value::Object(map)) = run(expr, document)? else {
-        return Ok(BTreeMap::new());
-    };
-    Ok(map
-        .iter()
-        .filter(|(_, v)| !v.is_null() && *v != &Value::String(String::new()))
-        .map(|(k, v)| (escape(k).into_owned(), shown(v)))
-        .collect())
+    Ok(run(expr, document)?
+        .map(|v| fact_map(&v))
+        .unwrap_or_default())
 }
+
+/// An object's non-empty fields as escaped text; anything else is none.
+fn fact_map(value: &Value) -> BTreeMap<String, String> {
+    let Value::Object(map) = value else {
+        return BTreeMap::new();
+    };
+    map.iter()
+        .filter(|(_, v)| !v.is_null() && *v != &Value::String(String::new()))
+        .take(MAX_FACTS)
+        .map(|(k, v)| (escape(k).into_owned(), shown(v)))
+        .collect()
+}
+
+/// The most facts one member shows: a hostile reply cannot flood the pane.
+const MAX_FACTS: usize = 64;
 
 fn peers(expr: &Option<Expr>, document: &Value) -> Result<Vec<Peer>, String> {
     let Some(Value::Array(items)) = run(expr, document)? else {
@@ -119,11 +138,15 @@ fn peer(item: &Value) -> Peer {
         id: string("id"),
         name: string("name"),
         address: string("address"),
+        endpoint: string("endpoint"),
         role: string("role"),
         tier: field("tier").and_then(|v| serde_json::from_value(v.clone()).ok()),
         leader: flag("leader"),
         voter: flag("voter"),
         healthy: flag("healthy"),
+        lag: field("lag").and_then(as_u64),
+        term: field("term").and_then(as_u64),
+        facts: field("facts").map(fact_map).unwrap_or_default(),
     }
 }
 

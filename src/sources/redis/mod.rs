@@ -51,10 +51,6 @@ pub async fn run_sentinel(
 }
 
 /// Reads a registry key whose value is a leader's `host:port`.
-pub async fn run_registry(ctx: SourceContext, target: RedisTarget, key: String) {
-    run_polling(&ctx, registry::RegistryKey::new(target, key)).await;
-}
-
 impl Poll for group::ReplicationGroup {
     async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
         group::ReplicationGroup::poll(self, source, timeout).await
@@ -64,11 +60,5 @@ impl Poll for group::ReplicationGroup {
 impl Poll for watch_sentinel::SentinelWatch {
     async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
         watch_sentinel::SentinelWatch::poll(self, source, timeout).await
-    }
-}
-
-impl Poll for registry::RegistryKey {
-    async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
-        registry::RegistryKey::poll(self, source, timeout).await
     }
 }

@@ -1,88 +1,68 @@
-//! A registry key: a Redis string naming the leader's `host:port`, as the
-//! first Dgraph zero writes `zero`. The console compares it with the leader
-//! it observes; the key itself adds no members.
+//! A leader recorded in Redis: a string key (the first Dgraph zero writes
+//! `zero`) or a hash's field naming the leader's `host:port` or name, with
+//! the key's time to live. See [`crate::sources::records`].
 
 use std::time::Duration;
 
 use redis::Value;
 
-use crate::model::{
-    ClusterObservation, RecordedLeader, SourceKind, SourceReport, SourceStatus, normalize_address,
-};
-
 use super::connection::Connection;
-use super::target::RedisTarget;
 use super::value::{text, truncate};
+use crate::sources::records::Reading;
+use crate::sources::records::value::recorded_value;
 
-/// One key on one Redis, read every interval.
-pub struct RegistryKey {
-    connection: Connection,
-    key: String,
+/// The largest value read: a leader's name or address is short, and a key
+/// holding megabytes is not a record (STRLEN is asked first).
+const MAX_VALUE: i64 = 4096;
+
+/// Reads a key (or a hash's field) and its time to live, in one round trip.
+pub async fn read(
+    connection: &mut Connection,
+    key: &str,
+    field: Option<&str>,
+    timeout: Duration,
+) -> Result<Reading, String> {
+    let mut pipe = redis::pipe();
+    match field {
+        Some(field) => pipe.cmd("HSTRLEN").arg(key).arg(field),
+        None => pipe.cmd("STRLEN").arg(key),
+    };
+    pipe.cmd("PTTL").arg(key);
+    let sizes = connection
+        .query_pipeline(&pipe, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (length, ttl) = match sizes.as_slice() {
+        [Value::Int(length), Value::Int(ttl)] => (*length, *ttl),
+        _ => return Err("unexpected reply to STRLEN/PTTL".into()),
+    };
+    if length > MAX_VALUE {
+        return Err(format!(
+            "value of {length} bytes is over the {MAX_VALUE}-byte bound for a record"
+        ));
+    }
+    let get = match field {
+        Some(field) => redis::cmd("HGET").arg(key).arg(field).clone(),
+        None => redis::cmd("GET").arg(key).clone(),
+    };
+    let value = connection
+        .query(&get, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Reading {
+        value: recorded_address(&value)?,
+        // -1: no expiry; -2: no key (already said by the GET).
+        ttl_ms: u64::try_from(ttl).ok(),
+    })
 }
 
-impl RegistryKey {
-    pub fn new(target: RedisTarget, key: String) -> Self {
-        RegistryKey {
-            connection: Connection::new(target),
-            key,
-        }
-    }
-
-    /// Reads the key and builds the report.
-    pub async fn poll(&mut self, source: &str, timeout: Duration) -> SourceReport {
-        let target = self.connection.target().redacted().to_string();
-        let read = self
-            .connection
-            .query(redis::cmd("GET").arg(&self.key), timeout)
-            .await;
-        let (status, clusters) = match read {
-            Ok(value) => match recorded_address(&value) {
-                Ok(address) => (SourceStatus::Ok, vec![self.cluster(&target, address)]),
-                Err(what) => (
-                    SourceStatus::Error(format!("{target} key {}: {what}", self.key)),
-                    Vec::new(),
-                ),
-            },
-            Err(e) => (
-                SourceStatus::Error(format!("{target} key {}: {e}", self.key)),
-                Vec::new(),
-            ),
-        };
-        SourceReport {
-            source: source.to_string(),
-            kind: SourceKind::Registry,
-            target,
-            status,
-            at: time::OffsetDateTime::now_utc(),
-            clusters,
-            members: Vec::new(),
-            notes: Vec::new(),
-        }
-    }
-
-    fn cluster(&self, target: &str, address: String) -> ClusterObservation {
-        ClusterObservation {
-            id: format!("registry/{}", self.key),
-            kind: "registry".into(),
-            name: self.key.clone(),
-            recorded_leader: Some(RecordedLeader {
-                address,
-                from: format!("{target} key {}", self.key),
-            }),
-            ..ClusterObservation::default()
-        }
-    }
-}
-
-/// The normalised address a key's value names, or what is wrong with it.
+/// The value a key holds, as the model compares it, or what is wrong with it.
 fn recorded_address(value: &Value) -> Result<String, String> {
     if *value == Value::Nil {
         return Err("no such key".into());
     }
     let raw = text(value).ok_or_else(|| "value is not a string".to_string())?;
-    parse_host_port(raw.trim())
-        .map(|(host, port)| normalize_address(host, port))
-        .ok_or_else(|| format!("value {:?} is not host:port", truncate(&raw, 60)))
+    recorded_value(&truncate(&raw, 300))
 }
 
 /// `host:port` or `[v6]:port`.
@@ -134,9 +114,9 @@ mod tests {
         assert_eq!(recorded_address(&Value::Nil), Err("no such key".into()));
         let e = recorded_address(&Value::BulkString(b"not an address".to_vec())).unwrap_err();
         assert!(e.contains("not an address"), "{e}");
-        let long = "x".repeat(500);
+        let long = "x y".repeat(500);
         let e = recorded_address(&Value::BulkString(long.into_bytes())).unwrap_err();
-        assert!(e.len() < 120, "{e}");
+        assert!(e.len() < 140, "{e}");
     }
 
     proptest! {

@@ -1,0 +1,209 @@
+//! The Patroni probe against a real cluster (Patroni 3.0 and PostgreSQL 15
+//! from Debian, etcd as the DCS), through the real binary: what the
+//! console shows is compared with what Patroni's own `/cluster` says.
+//! Patroni's leader key in etcd is read as the recorded leader
+//! (`--registry etcd=URL --registry-key /service/SCOPE/leader`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::patroni::PatroniCluster;
+use common::watch::Watch;
+use serde_json::Value;
+
+/// Patroni elects a new leader once the dead one's key expires (ttl 10 s).
+const FAILOVER_WITHIN: Duration = Duration::from_secs(60);
+
+async fn snapshot(args: &[&str]) -> (i32, Value, String) {
+    let mut all = vec!["snapshot", "-o", "json", "--interval", "300ms"];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = common::run_clusterdeck(&all, &[]).await;
+    let doc = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("snapshot is not JSON ({e}):\n{stdout}\nstderr: {stderr}"));
+    (code, doc, stderr)
+}
+
+/// The probe of member `i` and the DCS leader key as the record.
+fn args(patroni: &PatroniCluster, i: usize) -> Vec<String> {
+    vec![
+        "--probe".into(),
+        format!("patroni={}", patroni.rest_url(i)),
+        "--registry".into(),
+        format!("etcd={}", patroni.dcs_url()),
+        "--registry-key".into(),
+        patroni.leader_key(),
+    ]
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn patroni_cluster(doc: &Value) -> &Value {
+    let found: Vec<&Value> = doc["clusters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no clusters: {doc:#}"))
+        .iter()
+        .filter(|c| c["kind"] == "patroni")
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one Patroni cluster, the record joined to it: {doc:#}"
+    );
+    found[0]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_leader_replicas_lag_and_the_recorded_leader_as_patroni_says() {
+    let patroni = PatroniCluster::start("steady");
+    let leader = patroni.wait_leader(Duration::from_secs(30), |_| true);
+    let (code, doc, stderr) = snapshot(&strs(&args(&patroni, 0))).await;
+    assert_eq!(code, 0, "{stderr}");
+    let cluster = patroni_cluster(&doc);
+    let members = cluster["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{cluster:#}");
+    assert_eq!(
+        cluster["leader"],
+        patroni.pg_address(leader).as_str(),
+        "{cluster:#}"
+    );
+    for (i, node) in patroni.nodes.iter().enumerate() {
+        let member = members
+            .iter()
+            .find(|m| m["address"] == patroni.pg_address(i).as_str())
+            .unwrap_or_else(|| panic!("{} under its PostgreSQL address: {cluster:#}", node.name));
+        assert_eq!(member["name"], node.name.as_str());
+        assert_eq!(
+            member["raw"]["asked at"],
+            format!("127.0.0.1:{}", node.rest).as_str()
+        );
+        assert!(member["term"].is_u64(), "the timeline: {member:#}");
+        if i == leader {
+            assert_eq!(
+                (member["tier"].as_str(), member["native_role"].as_str()),
+                (Some("master"), Some("leader")),
+                "{member:#}"
+            );
+        } else {
+            assert_eq!(member["tier"], "copy", "{member:#}");
+            assert_eq!(member["lag"]["unit"], "bytes", "{member:#}");
+            assert!(member["lag"]["value"].is_u64(), "{member:#}");
+        }
+    }
+    let recorded = &cluster["recorded_leader"];
+    assert_eq!(
+        recorded["address"],
+        patroni.nodes[leader].name.as_str(),
+        "{cluster:#}"
+    );
+    assert_eq!(cluster["recorded_leader_agrees"], true, "{cluster:#}");
+    assert_eq!(recorded["holder"], cluster["leader"], "{cluster:#}");
+    let ttl = recorded["ttl_ms"].as_u64().expect("the leader key's lease");
+    assert!(ttl <= 10_000, "Patroni's ttl is 10 s: {recorded:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_leader_is_replaced_and_the_leaderless_time_is_told() {
+    let mut patroni = PatroniCluster::start("failover");
+    let old = patroni.wait_leader(Duration::from_secs(30), |_| true);
+    let seed = (old + 1) % 3;
+    let mut args = args(&patroni, seed);
+    args.extend(["--events", "--interval", "500ms"].map(String::from));
+    let mut watch = Watch::spawn(&strs(&args));
+    for _ in 0..3 {
+        watch
+            .until("member_added", Duration::from_secs(20), |e| {
+                e["kind"] == "member_added"
+            })
+            .await;
+    }
+    patroni.kill(old);
+    let old_address = patroni.pg_address(old);
+    let change = watch
+        .until("leader_changed", FAILOVER_WITHIN, |e| {
+            e["kind"] == "leader_changed" && e["details"]["from"] == old_address.as_str()
+        })
+        .await;
+    let new = patroni.wait_leader(FAILOVER_WITHIN, |i| i != old);
+    assert_eq!(
+        change["details"]["to"],
+        patroni.pg_address(new).as_str(),
+        "{change:#}"
+    );
+    let leaderless = change["details"]["leaderless_ms"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the time without a leader: {change:#}"));
+    assert!(leaderless > 0, "{change:#}");
+    // Down at once (its API refuses), long before Patroni's key expires.
+    let down = watch.seen.iter().position(|e| {
+        e["kind"] == "health_changed"
+            && e["member"] == old_address.as_str()
+            && e["details"]["to"] == "down"
+    });
+    let changed = watch
+        .seen
+        .iter()
+        .position(|e| e["kind"] == "leader_changed");
+    assert!(
+        down.is_some() && down < changed,
+        "the dead leader shown down first: {:#?}",
+        watch.seen
+    );
+    // The dead member keeps its identity until Patroni forgets it: never
+    // shown under its API's address.
+    let rest = format!("127.0.0.1:{}", patroni.nodes[old].rest);
+    assert!(
+        watch.seen.iter().all(|e| e["member"] != rest.as_str()),
+        "{:#?}",
+        watch.seen
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_written_leader_key_is_shown_against_the_acting_leader() {
+    let patroni = PatroniCluster::start("record");
+    let leader = patroni.wait_leader(Duration::from_secs(30), |_| true);
+    let mut args = args(&patroni, leader);
+    args.extend(["--events", "--interval", "300ms"].map(String::from));
+    let mut watch = Watch::spawn(&strs(&args));
+    for _ in 0..3 {
+        watch
+            .until("member_added", Duration::from_secs(20), |e| {
+                e["kind"] == "member_added"
+            })
+            .await;
+    }
+    // A name no member has: every member follows the ghost, nobody leads,
+    // and the key (written without a lease) stays until deleted.
+    patroni.put(&patroni.leader_key(), "ghost");
+    let mismatch = watch
+        .until("registry_mismatch", Duration::from_secs(20), |e| {
+            e["kind"] == "registry_mismatch" && e["details"]["recorded"] == "ghost"
+        })
+        .await;
+    assert!(mismatch["cluster"].is_string(), "{mismatch:#}");
+    patroni.delete(&patroni.leader_key());
+    let agreed = watch
+        .until("registry_agrees", FAILOVER_WITHIN, |e| {
+            e["kind"] == "registry_agrees"
+        })
+        .await;
+    let now = patroni.wait_leader(FAILOVER_WITHIN, |_| true);
+    assert_eq!(
+        agreed["details"]["observed"],
+        patroni.pg_address(now).as_str(),
+        "{agreed:#}"
+    );
+    // Patroni takes a key naming another member as a handover: the
+    // recorded and the acting leader agree again within a second or two.
+    let other = (now + 1) % 3;
+    patroni.put(&patroni.leader_key(), &patroni.nodes[other].name);
+    watch
+        .until("the leader the key names", FAILOVER_WITHIN, |e| {
+            e["kind"] == "leader_changed"
+                && e["details"]["to"] == patroni.pg_address(other).as_str()
+        })
+        .await;
+}
