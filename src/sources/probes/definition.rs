@@ -91,6 +91,10 @@ pub enum ArbiterKind {
     #[default]
     Raft,
     Lock,
+    /// Nobody is elected: the members are equals (Dynomite) or the one that
+    /// leads is designated by the operator (AllegroGraph's controlling
+    /// instance). No consensus is shown, so no election is ever reported.
+    None,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
