@@ -253,6 +253,14 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("consul", include_str!("../../../assets/probes/consul.yaml")),
     ("dgraph", include_str!("../../../assets/probes/dgraph.yaml")),
+    (
+        "allegrograph",
+        include_str!("../../../assets/probes/allegrograph.yaml"),
+    ),
+    (
+        "dynomite",
+        include_str!("../../../assets/probes/dynomite.yaml"),
+    ),
 ];
 
 /// Every kind a probe can be: the built-in ones and the config file's.
@@ -303,7 +311,15 @@ mod tests {
         let kinds: Vec<&str> = catalog.kinds().collect();
         assert_eq!(
             kinds,
-            ["consul", "dgraph", "etcd", "orchestrator", "zookeeper"]
+            [
+                "allegrograph",
+                "consul",
+                "dgraph",
+                "dynomite",
+                "etcd",
+                "orchestrator",
+                "zookeeper"
+            ]
         );
     }
 
@@ -315,6 +331,9 @@ mod tests {
         let error = def.compile().unwrap_err();
         assert!(error.contains("probe `mine`, member.role"), "{error}");
         let error = Catalog::new(&[]).unwrap().get("nosuch").unwrap_err();
-        assert!(error.contains("known: consul, dgraph, etcd"), "{error}");
+        assert!(
+            error.contains("known: allegrograph, consul, dgraph, dynomite, etcd"),
+            "{error}"
+        );
     }
 }
