@@ -1,7 +1,7 @@
 //! Application probes against replies recorded from the projects' own
-//! source and documentation (orchestrator, Consul, Dgraph Zero cannot run
-//! here), served on loopback; members that misbehave (refuse, hang, answer
-//! garbage); and a fuzz of every built-in definition.
+//! source and documentation (orchestrator, Consul, Dgraph Zero, AllegroGraph
+//! and Dynomite cannot run here), served on loopback; members that misbehave
+//! (refuse, hang, answer garbage); and a fuzz of every built-in definition.
 //!
 //! Where each reply comes from is in `tests/fixtures/probes/SOURCES.md`:
 //! - orchestrator (openark/orchestrator): `go/http/api.go` (RaftState,
@@ -12,7 +12,15 @@
 //!   `agent/consul/status_endpoint.go`, `agent/structs/structs.go`, and
 //!   hashicorp/raft `api.go` (`Stats()`);
 //! - Dgraph (dgraph-io/dgraph): `wiki/content/deploy/dgraph-zero.md`,
-//!   `protos/pb.proto`, `dgraph/cmd/zero/http.go`, `conn/node.go`.
+//!   `protos/pb.proto`, `dgraph/cmd/zero/http.go`, `conn/node.go`;
+//! - AllegroGraph (franzinc): the `repl/status?form=json` endpoint from
+//!   agraph-python `src/franz/miniclient/repository.py` (`get_MMR_status`),
+//!   instance names from agraph-examples `clustering/kubernetes/mmr`; the
+//!   reply's JSON layout is ASSUMED (no source here prints it);
+//! - Dynomite (Netflix/dynomite): `src/dyn_stats.c` (`/info`,
+//!   `/cluster_describe`, `/state/get_state` and their byte layout and HTTP
+//!   framing), `src/dyn_stats.h` (metric names), `src/dyn_core.h`
+//!   (`get_state`), `src/dyn_node_snitch.c` (how a node names itself).
 //!
 //! The fixtures use the docs' private addresses (10.x). Traffic may only go
 //! to loopback, so each node is served on its own loopback address (Linux
@@ -1084,6 +1092,22 @@ mod fuzz {
                     "state": file("dgraph/steady/state.json"),
                 }),
             ),
+            (
+                "allegrograph",
+                json!({
+                    "endpoint": "10.0.4.12:10035",
+                    "status": file("allegrograph/steady-i-10.0.4.12.json"),
+                }),
+            ),
+            (
+                "dynomite",
+                json!({
+                    "endpoint": "10.0.3.11:22222",
+                    "info": file("dynomite/node1-info.json"),
+                    "cluster_describe": file("dynomite/node1-cluster_describe.json"),
+                    "state": "State: NORMAL\n",
+                }),
+            ),
         ]
     }
 
@@ -1137,4 +1161,302 @@ mod fuzz {
             }
         }
     }
+}
+
+/// The recorded Dynomite nodes, served as `dyn_stats.c` serves them: one
+/// thread per node answering one request per connection, in its own framing
+/// (`HTTP/1.1 200 OK \n` and header lines ended by a bare LF, then closing),
+/// `OK\r\n` for a path it does not know. Every reply is HTTP 200, even
+/// `ERR`.
+impl Fake {
+    fn start_dynomite(recorded: Recorded, scenario: &str, refuse: &[&str]) -> Fake {
+        assert!(
+            recorded.scenarios.contains_key(scenario),
+            "no scenario {scenario}"
+        );
+        let hosts: Vec<String> = recorded
+            .hosts()
+            .into_iter()
+            .filter(|h| !refuse.contains(&h.as_str()))
+            .collect();
+        let (port, listeners) = bind_all(&hosts);
+        let shared = Arc::new(Shared {
+            recorded,
+            scenario: Mutex::new(scenario.to_string()),
+            misbehaving: Mutex::default(),
+        });
+        let tasks = hosts
+            .into_iter()
+            .zip(listeners)
+            .map(|(host, listener)| serve_dynomite(host, listener, Arc::clone(&shared)))
+            .collect();
+        Fake {
+            port,
+            shared,
+            tasks,
+        }
+    }
+}
+
+fn serve_dynomite(
+    host: String,
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+) -> JoinHandle<()> {
+    listener.set_nonblocking(true).expect("non-blocking");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    tokio::spawn(async move {
+        // One at a time, as the stats thread accepts them.
+        while let Ok((stream, _)) = listener.accept().await {
+            answer_dynomite(&host, stream, &shared).await;
+        }
+    })
+}
+
+async fn answer_dynomite(host: &str, mut stream: tokio::net::TcpStream, shared: &Shared) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 << 10 {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&head);
+    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let body = match shared.misbehaving.lock().unwrap().get(host).cloned() {
+        Some(Misbehaviour::Garbage(bytes)) => bytes,
+        _ => {
+            let scenario = shared.scenario.lock().unwrap().clone();
+            let routes = shared.recorded.scenarios[&scenario].get(host);
+            match routes.and_then(|r| r.get(&path)) {
+                Some(reply) => reply.body.clone(),
+                None => b"OK\r\n".to_vec(),
+            }
+        }
+    };
+    let header = format!(
+        "HTTP/1.1 200 OK \nContent-Type: application/json; charset=utf-8 \nContent-Length: {} \r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(header.as_bytes()).await;
+    let _ = stream.write_all(&body).await;
+    let _ = stream.shutdown().await;
+}
+
+fn members(cluster: &Value) -> &Vec<Value> {
+    cluster["members"].as_array().expect("members")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allegrograph_steady_shows_the_controlling_instance_as_master_and_two_copies() {
+    let fake = Fake::start(load("allegrograph"), "steady", &[]);
+    // Seeded at a copy: the others are found from its repl/status.
+    let (code, doc, stderr) = snapshot("allegrograph", &fake.url("127.0.4.12"), &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let cluster = only_cluster(&doc);
+    assert_eq!(members(cluster).len(), 3, "{cluster:#}");
+    let controlling = fake.at("127.0.4.11");
+    assert_eq!(cluster["leader"], controlling.as_str(), "{cluster:#}");
+    assert!(
+        cluster["consensus"].is_null(),
+        "designated, not elected: {cluster:#}"
+    );
+    let ctl = member(cluster, &controlling);
+    assert_eq!(
+        (ctl["name"].as_str(), ctl["tier"].as_str()),
+        (Some("controlling"), Some("master"))
+    );
+    assert_eq!(ctl["native_role"], "controlling");
+    assert_eq!(ctl["raw"]["repository"], "myrepl", "{ctl:#}");
+    assert_eq!(ctl["raw"]["allegrograph id"], "controlling");
+    // The instance names carry their IPs (`i-$myip` in Franz's scripts),
+    // rewritten to loopback with every address.
+    for (host, name) in [
+        ("127.0.4.12", "i-127.0.4.12"),
+        ("127.0.4.13", "i-127.0.4.13"),
+    ] {
+        let copy = member(cluster, &fake.at(host));
+        assert_eq!(copy["name"], name, "{copy:#}");
+        assert_eq!(copy["tier"], "copy");
+        assert_eq!(copy["native_role"], "copy");
+        assert_eq!(copy["leader"], false);
+        assert_eq!(copy["health"], "ok");
+        assert_eq!(copy["raw"]["instance status"], "running");
+        assert_eq!(copy["raw"]["controlling instance"], "controlling");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allegrograph_a_stopped_copy_is_degraded_and_a_copy_down_is_down() {
+    // i-10.0.4.12 was stopped by the controlling instance; i-10.0.4.13's
+    // server listens nowhere.
+    let fake = Fake::start(load("allegrograph"), "stopped", &["127.0.4.13"]);
+    let (code, doc, stderr) = snapshot("allegrograph", &fake.url("127.0.4.11"), &[]).await;
+    assert_eq!(code, 0, "the seed answered: {stderr}");
+    let cluster = only_cluster(&doc);
+    assert_eq!(members(cluster).len(), 3, "{cluster:#}");
+    assert_eq!(cluster["leader"], fake.at("127.0.4.11").as_str());
+    let stopped = member(cluster, &fake.at("127.0.4.12"));
+    assert_eq!(stopped["health"], "degraded", "{stopped:#}");
+    assert_eq!(stopped["raw"]["instance status"], "stopped");
+    assert_eq!(stopped["tier"], "copy");
+    let down = member(cluster, &fake.at("127.0.4.13"));
+    assert_eq!(down["health"], "down", "{down:#}");
+    assert_eq!(
+        down["name"], "i-127.0.4.13",
+        "named by the controlling instance"
+    );
+    let error = down["error"].as_str().expect("an error");
+    assert!(error.contains("cannot connect"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allegrograph_a_reply_without_instances_or_garbage_is_a_clear_error() {
+    let fake = Fake::start(load("allegrograph"), "missing-instances", &[]);
+    let (code, doc, stderr) = snapshot("allegrograph", &fake.url("127.0.4.11"), &[]).await;
+    assert_eq!(code, 1, "{stderr}");
+    let error = doc["sources"][0]["error"].as_str().unwrap_or_default();
+    let seed = &only_cluster(&doc)["members"][0];
+    let said = seed["error"].as_str().expect("the member's error");
+    eprintln!("source: {error}; member: {said}");
+    assert!(
+        said.contains("repl/status has no `instances` list"),
+        "{said}"
+    );
+    assert_eq!(seed["health"], "down");
+
+    fake.switch("steady");
+    fake.misbehave("127.0.4.13", Misbehaviour::Garbage(binary_garbage()));
+    let (code, stdout) = snapshot_bounded("allegrograph", &fake.url("127.0.4.11"), "json").await;
+    assert_eq!(code, 0, "{stdout}");
+    let doc: Value = serde_json::from_str(&stdout).expect("JSON");
+    let bad = member(only_cluster(&doc), &fake.at("127.0.4.13"));
+    assert_eq!(bad["health"], "down", "{bad:#}");
+    let error = bad["error"].as_str().expect("an error");
+    assert!(error.contains("repl/status is not JSON"), "{error}");
+    assert!(!has_control(error), "unescaped: {error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynomite_steady_shows_four_equal_nodes_and_no_leader() {
+    let fake = Fake::start_dynomite(load("dynomite"), "steady", &[]);
+    let (code, doc, stderr) = snapshot("dynomite", &fake.url("127.0.3.11"), &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let cluster = only_cluster(&doc);
+    assert_eq!(
+        members(cluster).len(),
+        4,
+        "the seed lists itself as 0.0.0.0, once: {cluster:#}"
+    );
+    assert!(cluster["leader"].is_null(), "{cluster:#}");
+    assert!(
+        cluster["consensus"].is_null(),
+        "no leader is not an election: {cluster:#}"
+    );
+    let nodes = [
+        ("127.0.3.11", "dyno-0", "rack1", "dc1/rack1/0"),
+        ("127.0.3.12", "dyno-1", "rack1", "dc1/rack1/2147483647"),
+        ("127.0.3.21", "dyno-2", "rack2", "dc1/rack2/0"),
+        ("127.0.3.22", "dyno-3", "rack2", "dc1/rack2/2147483647"),
+    ];
+    for (n, (host, name, rack, id)) in nodes.into_iter().enumerate() {
+        let node = member(cluster, &fake.at(host));
+        assert_eq!(node["name"], name, "{node:#}");
+        assert_eq!(
+            (node["tier"].as_str(), node["native_role"].as_str()),
+            (Some("copy"), Some("node"))
+        );
+        assert_eq!(node["leader"], false);
+        assert_eq!(node["health"], "ok");
+        let raw = &node["raw"];
+        assert_eq!(raw["state"], "NORMAL", "{node:#}");
+        assert_eq!(
+            (raw["dc"].as_str(), raw["rack"].as_str()),
+            (Some("dc1"), Some(rack))
+        );
+        assert_eq!(raw["pool"], "dyn_o_mite");
+        assert_eq!(raw["client connections"], (12 + n).to_string());
+        assert_eq!(raw["uptime s"], (86400 + n).to_string());
+        assert_eq!(raw["dynomite id"], id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynomite_a_node_in_standby_is_degraded_and_a_node_down_is_down() {
+    let fake = Fake::start_dynomite(load("dynomite"), "degraded", &["127.0.3.22"]);
+    let (code, doc, stderr) = snapshot("dynomite", &fake.url("127.0.3.11"), &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let cluster = only_cluster(&doc);
+    assert_eq!(members(cluster).len(), 4, "{cluster:#}");
+    let standby = member(cluster, &fake.at("127.0.3.21"));
+    assert_eq!(standby["health"], "degraded", "{standby:#}");
+    assert_eq!(standby["raw"]["state"], "STANDBY");
+    let down = member(cluster, &fake.at("127.0.3.22"));
+    assert_eq!(down["health"], "down", "{down:#}");
+    assert!(down["error"].as_str().unwrap().contains("cannot connect"));
+    assert_eq!(
+        down["raw"]["dynomite id"], "dc1/rack2/2147483647",
+        "known from the seed's cluster_describe"
+    );
+    for host in ["127.0.3.11", "127.0.3.12"] {
+        assert_eq!(member(cluster, &fake.at(host))["health"], "ok");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynomite_err_replies_and_garbage_are_clear_errors() {
+    // dyno-1's /info and dyno-2's /cluster_describe answer "ERR", as
+    // dyn_stats.c does when it cannot build them; dyno-3 predates
+    // /state/get_state and answers "OK".
+    let fake = Fake::start_dynomite(load("dynomite"), "err", &[]);
+    let (code, doc, stderr) = snapshot("dynomite", &fake.url("127.0.3.11"), &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let cluster = only_cluster(&doc);
+    assert_eq!(members(cluster).len(), 4, "{cluster:#}");
+    let no_info = member(cluster, &fake.at("127.0.3.12"));
+    assert_eq!(no_info["health"], "down", "{no_info:#}");
+    let error = no_info["error"].as_str().expect("an error");
+    assert!(
+        error.contains("/info answered ERR instead of JSON"),
+        "{error}"
+    );
+    let no_peers = member(cluster, &fake.at("127.0.3.21"));
+    assert_eq!(
+        no_peers["health"], "ok",
+        "its own state is known: {no_peers:#}"
+    );
+    let fact = no_peers["raw"]["cluster_describe"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        fact.contains("answered ERR instead of JSON"),
+        "{no_peers:#}"
+    );
+    let old = member(cluster, &fake.at("127.0.3.22"));
+    assert_eq!(old["health"], "ok", "{old:#}");
+    assert!(old["raw"].get("state").is_none(), "{old:#}");
+
+    fake.misbehave("127.0.3.12", Misbehaviour::Garbage(binary_garbage()));
+    fake.misbehave(
+        "127.0.3.21",
+        Misbehaviour::Garbage(vec![b'x'; (4 << 20) + 1]),
+    );
+    let (code, stdout) = snapshot_bounded("dynomite", &fake.url("127.0.3.11"), "json").await;
+    assert_eq!(code, 0, "{stdout}");
+    let doc: Value = serde_json::from_str(&stdout).expect("JSON");
+    let cluster = only_cluster(&doc);
+    for host in ["127.0.3.12", "127.0.3.21"] {
+        let bad = member(cluster, &fake.at(host));
+        assert_eq!(bad["health"], "down", "{bad:#}");
+        let error = bad["error"].as_str().expect("an error");
+        assert!(!has_control(error), "unescaped: {error:?}");
+        assert!(error.len() < 4096, "bounded: {} bytes", error.len());
+    }
+    let huge = member(cluster, &fake.at("127.0.3.21"));
+    assert!(
+        huge["error"].as_str().unwrap().contains("over 4 MiB"),
+        "{huge:#}"
+    );
 }

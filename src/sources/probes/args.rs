@@ -14,8 +14,10 @@ use crate::sources::redis::trust::{AllowList, Net};
 pub struct ProbeArgs {
     /// An application's own view of its members and leader, from one
     /// member (repeatable): etcd=http://10.0.0.5:2379, zookeeper=HOST:2181,
-    /// orchestrator=URL, consul=URL, dgraph=URL (zero's HTTP), or a kind
-    /// defined under `probes:` in the config file.
+    /// orchestrator=URL, consul=URL, dgraph=URL (zero's HTTP),
+    /// allegrograph=URL (an MMR instance, repository myrepl),
+    /// dynomite=HOST:22222 (stats port), or a kind defined under `probes:`
+    /// in the config file.
     #[arg(long = "probe", value_name = "KIND=URL", global = true)]
     pub probe: Vec<String>,
     /// CA certificate (PEM) https:// probe URLs must be signed by.

@@ -90,7 +90,9 @@ pub fn assemble(
     } else {
         Vec::new()
     };
-    let consensus = consensus(def, looks, &slots, &members, chosen);
+    // Where nobody is elected there is no agreement to show (and no
+    // election to report when no member leads).
+    let consensus = arbiter(def).map(|arbiter| consensus(arbiter, looks, &slots, &members, chosen));
     let listing = !peers.is_empty();
     let forgotten = slots
         .iter()
@@ -104,7 +106,7 @@ pub fn assemble(
             kind: def.def.kind.clone(),
             name: spec.name.clone(),
             precedence: spec.precedence,
-            consensus: Some(consensus),
+            consensus,
             ..ClusterObservation::default()
         },
         members,
@@ -346,8 +348,18 @@ fn health(slot: &Slot<'_>) -> Health {
     }
 }
 
+/// Who decides the leader, as the model names it; None when nobody does.
+fn arbiter(def: &Compiled) -> Option<Arbiter> {
+    let group = def.def.kind.clone();
+    match def.def.arbiter {
+        ArbiterKind::Raft => Some(Arbiter::Raft { group }),
+        ArbiterKind::Lock => Some(Arbiter::Lock { key: group }),
+        ArbiterKind::None => None,
+    }
+}
+
 fn consensus(
-    def: &Compiled,
+    arbiter: Arbiter,
     looks: &[Look],
     slots: &[Slot<'_>],
     members: &[MemberObservation],
@@ -374,12 +386,8 @@ fn consensus(
     if unreachable > 0 {
         facts.push(fact("unreachable", unreachable.to_string(), true));
     }
-    let group = def.def.kind.clone();
     ConsensusView {
-        arbiter: match def.def.arbiter {
-            ArbiterKind::Raft => Arbiter::Raft { group },
-            ArbiterKind::Lock => Arbiter::Lock { key: group },
-        },
+        arbiter,
         leader: chosen.and_then(|i| members[i].address.clone()),
         term,
         voters: (voters > 0).then_some(voters),

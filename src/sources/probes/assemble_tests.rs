@@ -181,3 +181,23 @@ fn peers_not_asked_take_their_role_and_tier_from_the_list() {
     assert_eq!(tiers[..2], [(Tier::Master, true), (Tier::Copy, false)]);
     assert!(out.endpoints.is_empty(), "dgraph's peers are not polled");
 }
+
+#[test]
+fn where_nobody_is_elected_no_leader_is_no_election() {
+    let dynomite = Catalog::new(&[]).unwrap().get("dynomite").unwrap();
+    let node = |id: &str| Said {
+        id: Some(id.into()),
+        role: Some("node".into()),
+        peers: peers(),
+        ..Said::default()
+    };
+    let looks = [look(1, Ok(node("a"))), look(2, Ok(node("b")))];
+    let out = assemble(&dynomite, &spec(), &looks, |p| p.address.clone());
+    assert!(out.cluster.consensus.is_none(), "{:?}", out.cluster);
+    assert_eq!(out.members.len(), 3);
+    assert!(out.members.iter().all(|m| !m.leader), "{:?}", out.members);
+    assert_eq!(
+        (out.members[0].tier, out.members[1].tier),
+        (Tier::Copy, Tier::Copy)
+    );
+}

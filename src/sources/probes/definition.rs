@@ -94,6 +94,10 @@ pub enum ArbiterKind {
     #[default]
     Raft,
     Lock,
+    /// Nobody is elected: the members are equals (Dynomite) or the one that
+    /// leads is designated by the operator (AllegroGraph's controlling
+    /// instance). No consensus is shown, so no election is ever reported.
+    None,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -262,6 +266,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         "patroni",
         include_str!("../../../assets/probes/patroni.yaml"),
     ),
+    (
+        "allegrograph",
+        include_str!("../../../assets/probes/allegrograph.yaml"),
+    ),
+    (
+        "dynomite",
+        include_str!("../../../assets/probes/dynomite.yaml"),
+    ),
 ];
 
 /// Every kind a probe can be: the built-in ones and the config file's.
@@ -313,8 +325,10 @@ mod tests {
         assert_eq!(
             kinds,
             [
+                "allegrograph",
                 "consul",
                 "dgraph",
+                "dynomite",
                 "etcd",
                 "orchestrator",
                 "patroni",
@@ -331,6 +345,9 @@ mod tests {
         let error = def.compile().unwrap_err();
         assert!(error.contains("probe `mine`, member.role"), "{error}");
         let error = Catalog::new(&[]).unwrap().get("nosuch").unwrap_err();
-        assert!(error.contains("known: consul, dgraph, etcd"), "{error}");
+        assert!(
+            error.contains("known: allegrograph, consul, dgraph, dynomite, etcd"),
+            "{error}"
+        );
     }
 }
