@@ -30,7 +30,8 @@ pub fn fit(needs: &[Need], width: u16) -> Vec<Option<u16>> {
     for priority in 0..=max_priority {
         for (i, need) in needs.iter().enumerate() {
             let gap = u16::from(used > 0);
-            if need.priority != priority {
+            // Nothing to show, not even a title: no column.
+            if need.priority != priority || need.content == 0 {
                 continue;
             }
             if let Some(w) = [need.content, need.min]

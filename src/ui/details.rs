@@ -20,7 +20,9 @@ use crate::model::{Cluster, ConsensusView, Member, RecordedLeader};
 const LABEL: usize = 12;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
-    let lines = lines(app);
+    let width = area.width.saturating_sub(2);
+    app.ui.details_width.set(width);
+    let lines = addresses_whole(lines(app), width);
     let rows = usize::from(area.height.saturating_sub(2));
     app.ui.details_rows.set(rows);
     let scroll = app.ui.details_scroll.min(last_top(lines.len(), rows));
@@ -35,7 +37,41 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
 
 /// How many lines the pane holds, to bound scrolling.
 pub fn line_count(app: &View) -> usize {
-    lines(app).len()
+    addresses_whole(lines(app), app.ui.details_width.get()).len()
+}
+
+/// A value the pane's edge would cut goes on a line of its own under its
+/// label; one still too wide keeps its end, marked `…` (names differ at
+/// the end). An address is never cut: a cut port is a valid but wrong port.
+fn addresses_whole(lines: Vec<Line<'static>>, width: u16) -> Vec<Line<'static>> {
+    if width < 8 {
+        return lines;
+    }
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        if line.width() <= usize::from(width) || line.spans.len() < 2 {
+            out.push(line);
+            continue;
+        }
+        let mut spans = line.spans;
+        let value: Vec<Span<'static>> = spans.drain(1..).collect();
+        out.push(Line::from(spans));
+        out.push(indented(value, width - 2));
+    }
+    out
+}
+
+/// `value` under its label, two columns in, kept to `width`.
+fn indented(value: Vec<Span<'static>>, width: u16) -> Line<'static> {
+    let text: String = value.iter().map(|s| s.content.as_ref()).collect();
+    let mut spans = vec![Span::raw("  ")];
+    if super::columns::width_of(&text) <= width || super::columns::is_address(text.trim()) {
+        spans.extend(value);
+    } else {
+        let style = value.first().map(|s| s.style).unwrap_or_default();
+        spans.push(Span::styled(super::columns::keep_end(&text, width), style));
+    }
+    Line::from(spans)
 }
 
 /// The top line when scrolled to the end: the last page is full.

@@ -27,6 +27,7 @@ enum Column {
     Leader,
     Tier,
     Name,
+    Address,
     Role,
     Health,
     Link,
@@ -39,11 +40,12 @@ enum Column {
 
 /// Display order, title, priority (0 always shown, higher dropped first),
 /// and the order in which spare width is handed out.
-const COLUMNS: [(Column, &str, u8, u8); 11] = [
+const COLUMNS: [(Column, &str, u8, u8); 12] = [
     (Column::Error, "!", 0, 9),
     (Column::Leader, "★", 0, 9),
     (Column::Tier, "Tier", 0, 9),
     (Column::Name, "Name", 0, 0),
+    (Column::Address, "Address", 2, 9),
     (Column::Role, "Role", 2, 2),
     (Column::Health, "Health", 0, 9),
     (Column::Link, "Link", 3, 9),
@@ -83,9 +85,11 @@ fn needs(cells: &[Vec<Line<'_>>]) -> Vec<Need> {
                 .unwrap_or(1);
             let addresses = texts.clone().any(|t| columns::is_address(&t));
             let (content, min) = match column {
+                // Only where some member is named otherwise than its address.
+                Column::Address if texts.clone().all(|t| t.is_empty()) => (0, 0),
                 Column::Trend => (TREND, TREND),
                 // A name or place that is an address is never cut.
-                Column::Name | Column::Where if addresses => (content, content),
+                Column::Name | Column::Where | Column::Address if addresses => (content, content),
                 Column::Name => (content.min(48), content.min(12)),
                 Column::Where => (content.min(40), content.min(10)),
                 Column::Role => (content.min(24), content.min(6)),
@@ -201,6 +205,10 @@ fn cell<'a>(app: &View, theme: Theme, member: &'a Member, column: Column, width:
         Column::Leader => Line::default(),
         Column::Tier => tier_badge(theme, member.tier).into(),
         Column::Name => Line::from(member.name.as_str()),
+        Column::Address => match member.address.as_deref() {
+            Some(address) if address != member.name => Line::from(address),
+            _ => Line::default(),
+        },
         Column::Role => match &member.role_dispute {
             Some(dispute) => Line::styled(dispute.as_str(), theme.bad()),
             None => Line::from(member.native_role.as_deref().unwrap_or("-")),

@@ -126,6 +126,8 @@ pub struct UiState {
     /// Rows of text the details pane showed at the last draw: a page, and
     /// how far down the last page starts.
     details_rows: std::cell::Cell<usize>,
+    /// Its inner width, for the lines an address is moved down to.
+    details_width: std::cell::Cell<u16>,
     timeline_scroll: usize,
     help_scroll: usize,
     message: Option<Message>,

@@ -19,6 +19,7 @@ use crate::sources::sim::{SimConfig, Simulation};
 
 pub const SMALL: (u16, u16) = (80, 24);
 pub const LARGE: (u16, u16) = (160, 48);
+pub const MEDIUM: (u16, u16) = (120, 36);
 
 /// The fleet every snapshot shows; the step count lands in a failover with
 /// a leaderless cluster, a registry that lags, and members down.
@@ -148,6 +149,71 @@ pub fn split_brain(now: Timestamp) -> SourceReport {
         ],
         notes: Vec::new(),
     }
+}
+
+/// What a Docker lab and a Patroni cluster look like: names as long as the
+/// lab gives them (`clusterdeck-lab-<id>-redis-N`), loopback addresses with
+/// five-digit ports, and an IPv6 member.
+pub fn real_lengths() -> TestApp {
+    let now = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+    let label = SourceLabel {
+        id: "redis#0".into(),
+        kind: SourceKind::Redis,
+        target: "redis://127.0.0.1:44347".into(),
+    };
+    let header = HeaderInfo {
+        simulated: false,
+        ..header()
+    };
+    let mut app = TestApp {
+        app: AppState::new(header, vec![label], now),
+        ui: UiState::new(Theme::COLOR),
+    };
+    let lab = "clusterdeck-lab-3f9c2a1b7d";
+    let member = |cluster: &str, name: String, address: &str, leader: bool| {
+        crate::model::MemberObservation {
+            cluster: cluster.into(),
+            name,
+            address: Some(address.into()),
+            authority: crate::model::Authority::Application,
+            tier: if leader {
+                crate::model::Tier::Master
+            } else {
+                crate::model::Tier::Copy
+            },
+            leader,
+            native_role: Some(if leader { "master" } else { "slave" }.into()),
+            health: crate::model::Health::Ok,
+            lag_bytes: (!leader).then_some(1_234_567),
+            ..Default::default()
+        }
+    };
+    let cluster = |id: &str, name: &str| crate::model::ClusterObservation {
+        id: id.into(),
+        kind: "redis".into(),
+        name: name.into(),
+        precedence: 1,
+        ..Default::default()
+    };
+    let members = vec![
+        member("lab", format!("{lab}-redis-1"), "127.0.0.1:44347", true),
+        member("lab", format!("{lab}-redis-2"), "127.0.0.1:44351", false),
+        member("lab", format!("{lab}-redis-3"), "127.0.0.1:52103", false),
+        member("v6", "pg-0".into(), "[fd00:10:96::a]:5432", true),
+        member("v6", "pg-1".into(), "[fd00:10:96::1b]:5432", false),
+    ];
+    let report = SourceReport {
+        source: "redis#0".into(),
+        kind: SourceKind::Redis,
+        target: "redis://127.0.0.1:44347".into(),
+        status: SourceStatus::Ok,
+        at: now,
+        clusters: vec![cluster("lab", lab), cluster("v6", "pg-ipv6")],
+        members,
+        notes: Vec::new(),
+    };
+    app.apply_report(report, now);
+    app
 }
 
 pub fn render_buffer(

@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 
-use super::testing::{self, LARGE, SMALL, TestApp, char_key, handle_key, key, type_keys};
+use super::testing::{self, LARGE, MEDIUM, SMALL, TestApp, char_key, handle_key, key, type_keys};
 use super::*;
 use crate::model::Tier;
 
@@ -16,6 +16,89 @@ fn screen_80x24() {
 #[test]
 fn screen_160x48() {
     insta::assert_snapshot!(testing::render_screen(&testing::scenario(), LARGE));
+}
+
+#[test]
+fn screen_120x36() {
+    insta::assert_snapshot!(testing::render_screen(&testing::real_lengths(), MEDIUM));
+}
+
+/// Issue #13: no address is ever cut (a shortened port is a valid but
+/// wrong port), with names as long as the Docker lab makes them and IPv6
+/// addresses; from 120 columns every member's address is on screen.
+#[test]
+fn every_address_shown_is_whole_and_all_are_shown_from_120_columns() {
+    for size in [SMALL, MEDIUM, LARGE] {
+        let mut app = testing::real_lengths();
+        let known: Vec<String> = app
+            .topology
+            .clusters
+            .iter()
+            .flat_map(|c| c.members.iter().filter_map(|m| m.address.clone()))
+            .collect();
+        for cluster in 0..app.topology.clusters.len() {
+            let screen = testing::text(&testing::screen_buffer(&app, size));
+            for shown in address_like(&screen) {
+                assert!(
+                    known.contains(&shown),
+                    "{shown} is a cut address at {size:?}:\n{screen}"
+                );
+            }
+            let members = &app.view().cluster().expect("a cluster selected").members;
+            for address in members.iter().filter_map(|m| m.address.as_deref()) {
+                assert!(
+                    size == SMALL || screen.contains(address),
+                    "{address} not shown at {size:?}:\n{screen}"
+                );
+            }
+            if cluster + 1 < app.topology.clusters.len() {
+                type_keys(&mut app, "j");
+            }
+        }
+    }
+}
+
+/// Every `host:port` on a screen whose host is an IP (v4, or v6 in
+/// brackets), as far as its digits go.
+fn address_like(screen: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in screen.lines() {
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let v6 = chars[i] == '[';
+            let starts = (v6 || chars[i].is_ascii_digit())
+                && (i == 0 || !chars[i - 1].is_ascii_alphanumeric());
+            if !starts {
+                i += 1;
+                continue;
+            }
+            let host_end = if v6 {
+                chars[i..].iter().position(|&c| c == ']').map(|p| i + p + 1)
+            } else {
+                Some(
+                    i + chars[i..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_digit() || **c == '.')
+                        .count(),
+                )
+            };
+            let Some(end) = host_end.filter(|&e| chars.get(e) == Some(&':')) else {
+                i += 1;
+                continue;
+            };
+            let port = chars[end + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            let host: String = chars[i..end].iter().collect();
+            if port > 0 && (v6 || host.matches('.').count() == 3) {
+                out.push(chars[i..end + 1 + port].iter().collect());
+            }
+            i = end + 1 + port;
+        }
+    }
+    out
 }
 
 #[test]
