@@ -198,3 +198,49 @@ fn without_redis_the_lab_says_what_to_install_and_shows_a_simulation() {
     console.send("q");
     assert!(console.wait_exit(DEADLINE).success());
 }
+
+/// Issue #13: the timeline survives a restart. What one console saw is
+/// kept in the state directory (owner-only) and the next console on the
+/// same sources shows it as history, under a "before this run" line.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_timeline_of_an_earlier_run_is_shown_as_history() {
+    let lab = common::lab(common::config(1, 0)).await;
+    let (_state, state) = state_dir();
+    let master = lab.address_of("master").unwrap();
+    let url = lab.redis_url();
+    let args = ["--redis", url.as_str(), "--interval", "200ms"];
+    let envs = [("CLUSTERDECK_STATE_DIR", state.as_str())];
+    let mut first = PtyConsole::spawn(&args, 120, 36, &envs);
+    first.wait_for("the members added in the timeline", DEADLINE, |s| {
+        s.matches("added").count() >= 2
+    });
+    first.send("q");
+    assert!(first.wait_exit(DEADLINE).success());
+    let kept: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("timeline-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "one timeline file for these sources");
+    use std::os::unix::fs::PermissionsExt;
+    let meta = kept[0].metadata().unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(kept[0].path()).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("member_added") && l.contains(&master)),
+        "{text}"
+    );
+
+    let mut second = PtyConsole::spawn(&args, 120, 36, &envs);
+    let screen = second.wait_for("the earlier run under a marker", DEADLINE, |s| {
+        s.contains("before this run")
+    });
+    let below: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.contains("before this run"))
+        .collect();
+    assert!(below.iter().any(|l| l.contains("added")), "{screen}");
+    second.send("q");
+    assert!(second.wait_exit(DEADLINE).success());
+}

@@ -26,6 +26,7 @@ use crate::sources::plan::PlannedSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, Mode, UiRequest};
 
+use super::history::History;
 use super::runtime::{RunningSources, StopSignals, SuspendSignal};
 use super::{AppState, HeaderInfo};
 
@@ -56,6 +57,7 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
     let (signals, suspend) = install_signals()?;
     let interval = options.header.interval;
     let (mut app, mut ui) = initial_state(&options);
+    let history = history(&options, &mut app);
     let ledger = FaultLedger::default_location();
     let run_id = claim_run(&app)?;
     app.run = run_id.as_ref().map(|r| r.id.clone());
@@ -92,6 +94,7 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
         sources,
         outcomes,
         executor,
+        history,
     };
     let result = looping.run().await;
     let Loop {
@@ -119,6 +122,18 @@ fn install_signals() -> Result<(StopSignals, SuspendSignal)> {
     let stop = StopSignals::install().wrap_err("cannot install signal handlers")?;
     let suspend = SuspendSignal::install().wrap_err("cannot install signal handlers")?;
     Ok((stop, suspend))
+}
+
+/// The timeline earlier runs on these sources kept, put before this run's;
+/// none for a lab, whose sources are new every run.
+fn history(options: &ConsoleOptions, app: &mut AppState) -> Option<History> {
+    if options.lab.is_some() {
+        return None;
+    }
+    let targets = options.sources.iter().map(|s| s.target.as_str());
+    let history = History::for_sources(&crate::paths::state_dir(), targets);
+    app.timeline.prepend_history(history.load());
+    Some(history)
 }
 
 /// The app state before any source reported, and the UI state beside it.
@@ -240,6 +255,8 @@ struct Loop {
     sources: RunningSources,
     outcomes: mpsc::Receiver<crate::actions::ActionOutcome>,
     executor: Executor,
+    /// The timeline kept for the next run (none in a lab).
+    history: Option<History>,
 }
 
 impl Loop {
@@ -292,6 +309,9 @@ impl Loop {
                 _ = tick.tick() => self.on_tick(),
             };
             if dirty {
+                if let Some(history) = &mut self.history {
+                    history.save(&self.app.timeline);
+                }
                 draw(&mut self.guard, &self.app, &self.ui)?;
             }
         }

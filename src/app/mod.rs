@@ -2,6 +2,7 @@
 //! start/stop of sources shared with the headless modes.
 
 pub mod console;
+pub mod history;
 pub mod runtime;
 pub mod state;
 

@@ -15,7 +15,7 @@ use super::member::{Link, Member, Tier};
 use super::topology::{Cluster, Topology};
 
 /// Kinds of timeline events; the names are part of the `watch --events` contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// Another member leads now (details: `from`, `to`, `leaderless_ms`,
@@ -81,7 +81,7 @@ impl EventKind {
 }
 
 /// One line of `watch --events` and one row of the timeline pane.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Event {
     #[serde(with = "time::serde::rfc3339")]
     pub at: Timestamp,
@@ -89,6 +89,9 @@ pub struct Event {
     pub cluster: Option<String>,
     pub member: Option<String>,
     pub details: BTreeMap<String, Value>,
+    /// From an earlier run, read back from the state directory.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub history: bool,
 }
 
 impl Event {
@@ -98,6 +101,7 @@ impl Event {
             kind,
             cluster: None,
             member: None,
+            history: false,
             details: BTreeMap::new(),
         }
     }
@@ -253,6 +257,8 @@ pub struct Timeline {
     events: VecDeque<Event>,
     capacity: usize,
     leaders: HashMap<String, LeaderState>,
+    /// Events pushed since the start, history excluded (to know which are new).
+    pushed: u64,
 }
 
 impl Default for Timeline {
@@ -267,7 +273,30 @@ impl Timeline {
             events: VecDeque::new(),
             capacity: capacity.max(1),
             leaders: HashMap::new(),
+            pushed: 0,
         }
+    }
+
+    /// Puts earlier runs' events before this run's, marked as history.
+    pub fn prepend_history(&mut self, history: Vec<Event>) {
+        let room = self.capacity.saturating_sub(self.events.len());
+        let skip = history.len().saturating_sub(room);
+        for mut event in history.into_iter().skip(skip).rev() {
+            event.history = true;
+            self.events.push_front(event);
+        }
+    }
+
+    /// How many events this run has pushed so far.
+    pub fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// This run's events pushed after the first `seen` ones (those still kept).
+    pub fn pushed_since(&self, seen: u64) -> impl Iterator<Item = &Event> {
+        let new = usize::try_from(self.pushed.saturating_sub(seen)).unwrap_or(usize::MAX);
+        let skip = self.events.len().saturating_sub(new);
+        self.events.iter().skip(skip).filter(|e| !e.history)
     }
 
     /// Events, oldest first.
@@ -294,6 +323,7 @@ impl Timeline {
             self.events.pop_front();
         }
         self.events.push_back(event);
+        self.pushed += 1;
     }
 
     /// Records what changed from `old` to `new` and returns the new events.

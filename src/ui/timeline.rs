@@ -41,20 +41,36 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let lines: Vec<Line> = if total == 0 {
         vec![Line::styled("no changes yet", app.ui.theme().dim())]
     } else {
-        app.timeline
+        let mut lines = Vec::new();
+        let mut newer_is_live = scroll > 0
+            && app
+                .timeline
+                .events()
+                .rev()
+                .nth(scroll - 1)
+                .is_some_and(|e| !e.history);
+        for (i, event) in app
+            .timeline
             .events()
             .rev()
             .skip(scroll)
             .take(inner.height as usize)
-            .map(|e| line(app, e, show_cluster, short))
             .enumerate()
+        {
+            if event.history && (newer_is_live || (i == 0 && scroll == 0)) {
+                lines.push(Line::styled("── before this run ──", app.ui.theme().dim()));
+            }
+            newer_is_live = !event.history;
+            let line = line(app, event, show_cluster, short);
             // The top event is the one Enter goes to from the zoomed
             // timeline: marked while focused.
-            .map(|(i, l)| match i == 0 && app.ui.focus() == Pane::Timeline {
-                true => l.style(app.ui.theme().selection(true)),
-                false => l,
-            })
-            .collect()
+            lines.push(match i == 0 && app.ui.focus() == Pane::Timeline {
+                true => line.style(app.ui.theme().selection(true)),
+                false => line,
+            });
+        }
+        lines.truncate(inner.height as usize);
+        lines
     };
     frame.render_widget(Paragraph::new(super::shown_all(lines)).block(block), area);
 }
@@ -82,6 +98,14 @@ fn line(app: &View, event: &Event, show_cluster: bool, short: bool) -> Line<'sta
         event.summary()
     };
     spans.push(Span::raw(summary));
+    // An earlier run's: dim, and dated when not today.
+    if event.history {
+        let date = event.at.date();
+        if date != app.now.date() {
+            spans[0] = Span::styled(format!("{date} {}", view::clock(event.at)), theme.dim());
+        }
+        return Line::from(spans).style(theme.dim());
+    }
     Line::from(spans)
 }
 
