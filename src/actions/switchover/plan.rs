@@ -9,8 +9,7 @@ use crate::model::{Arbiter, Cluster, Health, Member, Tier};
 
 /// The fact a probe gives where it asked a member, when that is not the
 /// address it shows (Patroni's REST API beside its PostgreSQL address).
-// TODO(rebase): `crate::sources::probes::assemble::ASKED_AT` once it lands.
-pub const ASKED_AT: &str = "asked at";
+pub use crate::sources::probes::assemble::ASKED_AT;
 
 /// The switchover that makes `member` the leader of `cluster`.
 pub fn plan(member: &Member, cluster: &Cluster) -> Result<Action, String> {

@@ -322,3 +322,75 @@ fn other_applications_say_what_switchover_works_on() {
         "switchover works on Patroni, etcd and Redis; zk is zookeeper"
     );
 }
+
+/// The recorded steady Patroni cluster (Patroni 3.0.2, see
+/// tests/fixtures/probes/patroni/NOTES.md) read by the built-in Patroni
+/// definition and merged as the console merges it: the contract between
+/// the probe and the switchover (kind, names, `asked at`) on real replies.
+fn patroni_as_probed() -> Cluster {
+    use crate::model::{SourceKind, SourceReport, SourceStatus, Topology};
+    use crate::sources::probes::assemble::{ClusterSpec, Look, assemble};
+    use crate::sources::probes::definition::Catalog;
+    use crate::sources::probes::said::read;
+    const DIR: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/probes/patroni/steady/"
+    );
+    let json = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(format!("{DIR}{file}")).unwrap()).unwrap()
+    };
+    let def = Catalog::new(&[]).unwrap().get("patroni").unwrap();
+    let look = |endpoint: &str, file: &str| {
+        let doc = serde_json::json!({
+            "endpoint": endpoint, "patroni": json(file), "cluster": json("cluster.json")
+        });
+        Look {
+            endpoint: endpoint.into(),
+            address: None,
+            name: None,
+            result: read(&def, &doc),
+        }
+    };
+    let looks = [
+        look("127.0.0.1:52065", "patroni-leader.json"),
+        look("127.0.0.1:50923", "patroni-replica.json"),
+    ];
+    let spec = ClusterSpec {
+        id: "patroni:127.0.0.1:52065".into(),
+        name: "patroni".into(),
+        precedence: 1,
+    };
+    let out = assemble(&def, &spec, &looks, |p| p.endpoint.clone());
+    let report = SourceReport {
+        source: "probe#0".into(),
+        kind: SourceKind::Probe,
+        target: "patroni=http://127.0.0.1:52065".into(),
+        status: SourceStatus::Ok,
+        at: time::OffsetDateTime::now_utc(),
+        clusters: vec![out.cluster],
+        members: out.members,
+        notes: Vec::new(),
+    };
+    Topology::merge([&report]).clusters.remove(0)
+}
+
+#[test]
+fn patroni_as_its_probe_shows_it_is_asked_as_recorded() {
+    let c = patroni_as_probed();
+    assert_eq!(c.kind, "patroni");
+    let node2 = c.members.iter().find(|m| m.name == "node2").unwrap();
+    assert_eq!(
+        call(plan(node2, &c).unwrap()),
+        AppCall::Patroni {
+            api: "127.0.0.1:52065".into(),
+            api_of: "node1".into(),
+            leader: "node1".into(),
+            candidate: "node2".into(),
+        }
+    );
+    // node3 was never asked: its API is known from /cluster's api_url.
+    let node3 = c.members.iter().find(|m| m.name == "node3").unwrap();
+    assert!(plan(node3, &c).is_ok());
+    let node1 = c.members.iter().find(|m| m.name == "node1").unwrap();
+    assert_eq!(plan(node1, &c).unwrap_err(), "node1 leads patroni already");
+}
