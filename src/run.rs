@@ -224,6 +224,7 @@ async fn heal(timeout: Duration, read_only: bool, kube: Option<KubeTarget>) -> R
             platforms: Platforms {
                 docker: None,
                 kube: kube.map(KubePlatform::new),
+                apps: Default::default(),
             },
             ledger: ledger.clone(),
             run: String::new(),

@@ -130,6 +130,7 @@ fn exec_context(state: &std::path::Path) -> (ExecContext, AuditLog) {
         platforms: Platforms {
             docker: Some(DockerHost::resolve(None)),
             kube: None,
+            apps: Default::default(),
         },
         ledger: FaultLedger::in_dir(state),
         run: "test-run".into(),

@@ -54,6 +54,7 @@ impl Setup {
             platforms: Platforms {
                 docker: None,
                 kube: Some(KubePlatform::new(self.target())),
+                apps: Default::default(),
             },
             ledger: FaultLedger::in_dir(self.state()),
             run: "test-run".into(),

@@ -3,8 +3,8 @@
 //! refuses every action there, whatever asked for it.
 //!
 //! This is the protocol, the same for every platform; the calls are behind
-//! [`ActionPlatform`](super::platform::ActionPlatform), one per platform,
-//! chosen through [`Backends`]:
+//! [`ActionPlatform`](super::platform::ActionPlatform), one per platform
+//! and one for the calls to applications, chosen through [`Backends`]:
 //! - every action is audited when requested and when finished;
 //! - a fault goes through [`inject`]: the platform prepares it (reads what
 //!   the undo needs), the ledger record is written, then the fault is
@@ -30,6 +30,7 @@ use super::kube::{KubeBackend, KubePlatform};
 use super::lab::{LabBackend, LabHandle};
 use super::ledger::{FaultLedger, FaultRecord, Undo, new_fault_id};
 use super::platform::{ActionError, Backends, Injected, PreparedFault};
+use super::switchover::{AppAccess, AppBackend};
 use super::{Action, ActionOutcome};
 use crate::model::Platform;
 
@@ -41,6 +42,9 @@ pub struct Platforms {
     pub docker: Option<DockerHost>,
     /// The Kubernetes source's target, following `:ctx` / `:ns`.
     pub kube: Option<KubePlatform>,
+    /// How the applications the sources watch are reached (their
+    /// credentials and TLS), for a switchover.
+    pub apps: AppAccess,
 }
 
 /// Everything an action's task needs.
@@ -74,6 +78,10 @@ impl ExecContext {
                 Platform::Process,
                 Arc::new(LabBackend::new(self.lab.clone())),
             )
+            .with_application(Arc::new(AppBackend::new(
+                self.platforms.apps.clone(),
+                self.timeout,
+            )))
     }
 }
 
@@ -224,7 +232,7 @@ async fn run(
     if let Action::Heal { faults, .. } = action {
         return heal_with(ctx, backends, faults).await;
     }
-    let platform = backends.get(action.platform())?;
+    let platform = backends.for_action(action)?;
     if action.injects_fault() {
         let prepared = platform.prepare_fault(action).await?;
         let ttl_secs = action.ttl_secs().unwrap_or(0);
@@ -656,6 +664,66 @@ mod tests {
         assert!(!outcome.ok);
         assert_eq!(outcome.message, "refused: the console is read-only");
         assert!(fake.calls().is_empty());
+        assert_eq!(audit_phases(&b), ["refused"]);
+    }
+
+    fn switchover() -> Action {
+        Action::Switchover {
+            member: "127.0.0.1:2381".into(),
+            cluster: "probe/etcd/1".into(),
+            call: crate::actions::switchover::AppCall::EtcdMoveLeader {
+                endpoint: "127.0.0.1:2379".into(),
+                leader: "m0".into(),
+                candidate: "m1".into(),
+                target_id: "42".into(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_switchover_goes_to_the_application_and_leaves_the_ledger_alone() {
+        let b = bench();
+        let platform = Arc::new(FakePlatform::default());
+        let app = Arc::new(FakePlatform::default());
+        let backends = backends(&platform).with_application(Arc::new(Shared(Arc::clone(&app))));
+        let outcome = perform_with(&b.audit, &b.ctx, &backends, switchover()).await;
+        assert!(outcome.ok, "{}", outcome.message);
+        assert_eq!(app.calls(), ["perform switchover"]);
+        assert!(platform.calls().is_empty(), "no platform is asked");
+        assert_eq!(outcome.faults, None);
+        assert!(b.ctx.ledger.records().unwrap().is_empty());
+        assert_eq!(audit_phases(&b), ["requested", "succeeded"]);
+        let audit = std::fs::read_to_string(b.audit.path()).unwrap();
+        let first: serde_json::Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
+        assert_eq!(first["action"], "switchover");
+        assert!(
+            first["describe"]
+                .as_str()
+                .unwrap()
+                .contains(r#"POST /v3/maintenance/transfer-leadership {"targetID":"42"}"#),
+            "{first}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_only_executor_refuses_a_switchover_without_calling() {
+        let b = bench();
+        let app = Arc::new(FakePlatform::default());
+        let backends = Backends::default().with_application(Arc::new(Shared(Arc::clone(&app))));
+        let (tx, _rx) = mpsc::channel(1);
+        let executor = Executor::with_backends(
+            true,
+            AuditLog::new(b.audit.path()),
+            b.ctx.clone(),
+            backends,
+            tx,
+        );
+        let outcome = executor.execute_now(switchover()).await;
+        assert_eq!(
+            (outcome.ok, outcome.message.as_str()),
+            (false, "refused: the console is read-only")
+        );
+        assert!(app.calls().is_empty());
         assert_eq!(audit_phases(&b), ["refused"]);
     }
 

@@ -15,6 +15,8 @@
 //!   the actions share with the source so they follow `:ctx` / `:ns`;
 //! - [`platform`]: the seam: [`platform::ActionPlatform`], one per platform
 //!   (Docker/Swarm, Kubernetes, the lab), and [`platform::ActionError`];
+//! - [`switchover`]: a planned switchover, asked of the application itself
+//!   (Patroni, etcd, Redis with or without Sentinel), whatever runs it;
 //! - [`executor`], [`audit`], [`lab`]: the protocol (audit, ledger record
 //!   before the fault, outcome), logging, the local lab.
 
@@ -26,6 +28,7 @@ pub mod lab;
 pub mod ledger;
 pub mod plan;
 pub mod platform;
+pub mod switchover;
 
 pub use audit::AuditLog;
 pub use executor::{Executor, Platforms};
@@ -178,6 +181,14 @@ pub enum Action {
         instance: Instance,
         method: RemoveMethod,
     },
+    /// Make the member the leader through its application (no fault:
+    /// nothing to undo; switching back is another switchover).
+    Switchover {
+        member: String,
+        /// The cluster's id: whose sources' credentials the call uses.
+        cluster: String,
+        call: switchover::AppCall,
+    },
 }
 
 impl Action {
@@ -192,6 +203,7 @@ impl Action {
             Action::Disconnect { .. } => "disconnect",
             Action::Heal { .. } => "heal",
             Action::RemoveInstance { .. } => "remove-instance",
+            Action::Switchover { .. } => "switchover",
         }
     }
 
@@ -204,6 +216,9 @@ impl Action {
         } = self
         {
             return describe_heal(summaries, *reason);
+        }
+        if let Action::Switchover { call, .. } = self {
+            return call.describe();
         }
         lab::describe(self)
             .or_else(|| docker::describe::describe(self))
@@ -220,7 +235,8 @@ impl Action {
             | Action::Cordon { member, .. }
             | Action::Uncordon { member, .. }
             | Action::Disconnect { member, .. }
-            | Action::RemoveInstance { member, .. } => member,
+            | Action::RemoveInstance { member, .. }
+            | Action::Switchover { member, .. } => member,
             Action::Heal { member, .. } => member.as_deref().unwrap_or("-"),
         }
     }

@@ -10,6 +10,8 @@
 //!
 //! Healing (`N`, `H`) is planned from the fault ledger, so it is the same on
 //! every platform: the [`Undo`](super::Undo) in each record knows what to call.
+//! A switchover (`F`) is planned from the cluster's application, whatever
+//! platform runs it ([`super::switchover::plan`]).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -30,6 +32,8 @@ pub enum Intent {
     Reconnect,
     Remove,
     HealAll,
+    /// Make the member the leader through its application.
+    Switchover,
 }
 
 impl fmt::Display for Intent {
@@ -42,6 +46,7 @@ impl fmt::Display for Intent {
             Intent::Reconnect => "reconnect",
             Intent::Remove => "remove",
             Intent::HealAll => "heal",
+            Intent::Switchover => "switchover",
         })
     }
 }
@@ -242,6 +247,11 @@ pub fn plan(
     match intent {
         Intent::HealAll => return heal_all(ctx.faults),
         Intent::Reconnect => return reconnect(member, ctx.faults),
+        // The application decides, whatever platform runs it.
+        Intent::Switchover => {
+            return super::switchover::plan::plan(member, cluster)
+                .map(|action| Draft::new(action, Vec::new()));
+        }
         _ => {}
     }
     match member.placement.platform {
@@ -369,6 +379,7 @@ fn not_applicable(intent: Intent, member: &Member, platform: Option<Platform>) -
         Intent::Cordon | Intent::Uncordon => "a Swarm or Kubernetes node",
         Intent::Disconnect | Intent::Remove => "a container or a pod",
         Intent::Reconnect | Intent::HealAll => "a fault",
+        Intent::Switchover => "Patroni, etcd or Redis",
     };
     format!("{intent} needs {needs}; {} is {what}", member.name)
 }

@@ -8,6 +8,10 @@
 //! its own `describe` for the confirm dialog. [`Backends`] picks the one an
 //! action or an undo belongs to by its [`Platform`]; tests put a fake there.
 //!
+//! Calls to an application (a switchover) are not a platform's: they go to
+//! the one application backend [`Backends::with_application`] registers,
+//! whatever platform runs the application.
+//!
 //! A new platform: a module with a describe function and an
 //! `ActionPlatform`, an entry in [`Backends::new`], and the variants of
 //! [`Action`]/[`Undo`] its targets need. A new action: its [`Action`]
@@ -39,6 +43,10 @@ pub enum ActionError {
     /// The lab's owner said no.
     #[error("{0}")]
     Lab(String),
+    /// The application (Patroni, etcd, Redis, Sentinel) refused the call or
+    /// could not be reached; the text says which and why.
+    #[error("{0}")]
+    App(String),
     /// The fault ledger could not be read or written.
     #[error("{0}")]
     Ledger(String),
@@ -101,6 +109,8 @@ pub trait ActionPlatform: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Backends {
     by_platform: HashMap<Platform, Arc<dyn ActionPlatform>>,
+    /// The calls that go to the application itself.
+    application: Option<Arc<dyn ActionPlatform>>,
 }
 
 impl Backends {
@@ -108,6 +118,23 @@ impl Backends {
     pub fn with(mut self, platform: Platform, backend: Arc<dyn ActionPlatform>) -> Backends {
         self.by_platform.insert(platform, backend);
         self
+    }
+
+    /// Serves the calls to applications (a switchover) with `backend`.
+    pub fn with_application(mut self, backend: Arc<dyn ActionPlatform>) -> Backends {
+        self.application = Some(backend);
+        self
+    }
+
+    /// The backend that carries `action` out: the application's for a
+    /// call to the application, else its platform's.
+    pub fn for_action(&self, action: &Action) -> Result<&dyn ActionPlatform, ActionError> {
+        if !action.calls_application() {
+            return self.get(action.platform());
+        }
+        self.application
+            .as_deref()
+            .ok_or_else(|| ActionError::Internal("no backend serves application calls".into()))
     }
 
     /// The backend for `platform`, or why there is none.
@@ -125,13 +152,20 @@ impl std::fmt::Debug for Backends {
         platforms.sort_unstable();
         f.debug_struct("Backends")
             .field("platforms", &platforms)
+            .field("application", &self.application.is_some())
             .finish()
     }
 }
 
 impl Action {
+    /// True for a call the application itself takes (a switchover).
+    pub fn calls_application(&self) -> bool {
+        matches!(self, Action::Switchover { .. })
+    }
+
     /// The platform that carries the action out; `None` for healing, which
-    /// goes by each record's [`Undo::platform`].
+    /// goes by each record's [`Undo::platform`], and for calls to the
+    /// application, which no platform makes.
     pub fn platform(&self) -> Option<Platform> {
         use super::{Instance, Isolation, Workload};
         Some(match self {
@@ -161,7 +195,7 @@ impl Action {
                 instance: Instance::KubePod { .. },
                 ..
             } => Platform::Kubernetes,
-            Action::Heal { .. } => return None,
+            Action::Heal { .. } | Action::Switchover { .. } => return None,
         })
     }
 }

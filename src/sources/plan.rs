@@ -103,7 +103,8 @@ async fn connects(host: &str) -> bool {
     }
 }
 
-/// The platforms the planned sources reach, for the actions.
+/// The platforms the planned sources reach, and how their applications
+/// are reached (credentials, TLS), for the actions.
 pub fn platforms(planned: &[PlannedSource]) -> Platforms {
     let docker = planned.iter().find_map(|p| match &p.spec {
         SourceSpec::Docker(spec) => Some(spec.host.clone()),
@@ -115,7 +116,8 @@ pub fn platforms(planned: &[PlannedSource]) -> Platforms {
         }
         _ => None,
     });
-    Platforms { docker, kube }
+    let apps = crate::actions::switchover::AppAccess::from_sources(planned.iter().map(|p| &p.spec));
+    Platforms { docker, kube, apps }
 }
 
 #[cfg(test)]

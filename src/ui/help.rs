@@ -97,21 +97,34 @@ fn binding_line(theme: Theme, binding: &Binding) -> Line<'static> {
 fn command_lines(app: &View) -> Vec<Line<'static>> {
     let theme = app.ui.theme();
     let mut lines = vec![Line::styled("Commands", theme.heading())];
-    lines.extend(keymap::commands(&app.header).map(|c| command_line(theme, c)));
+    let usages: Vec<(String, &CommandSpec)> = keymap::commands(&app.header)
+        .map(|c| (usage(c), c))
+        .collect();
+    // As wide as the longest usage, so that none runs into its help.
+    let width = usages
+        .iter()
+        .map(|(u, _)| u.chars().count() + 1)
+        .fold(KEY_WIDTH, usize::max);
+    lines.extend(usages.iter().map(|(u, c)| command_line(theme, u, c, width)));
     lines.push(Line::default());
     lines.push(Line::styled("/ matches member name, address,", theme.dim()));
     lines.push(Line::styled("  role and placement, any case.", theme.dim()));
     lines
 }
 
-fn command_line(theme: Theme, spec: &CommandSpec) -> Line<'static> {
+/// `:name, :other ARGUMENT`.
+fn usage(spec: &CommandSpec) -> String {
     let names: Vec<String> = spec.names.iter().map(|n| format!(":{n}")).collect();
     let mut usage = names.join(", ");
     if let Some(argument) = spec.argument {
         usage = format!("{usage} {argument}");
     }
+    usage
+}
+
+fn command_line(theme: Theme, usage: &str, spec: &CommandSpec, width: usize) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!(" {usage:<KEY_WIDTH$}"), theme.key()),
+        Span::styled(format!(" {usage:<width$}"), theme.key()),
         Span::raw(spec.help),
     ])
 }

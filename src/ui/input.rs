@@ -15,7 +15,7 @@ use super::{Asking, Mode, Pane, UiRequest, UiState, details, help};
 use crate::actions::plan::{self, PlanContext};
 use crate::actions::{Action, Draft, Intent};
 use crate::app::AppState;
-use crate::model::Member;
+use crate::model::{Cluster, Member};
 
 /// How far PgUp/PgDn move; the key handler does not know pane heights.
 const PAGE: usize = 10;
@@ -122,6 +122,11 @@ fn start_draft(app: &mut Keys<'_>, intent: Intent) {
     let Some(cluster) = view::selected_cluster(app.app, app.ui) else {
         return app.ui.notify_error("no cluster selected");
     };
+    draft_on(app, intent, member, cluster);
+}
+
+/// Plans `intent` on `member` of `cluster` and starts asking.
+fn draft_on(app: &mut Keys<'_>, intent: Intent, member: &Member, cluster: &Cluster) {
     let ctx = PlanContext {
         config: &app.config,
         faults: &app.faults,
@@ -129,6 +134,48 @@ fn start_draft(app: &mut Keys<'_>, intent: Intent) {
     match plan::plan(intent, member, cluster, &ctx) {
         Ok(draft) => next_question(app, draft),
         Err(message) => app.ui.notify_error(message),
+    }
+}
+
+/// `:switchover NAME`: plans the switchover to the member called NAME.
+fn switchover_to(app: &mut Keys<'_>, name: Option<String>) {
+    let Some(name) = name else {
+        return;
+    };
+    let state = app.app;
+    match named_member(state, app.ui, &name) {
+        Ok((member, cluster)) => draft_on(app, Intent::Switchover, member, cluster),
+        Err(message) => app.ui.notify_error(message),
+    }
+}
+
+/// The member NAME (its name, id or address) in the selected cluster,
+/// else in the one cluster that has it.
+fn named_member<'a>(
+    state: &'a AppState,
+    ui: &UiState,
+    name: &str,
+) -> Result<(&'a Member, &'a Cluster), String> {
+    let is_named =
+        |m: &&Member| m.name == name || m.id == name || m.address.as_deref() == Some(name);
+    if let Some(cluster) = view::selected_cluster(state, ui)
+        && let Some(member) = cluster.members.iter().find(is_named)
+    {
+        return Ok((member, cluster));
+    }
+    let mut found = state
+        .topology
+        .clusters
+        .iter()
+        .filter_map(|c| c.members.iter().find(is_named).map(|m| (m, c)));
+    match (found.next(), found.next()) {
+        (Some(one), None) => Ok(one),
+        (Some(_), Some(_)) => Err(format!(
+            "{name} names members of several clusters: select the cluster first"
+        )),
+        (None, _) => Err(format!(
+            "no member is named {name} (the members pane lists them)"
+        )),
     }
 }
 
@@ -376,6 +423,7 @@ fn run_command(app: &mut Keys<'_>, line: &str) -> Option<UiRequest> {
         LineCommand::KillMaster => ask_about_leader(app),
         LineCommand::Kill => ask_about_member(app, kill),
         LineCommand::Restart => ask_about_member(app, restart),
+        LineCommand::Switchover => switchover_to(app, parsed.argument),
     }
     None
 }

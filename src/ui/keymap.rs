@@ -168,6 +168,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[Key::Char('N')], Command::Act(Intent::Reconnect), "reconnect it (y/N)", None, Mutating),
     bind(&[Key::Char('x')], Command::Act(Intent::Remove), "remove instance (y/N)", Some("remove"), Mutating),
     bind(&[Key::Char('H')], Command::Act(Intent::HealAll), "heal all faults (y/N)", Some("heal"), Mutating),
+    bind(&[Key::Char('F')], Command::Act(Intent::Switchover), "switchover: make it the leader (y/N)", None, Mutating),
 ];
 
 /// The entries that exist in this session.
@@ -195,6 +196,8 @@ pub enum LineCommand {
     Restart,
     Context,
     Namespace,
+    /// A switchover to the member named.
+    Switchover,
 }
 
 /// One row of the command table.
@@ -234,6 +237,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     command(&["kill-master"], None, LineCommand::KillMaster, "kill leader (y/N)", Lab),
     command(&["kill"], None, LineCommand::Kill, "kill selected (y/N)", Lab),
     command(&["restart"], None, LineCommand::Restart, "restart selected (y/N)", Lab),
+    command(&["switchover"], Some("NAME"), LineCommand::Switchover, "make NAME the leader (y/N)", Mutating),
 ];
 
 /// The commands that exist in this session.
@@ -433,5 +437,36 @@ mod tests {
                 .contains("no key z here")
         );
         assert_eq!(why_not(&n, &header(false, false)), None, "n is there");
+    }
+
+    #[test]
+    fn switchover_is_a_key_and_a_command_that_read_only_leaves_out() {
+        let f = key(KeyCode::Char('F'), KeyModifiers::SHIFT);
+        assert_eq!(
+            lookup(&f, &header(false, false)),
+            Some(Command::Act(Intent::Switchover))
+        );
+        assert_eq!(lookup(&f, &header(true, false)), None);
+        assert_eq!(
+            why_not(&f, &header(true, false)).as_deref(),
+            Some("F (switchover: make it the leader) is off: the console is read-only")
+        );
+        let parsed = parse_command("switchover m1", &header(false, false)).unwrap();
+        assert_eq!(
+            parsed,
+            Some(ParsedCommand {
+                command: LineCommand::Switchover,
+                argument: Some("m1".into())
+            })
+        );
+        assert_eq!(
+            parse_command("switchover", &header(false, false)),
+            Err("usage: :switchover NAME".into())
+        );
+        assert_eq!(
+            parse_command("switchover m1", &header(true, false)),
+            Err(":switchover is not available: the console is read-only".into())
+        );
+        assert!(commands(&header(true, false)).all(|c| c.command != LineCommand::Switchover));
     }
 }

@@ -27,6 +27,7 @@ pub fn plan(
         Intent::Reconnect | Intent::HealAll => {
             Err(format!("{intent} is planned from the fault ledger"))
         }
+        Intent::Switchover => Err(format!("{intent} is planned from the application")),
     }
 }
 
