@@ -207,3 +207,62 @@ async fn a_hand_written_leader_key_is_shown_against_the_acting_leader() {
         })
         .await;
 }
+
+/// `F` on a replica in the pseudo-terminal console: the confirm dialog
+/// shows Patroni's own call, `y` sends it, Patroni switches over and the
+/// screen follows. The time from `y` to the new leader on screen is
+/// printed (`figure:`), never asserted.
+#[tokio::test(flavor = "multi_thread")]
+async fn f_on_a_replica_switches_over_through_patroni_and_the_screen_follows() {
+    let patroni = PatroniCluster::start("switch");
+    let leader = patroni.wait_leader(Duration::from_secs(30), |_| true);
+    let candidate = (leader + 1) % 3;
+    let name = patroni.nodes[candidate].name.clone();
+    let state = tempfile::tempdir().unwrap();
+    let probe = format!("patroni={}", patroni.rest_url(leader));
+    let mut console = common::pty::PtyConsole::spawn(
+        &["--probe", &probe, "--interval", "300ms"],
+        160,
+        44,
+        &[("CLUSTERDECK_STATE_DIR", state.path().to_str().unwrap())],
+    );
+    console.wait_for("three Patroni members", FAILOVER_WITHIN, |s| {
+        patroni.nodes.iter().all(|n| s.contains(&n.name))
+    });
+    console.select_member(&name);
+    console.send("F");
+    let dialog = console.wait_for_text("Go ahead? y/N", FAILOVER_WITHIN);
+    let flat: String = dialog.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("/switchover"), "the call is shown:\n{dialog}");
+    let sent = std::time::Instant::now();
+    console.send("y");
+    let row_of = |screen: &str, name: &str| {
+        screen
+            .lines()
+            .take_while(|l| !l.contains("Timeline"))
+            .find(|l| {
+                l.split_whitespace().any(|w| w == name)
+                    && (l.contains("MASTER") || l.contains("COPY"))
+            })
+            .map(str::to_string)
+    };
+    console.wait_for("the candidate leading on screen", FAILOVER_WITHIN, |s| {
+        row_of(s, &name).is_some_and(|r| r.contains("MASTER") && r.contains('★'))
+    });
+    println!(
+        "figure: patroni switchover, y to the new leader on screen: {} ms",
+        sent.elapsed().as_millis()
+    );
+    assert_eq!(
+        patroni.wait_leader(FAILOVER_WITHIN, |i| i == candidate),
+        candidate,
+        "Patroni agrees"
+    );
+    let audit = std::fs::read_to_string(state.path().join("audit.jsonl")).unwrap_or_default();
+    assert!(
+        audit.contains("switchover") && audit.contains(&name),
+        "{audit}"
+    );
+    console.send("q");
+    assert!(console.wait_exit(FAILOVER_WITHIN).success());
+}
