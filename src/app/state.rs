@@ -144,7 +144,7 @@ impl AppState {
             None => self.reports.push(report),
         }
         let next = self.merged(now);
-        self.lag.record(&next);
+        self.lag.record(&next, now);
         let events = match (was_started, self.is_started()) {
             (true, _) => self.timeline.observe(&self.topology, &next, now),
             // The first full view is described from nothing: what is there,

@@ -270,13 +270,24 @@ fn addresses_are_normalised() {
 fn lag_history_keeps_recent_samples_of_present_members() {
     let mut history = LagHistory::with_depth(2);
     let mut r = three("10.0.0.1:6379");
-    for lag in [5, 6, 7] {
+    let at = |s: i64| time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_000_000 + s);
+    for (second, lag) in [(0, 5), (1, 6), (7, 7)] {
         r.members[1].lag_bytes = Some(lag);
-        history.record(&Topology::merge([&r]));
+        history.record(&Topology::merge([&r]), at(second));
     }
     assert_eq!(history.samples("10.0.0.2:6379"), vec![6, 7]);
+    // Five-second buckets, the worst lag in each, the newest last.
+    let minutes = history.minutes("10.0.0.2:6379", at(7));
+    assert_eq!(minutes.len(), crate::model::history::BUCKETS);
+    assert_eq!(&minutes[minutes.len() - 2..], [Some(6), Some(7)]);
+    assert!(minutes[..minutes.len() - 2].iter().all(Option::is_none));
+    let later = history.minutes("10.0.0.2:6379", at(7 + 5 * 60));
+    assert!(
+        later.iter().all(Option::is_none),
+        "five minutes on, all gone"
+    );
     r.members[1].lag_bytes = None;
-    history.record(&Topology::merge([&r]));
+    history.record(&Topology::merge([&r]), at(8));
     assert!(history.samples("10.0.0.2:6379").is_empty());
 }
 

@@ -74,6 +74,56 @@ fn indented(value: Vec<Span<'static>>, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Rows of the lag chart, each with eight levels.
+const CHART_ROWS: usize = 3;
+const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The member's lag over the last minutes, one column per bucket (the
+/// worst lag in it), scaled to the largest; blank where nothing was
+/// reported. Only for a member that reported a lag in that time.
+fn chart_lines(app: &View, m: &Member, out: &mut Vec<Line<'static>>) {
+    use crate::model::history::{BUCKET_SECS, BUCKETS};
+    let theme = app.ui.theme();
+    let minutes = app.app.lag.minutes(&m.id, app.app.now);
+    let Some(max) = minutes.iter().flatten().copied().max() else {
+        return;
+    };
+    let shown = |v: u64| match &m.lag {
+        Some(native) => format!("{v} {}", native.unit),
+        None => view::bytes(v),
+    };
+    let span = BUCKETS as i64 * BUCKET_SECS / 60;
+    out.push(section(
+        theme,
+        &format!("lag, last {span} min (top {})", shown(max)),
+    ));
+    let heights: Vec<Option<usize>> = minutes
+        .iter()
+        .map(|v| v.map(|v| (v.saturating_mul(CHART_ROWS as u64 * 8) / max.max(1)) as usize))
+        .collect();
+    for row in (0..CHART_ROWS).rev() {
+        let text: String = heights
+            .iter()
+            .map(|h| match h {
+                None => ' ',
+                Some(h) if *h > row * 8 => LEVELS[(h - row * 8 - 1).min(7)],
+                // The bottom row marks a sample of zero, so it is told from none.
+                Some(_) if row == 0 => '▁',
+                Some(_) => ' ',
+            })
+            .collect();
+        out.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(text, theme.copy_badge()),
+        ]));
+    }
+    let axis = format!("-{span}m{:>width$}", "now", width = BUCKETS - 2);
+    out.push(Line::from(vec![
+        Span::raw("  "),
+        Span::styled(axis, theme.dim()),
+    ]));
+}
+
 /// The top line when scrolled to the end: the last page is full.
 pub fn last_top(lines: usize, rows: usize) -> usize {
     lines.saturating_sub(rows.max(1))
@@ -88,6 +138,7 @@ fn lines(app: &View) -> Vec<Line<'static>> {
     match app.member() {
         Some(member) => {
             member_lines(theme, member, &mut out);
+            chart_lines(app, member, &mut out);
             raw_lines(theme, member, &mut out);
         }
         None => out.push(Line::styled("no member matches", theme.dim())),
@@ -354,6 +405,47 @@ mod tests {
 
     use super::*;
     use crate::ui::testing::{self, LARGE, SMALL};
+
+    /// Issue #13: the selected member's lag over the last minutes, one
+    /// column per five seconds, scaled to the worst.
+    #[test]
+    fn a_copy_shows_its_lag_over_the_last_minutes() {
+        let mut app = testing::real_lengths();
+        let start = app.now;
+        let mut report = app.reports[0].clone();
+        for (second, lag) in [(5, 2_000_000u64), (10, 500_000), (15, 0)] {
+            let now = start + time::Duration::seconds(second);
+            for m in report.members.iter_mut().filter(|m| m.lag_bytes.is_some()) {
+                m.lag_bytes = Some(lag);
+            }
+            app.apply_report(report.clone(), now);
+        }
+        testing::handle_key(&mut app, testing::key(crossterm::event::KeyCode::Tab));
+        testing::type_keys(&mut app, "j");
+        let text: Vec<String> = lines(&app.view()).iter().map(|l| l.to_string()).collect();
+        let title = text
+            .iter()
+            .position(|l| l.contains("lag, last 5 min (top 1.9M"));
+        let title = title.unwrap_or_else(|| panic!("no chart: {text:#?}"));
+        let rows = &text[title + 1..title + 4];
+        let columns: Vec<Vec<char>> = rows.iter().map(|r| r.chars().skip(2).collect()).collect();
+        assert!(
+            columns
+                .iter()
+                .all(|c| c.len() == crate::model::history::BUCKETS),
+            "{rows:#?}"
+        );
+        let last = crate::model::history::BUCKETS - 1;
+        // The worst, a quarter of it, and zero: full, low, the floor.
+        assert_eq!(columns[0][last - 2], '█', "{rows:#?}");
+        assert_eq!(columns[2][last - 1], '▆', "{rows:#?}");
+        assert_eq!(
+            (columns[1][last - 1], columns[2][last]),
+            (' ', '▁'),
+            "{rows:#?}"
+        );
+        assert!(text[title + 4].contains("-5m") && text[title + 4].ends_with("now"));
+    }
 
     #[test]
     fn snapshot_narrow() {
