@@ -72,18 +72,12 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
     }
 
     let sources = RunningSources::start(options.sources, interval, options.request_timeout);
-    let (outcome_tx, outcomes) = mpsc::channel(16);
-    let executor = Executor::new(
-        app.header.read_only,
-        AuditLog::default_location(),
-        ExecContext {
-            platforms: options.platforms,
-            ledger: ledger.clone(),
-            run: app.run.clone().unwrap_or_default(),
-            timeout: options.request_timeout,
-            lab: options.lab,
-        },
-        outcome_tx,
+    let (executor, outcomes) = start_executor(
+        &app,
+        &ledger,
+        options.platforms,
+        options.request_timeout,
+        options.lab,
     );
     let mut looping = Loop {
         app,
@@ -114,6 +108,27 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
     drop(signals);
     drop(run_id);
     result
+}
+
+/// The executor of this run's actions, and where their outcomes come.
+fn start_executor(
+    app: &AppState,
+    ledger: &FaultLedger,
+    platforms: Platforms,
+    timeout: Duration,
+    lab: Option<LabHandle>,
+) -> (Executor, mpsc::Receiver<crate::actions::ActionOutcome>) {
+    let (outcome_tx, outcomes) = mpsc::channel(16);
+    let context = ExecContext {
+        platforms,
+        ledger: ledger.clone(),
+        run: app.run.clone().unwrap_or_default(),
+        timeout,
+        lab,
+    };
+    let audit = AuditLog::default_location();
+    let executor = Executor::new(app.header.read_only, audit, context, outcome_tx);
+    (executor, outcomes)
 }
 
 /// The signals the loop answers: every one that would end the process,
