@@ -1,0 +1,359 @@
+//! The PostgreSQL probe against real PostgreSQL 15 servers (Debian's
+//! `postgresql-15`: a primary and streaming standbys started by the test),
+//! through the real binary: `snapshot --probe postgres=URL,URL,URL` and
+//! `watch --probe ... --events`. What the console shows is compared with
+//! what the servers say through psql: who is in recovery, the timeline,
+//! the byte distance between WAL positions, the system identifier. A
+//! failover, a split brain (a standby promoted beside a running primary)
+//! and SCRAM passwords from a file, the environment and PGPASSFILE are
+//! exercised, and the password is checked to appear nowhere.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::postgres::{Auth, PgCluster};
+use common::watch::Watch;
+use serde_json::Value;
+
+/// How long the console may take to see what the servers already did.
+const SEEN_WITHIN: Duration = Duration::from_secs(30);
+
+/// `clusterdeck snapshot -o json ARGS`: exit code, the document, stderr.
+/// PGPASSFILE points nowhere unless `env` says otherwise, so the machine's
+/// own ~/.pgpass never answers for a test.
+async fn snapshot(args: &[&str], env: &[(&str, &OsStr)]) -> (i32, Value, String) {
+    let mut all = vec!["snapshot", "-o", "json", "--interval", "200ms"];
+    all.extend_from_slice(args);
+    let mut with = vec![("PGPASSFILE", OsStr::new("/nonexistent/pgpass"))];
+    with.extend_from_slice(env);
+    let (code, stdout, stderr) = common::run_clusterdeck(&all, &with).await;
+    let doc = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("snapshot is not JSON ({e}):\n{stdout}\nstderr: {stderr}"));
+    (code, doc, stderr)
+}
+
+/// The one PostgreSQL cluster of a snapshot.
+fn pg_cluster(doc: &Value) -> &Value {
+    let clusters: Vec<&Value> = doc["clusters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no clusters: {doc:#}"))
+        .iter()
+        .filter(|c| c["kind"] == "postgres")
+        .collect();
+    assert_eq!(clusters.len(), 1, "one postgres cluster: {doc:#}");
+    clusters[0]
+}
+
+fn members(cluster: &Value) -> &Vec<Value> {
+    cluster["members"].as_array().expect("members")
+}
+
+fn member_at<'a>(cluster: &'a Value, address: &str) -> &'a Value {
+    members(cluster)
+        .iter()
+        .find(|m| m["address"] == address)
+        .unwrap_or_else(|| panic!("no member at {address}: {cluster:#}"))
+}
+
+/// An LSN as psql prints it (`0/4010BC8`) in bytes from 0/0.
+fn lsn(text: &str) -> u64 {
+    let (high, low) = text.split_once('/').expect("an LSN");
+    (u64::from_str_radix(high, 16).unwrap() << 32) + u64::from_str_radix(low, 16).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_servers_make_one_cluster_led_by_the_primary_with_standbys_behind_in_bytes() {
+    let pg = PgCluster::start("snap", 2, Auth::Trust);
+    // node3 receives but does not replay: behind by what it has not applied.
+    pg.sql(2, "select pg_wal_replay_pause()");
+    pg.sql(0, "create table t as select generate_series(1, 5000) as n");
+    let written = pg.sql(0, "select pg_current_wal_lsn()");
+    pg.wait_for(
+        2,
+        &format!("select pg_last_wal_receive_lsn() >= '{written}'"),
+        "t",
+        "node3 to receive the rows",
+    );
+    let replayed = lsn(&pg.sql(2, "select pg_last_wal_replay_lsn()"));
+    let before = lsn(&pg.sql(0, "select pg_current_wal_lsn()"));
+    let probe = pg.probe();
+    let (code, doc, stderr) = snapshot(&["--probe", &probe], &[]).await;
+    let after = lsn(&pg.sql(0, "select pg_current_wal_lsn()"));
+    assert_eq!(code, 0, "stderr: {stderr}\n{doc:#}");
+    assert_eq!(doc["sources"][0]["status"], "ok", "{doc:#}");
+    let cluster = pg_cluster(&doc);
+    assert_eq!(members(cluster).len(), 3, "{cluster:#}");
+
+    let primary = member_at(cluster, &pg.endpoint(0));
+    assert_eq!(primary["leader"], true, "{primary:#}");
+    assert_eq!(primary["tier"], "master");
+    assert_eq!(primary["native_role"], "primary");
+    assert_eq!(primary["name"], "node1");
+    assert_eq!(primary["term"], 1, "timeline 1: {primary:#}");
+    assert_eq!(cluster["leader"], primary["id"], "{cluster:#}");
+    for i in [1, 2] {
+        let standby = member_at(cluster, &pg.endpoint(i));
+        assert_eq!(standby["leader"], false, "{standby:#}");
+        assert_eq!(standby["tier"], "copy", "{standby:#}");
+        assert_eq!(standby["native_role"], "standby", "{standby:#}");
+        assert_eq!(standby["name"], pg.servers[i].name.as_str());
+        assert_eq!(standby["health"], "ok", "{standby:#}");
+        assert_eq!(standby["term"], 1, "{standby:#}");
+        assert_eq!(standby["lag"]["unit"], "bytes", "{standby:#}");
+        assert!(standby["lag"]["value"].is_u64(), "{standby:#}");
+        assert_eq!(standby["raw"]["upstream"], pg.endpoint(0).as_str());
+        assert!(
+            standby["raw"]["lsn"]
+                .as_str()
+                .is_some_and(|l| l.contains('/'))
+        );
+    }
+    // The primary's position minus node3's replay position, as the probe
+    // read them while the primary's WAL went from `before` to `after`.
+    let paused = member_at(cluster, &pg.endpoint(2));
+    let lag = paused["lag"]["value"].as_u64().unwrap();
+    assert!(
+        before - replayed <= lag && lag <= after - replayed,
+        "lag {lag} not within {}..={}: {paused:#}",
+        before - replayed,
+        after - replayed
+    );
+    assert!(lag > 0, "{paused:#}");
+    assert!(
+        paused["raw"]["replay paused"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("yes")),
+        "{paused:#}"
+    );
+    let consensus = &cluster["consensus"];
+    assert_eq!(consensus["term"], 1, "{consensus:#}");
+    assert_eq!(consensus["leader"], pg.endpoint(0).as_str());
+    let system = pg.sql(0, "select system_identifier from pg_control_system()");
+    let facts = consensus["facts"].as_array().expect("facts");
+    assert!(
+        facts
+            .iter()
+            .any(|f| f["name"] == "cluster" && f["value"] == system.as_str()),
+        "the system identifier {system}: {consensus:#}"
+    );
+    assert!(cluster["leaders_conflict"].as_array().unwrap().is_empty());
+}
+
+/// `watch --events` on every server of `pg`, once it has seen all three.
+async fn watch_all(pg: &PgCluster) -> Watch {
+    let probe = pg.probe();
+    let mut watch = Watch::spawn(&["--probe", &probe, "--events", "--interval", "200ms"]);
+    for _ in 0..3 {
+        watch
+            .until("member_added", SEEN_WITHIN, |e| e["kind"] == "member_added")
+            .await;
+    }
+    watch
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standby_promoted_after_the_primary_stopped_is_the_new_leader_on_a_new_timeline() {
+    let mut pg = PgCluster::start("failover", 2, Auth::Trust);
+    let mut watch = watch_all(&pg).await;
+    pg.stop(0);
+    pg.promote(1);
+    let timeline = pg.sql(
+        1,
+        "select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int",
+    );
+    assert_eq!(timeline, "2", "PostgreSQL's own new timeline");
+    let change = watch
+        .until("leader_changed to node2", SEEN_WITHIN, |e| {
+            e["kind"] == "leader_changed" && e["details"]["to"] == pg.endpoint(1).as_str()
+        })
+        .await;
+    let details = &change["details"];
+    assert_eq!(details["from"], pg.endpoint(0).as_str(), "{change:#}");
+    assert_eq!(details["term"], 2, "the timeline is the term: {change:#}");
+    assert_eq!(details["to_name"], "node2", "{change:#}");
+    let conflicts: Vec<&Value> = watch
+        .seen
+        .iter()
+        .filter(|e| e["kind"] == "leaders_conflict")
+        .collect();
+    assert!(conflicts.is_empty(), "one leader at a time: {conflicts:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standby_promoted_beside_a_running_primary_is_a_conflict_naming_both_until_one_stops() {
+    let mut pg = PgCluster::start("split", 2, Auth::Trust);
+    let mut watch = watch_all(&pg).await;
+    pg.promote(1);
+    let (old, new) = (pg.endpoint(0), pg.endpoint(1));
+    let conflict = watch
+        .until("leaders_conflict", SEEN_WITHIN, |e| {
+            e["kind"] == "leaders_conflict"
+        })
+        .await;
+    let mut named: Vec<&str> = conflict["details"]["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("members: {conflict:#}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    named.sort();
+    let mut both = [old.as_str(), new.as_str()];
+    both.sort();
+    assert_eq!(named, both, "{conflict:#}");
+    // Both servers still say they are not in recovery: the snapshot shows it.
+    assert_eq!(pg.sql(0, "select pg_is_in_recovery()"), "f");
+    let (code, doc, stderr) = snapshot(&["--probe", &pg.probe()], &[]).await;
+    assert_eq!(code, 0, "stderr: {stderr}\n{doc:#}");
+    let cluster = pg_cluster(&doc);
+    let mut shown: Vec<&str> = cluster["leaders_conflict"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    shown.sort();
+    assert_eq!(shown, both, "{cluster:#}");
+    // The newer timeline is the one shown leading; the other disputes it.
+    assert_eq!(member_at(cluster, &new)["leader"], true, "{cluster:#}");
+    assert!(
+        member_at(cluster, &old)["role_dispute"].is_string(),
+        "{cluster:#}"
+    );
+    assert_eq!(cluster["consensus"]["alarm"], "leaders_conflict");
+
+    pg.stop(0);
+    let agree = watch
+        .until("leaders_agree", SEEN_WITHIN, |e| {
+            e["kind"] == "leaders_agree"
+        })
+        .await;
+    assert_eq!(agree["details"]["leader"], new.as_str(), "{agree:#}");
+}
+
+/// The password the SCRAM server was made with, and one it does not take.
+const PASSWORD: &str = "pg-Scram-pw-4Rt9";
+const WRONG: &str = "not-the-pw-Qm27";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scram_passwords_from_a_file_the_environment_and_pgpassfile_work_and_stay_hidden() {
+    let pg = PgCluster::start("scram", 0, Auth::Scram(PASSWORD));
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let write = |name: &str, text: &str, mode: u32| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write("right", &format!("{PASSWORD}\n"), 0o600);
+    write("wrong", &format!("{WRONG}\n"), 0o600);
+    let port = pg.servers[0].port;
+    write(
+        "pgpass",
+        &format!("127.0.0.1:{port}:postgres:postgres:{PASSWORD}\n"),
+        0o600,
+    );
+    write("pgpass-open", &format!("*:*:*:*:{PASSWORD}\n"), 0o644);
+    let probe = format!("postgres=postgres://postgres@{}", pg.endpoint(0));
+    let log = path("clusterdeck.log");
+    let debug = ("CLUSTERDECK_LOG", OsStr::new("debug"));
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut all = vec!["--probe", &probe, "--log-file", &log];
+        all.extend_from_slice(extra);
+        all.into_iter().map(String::from).collect()
+    };
+    let run = |extra: Vec<String>, env: Vec<(&'static str, std::ffi::OsString)>| async move {
+        let args: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        snapshot(&args, &env).await
+    };
+    let right = path("right");
+    for (what, extra, env) in [
+        (
+            "a password file",
+            args(&["--probe-password-file", &right]),
+            vec![],
+        ),
+        (
+            "$PROBE_PASSWORD",
+            args(&[]),
+            vec![("PROBE_PASSWORD", PASSWORD.into())],
+        ),
+        (
+            "PGPASSFILE",
+            args(&[]),
+            vec![("PGPASSFILE", path("pgpass").into())],
+        ),
+    ] {
+        let mut env = env;
+        env.push(("CLUSTERDECK_LOG", debug.1.into()));
+        let (code, doc, stderr) = run(extra, env).await;
+        assert_eq!(code, 0, "{what}: stderr: {stderr}\n{doc:#}");
+        assert_eq!(doc["sources"][0]["status"], "ok", "{what}: {doc:#}");
+        let primary = member_at(pg_cluster(&doc), &pg.endpoint(0));
+        assert_eq!(primary["leader"], true, "{what}: {primary:#}");
+        let text = format!("{doc}{stderr}");
+        assert!(
+            !text.contains(PASSWORD),
+            "{what}: the password shown: {text}"
+        );
+    }
+
+    let wrong = path("wrong");
+    let (code, doc, stderr) = run(args(&["--probe-password-file", &wrong]), vec![]).await;
+    assert_eq!(code, 1, "a wrong password fails: {doc:#}");
+    let error = doc["sources"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("password authentication failed for user \"postgres\"")
+            && !error.contains('\n'),
+        "one clear line: {error}"
+    );
+    let text = format!("{doc}{stderr}");
+    assert!(!text.contains(WRONG) && !text.contains(PASSWORD), "{text}");
+
+    let (code, doc, _) = run(args(&[]), vec![]).await;
+    assert_eq!(code, 1, "no password at all: {doc:#}");
+    let error = doc["sources"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("--probe-password-file"),
+        "what to do: {error}"
+    );
+
+    let open = vec![("PGPASSFILE", path("pgpass-open").into())];
+    let (code, doc, _) = run(args(&[]), open).await;
+    assert_eq!(
+        code, 1,
+        "a password file others may read is not used: {doc:#}"
+    );
+    let error = doc["sources"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("chmod 0600"), "{error}");
+    assert!(!format!("{doc}").contains(PASSWORD));
+
+    let logged = std::fs::read_to_string(&log).expect("the log file was written");
+    assert!(!logged.is_empty(), "nothing logged at debug");
+    assert!(
+        !logged.contains(PASSWORD) && !logged.contains(WRONG),
+        "{logged}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_is_down_shows_down_beside_the_ones_that_answer() {
+    let mut pg = PgCluster::start("down", 1, Auth::Trust);
+    let probe = pg.probe();
+    pg.stop(1);
+    let (code, doc, stderr) = snapshot(&["--probe", &probe], &[]).await;
+    assert_eq!(code, 0, "one answered: stderr: {stderr}\n{doc:#}");
+    let cluster = pg_cluster(&doc);
+    let down = member_at(cluster, &pg.endpoint(1));
+    assert_eq!(down["health"], "down", "{down:#}");
+    assert!(
+        down["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot connect")),
+        "{down:#}"
+    );
+    assert_eq!(member_at(cluster, &pg.endpoint(0))["leader"], true);
+}
