@@ -102,9 +102,14 @@ fn checked(mut command: Command, what: &str) -> String {
 }
 
 impl PgCluster {
-    /// A primary and `standbys` streaming standbys, every one ready.
+    /// A primary and `standbys` streaming standbys, every one ready
+    /// (standbys only with [`Auth::Trust`]: they stream without a password).
     pub fn start(label: &str, standbys: usize, auth: Auth) -> PgCluster {
         require_postgres();
+        assert!(
+            standbys == 0 || auth == Auth::Trust,
+            "standbys stream without a password"
+        );
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         // Short (socket paths are limited to 107 bytes) and under /tmp,
         // which `postgres` may search.
@@ -176,8 +181,9 @@ impl PgCluster {
     fn add_standby(&mut self, i: usize, port: u16) {
         let data = self.dir.join((i + 1).to_string());
         let mut backup = as_postgres("pg_basebackup");
-        // Through the trusted socket, which the standby then streams over.
-        backup.args(["-h", self.dir.to_str().unwrap(), "-p"]);
+        // Over TCP, as the standby then streams (its primary_conninfo):
+        // pg_stat_wal_receiver names the primary by 127.0.0.1:PORT.
+        backup.args(["-h", "127.0.0.1", "-p"]);
         backup.arg(self.servers[0].port.to_string());
         backup.args(["-U", "postgres", "-D", data.to_str().unwrap()]);
         backup.args(["-R", "-X", "stream", "-c", "fast"]);
