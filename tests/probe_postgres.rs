@@ -357,3 +357,72 @@ async fn a_server_that_is_down_shows_down_beside_the_ones_that_answer() {
     );
     assert_eq!(member_at(cluster, &pg.endpoint(0))["leader"], true);
 }
+
+/// A kind of the operator's own over `transport: postgres`, each request's
+/// SQL as given in `sql`.
+fn own_kind(dir: &std::path::Path, sql: &str) -> std::path::PathBuf {
+    let config = dir.join("mine.yaml");
+    let text = format!(
+        "probes:\n  - kind: mypg\n    transport: postgres\n    default_port: 5432\n    \
+         requests:\n      q: {{sql: {}}}\n    member:\n      role: '\"primary\"'\n      \
+         leader: 'true'\n      facts: '{{rows: (.q | length)}}'\n",
+        serde_json::to_string(sql).unwrap()
+    );
+    std::fs::write(&config, text).expect("config written");
+    config
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_definitions_sql_runs_read_only_as_one_statement_and_its_reply_is_bounded() {
+    let pg = PgCluster::start("own", 0, Auth::Trust);
+    pg.sql(0, "create sequence s");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("mypg=postgres://postgres@{}", pg.endpoint(0));
+    let run = |sql: &str| {
+        let config = own_kind(dir.path(), sql);
+        let url = url.clone();
+        async move {
+            let config = config.display().to_string();
+            snapshot(&["--config", &config, "--probe", &url], &[]).await
+        }
+    };
+    let error_of = |doc: &Value| {
+        doc["sources"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+
+    let (code, doc, stderr) = run("select generate_series(1, 3) as n").await;
+    assert_eq!(code, 0, "stderr: {stderr}\n{doc:#}");
+    let member = member_at(pg_cluster_of(&doc, "mypg"), &pg.endpoint(0));
+    assert_eq!(member["raw"]["rows"], "3", "{member:#}");
+
+    let (code, doc, _) = run("select nextval('s') as n").await;
+    assert_eq!(code, 1, "{doc:#}");
+    assert!(error_of(&doc).contains("read-only transaction"), "{doc:#}");
+    assert_eq!(
+        pg.sql(0, "select last_value from s"),
+        "1",
+        "nothing written"
+    );
+
+    let escape = "select 1 as n) t) s; create table escaped (n int); select 1 from (select 1";
+    let (code, doc, _) = run(escape).await;
+    assert_eq!(code, 1, "{doc:#}");
+    assert!(error_of(&doc).contains("multiple commands"), "{doc:#}");
+    assert_eq!(pg.sql(0, "select to_regclass('escaped') is null"), "t");
+
+    let (code, doc, _) = run("select repeat('x', 5 * 1024 * 1024) as big").await;
+    assert_eq!(code, 1, "{doc:#}");
+    let error = error_of(&doc);
+    assert!(error.contains("over 4 MiB, refused"), "{error}");
+}
+
+/// The one cluster of `kind` in a snapshot.
+fn pg_cluster_of<'a>(doc: &'a Value, kind: &str) -> &'a Value {
+    doc["clusters"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["kind"] == kind))
+        .unwrap_or_else(|| panic!("no {kind} cluster: {doc:#}"))
+}

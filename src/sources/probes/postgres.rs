@@ -23,7 +23,7 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_postgres::tls::MakeTlsConnect;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, NoTls};
 
 use super::access::Access;
 use super::fetch::MAX_REPLY;
@@ -118,27 +118,23 @@ pub fn wrapped(sql: &str) -> String {
     )
 }
 
+/// One statement through the extended protocol, in one round trip: a
+/// definition's SQL cannot end the wrapper and run a second statement.
 async fn run(session: &Session, sql: &str) -> Result<Value, String> {
     session.budget.store(MAX_REPLY + SLACK, Ordering::Relaxed);
-    let messages = session
+    let row = session
         .client
-        .simple_query(&wrapped(sql))
+        .query_typed_one(&wrapped(sql), &[])
         .await
         .map_err(|e| describe(&e, &session.budget, None))?;
-    let row = messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => Some(row),
-        _ => None,
-    });
-    let Some(row) = row else {
-        return Err("the server sent no row for a query that always gives one".into());
-    };
-    match row.get(1) {
+    let length: i64 = row.try_get(0).map_err(|e| e.to_string())?;
+    let json: Option<&str> = row.try_get(1).map_err(|e| e.to_string())?;
+    match json {
         Some(json) => {
             serde_json::from_str(json).map_err(|e| format!("the server's JSON does not parse: {e}"))
         }
         None => Err(format!(
-            "reply of {} bytes over {} MiB, refused",
-            escape(row.get(0).unwrap_or("?")),
+            "reply of {length} bytes over {} MiB, refused",
             MAX_REPLY >> 20
         )),
     }
@@ -358,5 +354,51 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[test]
+    fn the_sql_is_wrapped_whole_whatever_ends_it() {
+        let sql = wrapped("select 1 as a; -- done");
+        assert!(sql.contains("from (select 1 as a; -- done\n) t)"), "{sql}");
+        let sql = wrapped("  select 1 as a ;;\n");
+        assert!(sql.contains("from (select 1 as a \n) t)"), "{sql}");
+        assert!(sql.contains(&format!("<= {MAX_REPLY}")));
+    }
+
+    #[tokio::test]
+    async fn a_socket_stops_reading_at_its_budget() {
+        let (mut server, client) = tokio::io::duplex(4096);
+        server.write_all(&[b'x'; 100]).await.unwrap();
+        let budget = Arc::new(AtomicUsize::new(10));
+        let mut bounded = Bounded {
+            inner: client,
+            budget: Arc::clone(&budget),
+        };
+        let mut buf = [0u8; 64];
+        let read = bounded.read(&mut buf).await.unwrap();
+        assert_eq!(read, 10, "no more than the budget");
+        assert_eq!(budget.load(Ordering::Relaxed), 0);
+        let error = bounded.read(&mut buf).await.unwrap_err();
+        assert!(error.to_string().contains("refused"), "{error}");
+        budget.store(1000, Ordering::Relaxed);
+        let read = bounded.read(&mut buf).await.unwrap();
+        assert_eq!(read, 64, "a new budget reads on");
+    }
+
+    #[test]
+    fn an_endpoint_splits_into_host_and_port() {
+        assert_eq!(
+            split_endpoint("127.0.0.1:5432").unwrap(),
+            ("127.0.0.1", 5432)
+        );
+        assert_eq!(split_endpoint("[::1]:6432").unwrap(), ("[::1]", 6432));
+        assert!(split_endpoint("nohost").is_err());
     }
 }
