@@ -169,15 +169,46 @@ fn three_answers_make_one_primary_and_two_standbys_behind_by_bytes() {
     }
     // node3's replay is paused behind what it received: 64 KiB and more.
     assert!(by_name("node3").lag.as_ref().unwrap().value >= 0x10000);
-    let consensus = assembled.cluster.consensus.unwrap();
-    assert_eq!(consensus.leader.as_deref(), Some(NODE1));
-    assert_eq!(consensus.term, Some(1));
+    for member in &assembled.members {
+        assert_eq!(member.raw["system identifier"], SYSTEM_ID, "{member:#?}");
+    }
     assert!(
-        consensus
-            .facts
-            .iter()
-            .any(|f| f.name == "cluster" && f.value == SYSTEM_ID)
+        assembled.cluster.consensus.is_none(),
+        "nobody is elected: no raft view"
     );
+}
+
+#[test]
+fn standbys_only_the_primary_lists_show_what_it_knows_of_them() {
+    let doc = document!("streaming", "node1", NODE1);
+    let assembled = cluster(&[look(NODE1, &doc)]);
+    assert_eq!(assembled.members.len(), 3, "{:#?}", assembled.members);
+    assert_eq!(
+        assembled.endpoints,
+        [NODE1],
+        "standbys have no address to ask"
+    );
+    for (row, name) in doc["replication"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["node2", "node3"])
+    {
+        let standby = assembled
+            .members
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("no {name}: {:#?}", assembled.members));
+        assert_eq!(standby.tier, Tier::Copy);
+        let lag = standby.lag.as_ref().expect("the primary's lag_bytes");
+        assert_eq!(Some(lag.value), row["lag_bytes"].as_u64());
+        assert_eq!(standby.raw["state"], "streaming");
+        assert_eq!(standby.raw["sync state"], "async");
+        assert_eq!(
+            standby.raw["replay lsn"],
+            row["replay_lsn"].as_str().unwrap()
+        );
+    }
 }
 
 #[test]
