@@ -448,7 +448,8 @@ async fn a_definitions_sql_runs_read_only_as_one_statement_and_its_reply_is_boun
         "nothing written"
     );
 
-    let escape = "select 1 as n) t) s; create table escaped (n int); select 1 from (select 1";
+    let escape =
+        "select 1 as n) t) s; create table escaped (n int); select 1 from (select 1 from (select 1";
     let (code, doc, _) = run(escape).await;
     assert_eq!(code, 1, "{doc:#}");
     assert!(error_of(&doc).contains("multiple commands"), "{doc:#}");
