@@ -14,6 +14,7 @@ use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use common::etcd::{make_ca, make_tls};
 use common::postgres::{Auth, PgCluster};
 use common::watch::Watch;
 use serde_json::Value;
@@ -467,4 +468,62 @@ fn pg_cluster_of<'a>(doc: &'a Value, kind: &str) -> &'a Value {
         .as_array()
         .and_then(|all| all.iter().find(|c| c["kind"] == kind))
         .unwrap_or_else(|| panic!("no {kind} cluster: {doc:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_with_a_client_certificate_works_and_a_wrong_ca_or_plain_tcp_is_refused_clearly() {
+    let pg = PgCluster::start("tls", 0, Auth::Trust);
+    let dir = tempfile::tempdir().unwrap();
+    let tls = make_tls(dir.path());
+    pg.require_tls(&tls);
+    let plain = format!("postgres=postgres://postgres@{}", pg.endpoint(0));
+    let verified = format!("{plain}?sslmode=verify-full");
+    let flags = |ca: &std::path::Path, with_cert: bool| -> Vec<String> {
+        let mut args = vec!["--probe-ca".to_string(), ca.display().to_string()];
+        if with_cert {
+            for (flag, path) in [
+                ("--probe-cert", &tls.client_cert),
+                ("--probe-key", &tls.client_key),
+            ] {
+                args.push(flag.into());
+                args.push(path.display().to_string());
+            }
+        }
+        args
+    };
+    let run = |url: &str, extra: Vec<String>| {
+        let mut args = vec!["--probe".to_string(), url.to_string()];
+        args.extend(extra);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            snapshot(&args, &[]).await
+        }
+    };
+    let error_of = |doc: &Value| {
+        doc["sources"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+
+    let (code, doc, stderr) = run(&verified, flags(&tls.ca, true)).await;
+    assert_eq!(code, 0, "stderr: {stderr}\n{doc:#}");
+    assert_eq!(member_at(pg_cluster(&doc), &pg.endpoint(0))["leader"], true);
+
+    let wrong_ca = make_ca(dir.path(), "other-ca");
+    let (code, doc, _) = run(&verified, flags(&wrong_ca, true)).await;
+    assert_eq!(code, 1, "{doc:#}");
+    let error = error_of(&doc);
+    assert!(
+        error.contains("invalid peer certificate") && error.contains("UnknownIssuer"),
+        "the error names the certificate problem: {error}"
+    );
+
+    let (code, doc, _) = run(&verified, flags(&tls.ca, false)).await;
+    assert_eq!(code, 1, "no client certificate: {doc:#}");
+    assert!(error_of(&doc).contains("certificate"), "{doc:#}");
+
+    let (code, doc, _) = run(&plain, Vec::new()).await;
+    assert_eq!(code, 1, "plain TCP: {doc:#}");
+    assert!(error_of(&doc).contains("no encryption"), "{doc:#}");
 }

@@ -302,6 +302,37 @@ impl PgCluster {
         stop_child(&mut child, libc::SIGINT);
     }
 
+    /// Makes the primary serve TLS with `tls`'s server certificate and
+    /// take TCP clients only over TLS with a client certificate signed by
+    /// `tls`'s CA (the socket stays trusted, for the test's psql).
+    pub fn require_tls(&self, tls: &super::etcd::Tls) {
+        let data = &self.servers[0].data;
+        for (from, name) in [
+            (&tls.server_cert, "server.crt"),
+            (&tls.server_key, "server.key"),
+            (&tls.ca, "root.crt"),
+        ] {
+            let to = data.join(name);
+            std::fs::copy(from, &to).expect("copy a TLS file");
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let mut chown = Command::new("chown");
+            chown.arg("postgres:postgres").arg(&to);
+            checked(chown, "chown");
+        }
+        append(
+            &data.join("postgresql.conf"),
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
+             ssl_ca_file = 'root.crt'\n",
+        );
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust clientcert=verify-ca\n",
+        )
+        .expect("pg_hba.conf");
+        assert_eq!(self.sql(0, "select pg_reload_conf()"), "t");
+        self.wait_for(0, "show ssl", "on", "TLS on after the reload");
+    }
+
     pub fn logs(&self) -> String {
         self.servers
             .iter()
