@@ -86,8 +86,54 @@ async fn three_servers_make_one_cluster_led_by_the_primary_with_standbys_behind_
     assert_eq!(code, 0, "stderr: {stderr}\n{doc:#}");
     assert_eq!(doc["sources"][0]["status"], "ok", "{doc:#}");
     let cluster = pg_cluster(&doc);
-    assert_eq!(members(cluster).len(), 3, "{cluster:#}");
+    check_three(&pg, cluster);
+    // The primary's position minus node3's replay position, as the probe
+    // read them while the primary's WAL went from `before` to `after`.
+    let paused = member_at(cluster, &pg.endpoint(2));
+    let lag = paused["lag"]["value"].as_u64().unwrap();
+    assert!(
+        before - replayed <= lag && lag <= after - replayed,
+        "lag {lag} not within {}..={}: {paused:#}",
+        before - replayed,
+        after - replayed
+    );
+    assert!(lag > 0, "{paused:#}");
+    assert!(
+        paused["raw"]["replay paused"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("yes")),
+        "{paused:#}"
+    );
 
+    // Only the primary named: the standbys come from its pg_stat_replication,
+    // with the byte lag and state it reports.
+    let primary_only = format!("postgres=postgres://postgres@{}", pg.endpoint(0));
+    let (code, doc, stderr) = snapshot(&["--probe", &primary_only], &[]).await;
+    assert_eq!(code, 0, "stderr: {stderr}\n{doc:#}");
+    let cluster = pg_cluster(&doc);
+    assert_eq!(members(cluster).len(), 3, "{cluster:#}");
+    for name in ["node2", "node3"] {
+        let standby = named(cluster, name);
+        assert_eq!(standby["tier"], "copy", "{standby:#}");
+        assert_eq!(standby["raw"]["state"], "streaming", "{standby:#}");
+        assert_eq!(standby["lag"]["unit"], "bytes", "{standby:#}");
+    }
+    let node3 = named(cluster, "node3");
+    let lag = node3["lag"]["value"].as_u64().expect("node3's lag");
+    assert!(lag >= before - replayed, "{node3:#}");
+}
+
+fn named<'a>(cluster: &'a Value, name: &str) -> &'a Value {
+    members(cluster)
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no {name}: {cluster:#}"))
+}
+
+/// The primary leading on timeline 1, two standbys behind it in bytes,
+/// every member with the system identifier, no raft view, no conflict.
+fn check_three(pg: &PgCluster, cluster: &Value) {
+    assert_eq!(members(cluster).len(), 3, "{cluster:#}");
     let primary = member_at(cluster, &pg.endpoint(0));
     assert_eq!(primary["leader"], true, "{primary:#}");
     assert_eq!(primary["tier"], "master");
@@ -106,65 +152,17 @@ async fn three_servers_make_one_cluster_led_by_the_primary_with_standbys_behind_
         assert_eq!(standby["lag"]["unit"], "bytes", "{standby:#}");
         assert!(standby["lag"]["value"].is_u64(), "{standby:#}");
         assert_eq!(standby["raw"]["upstream"], pg.endpoint(0).as_str());
-        assert!(
-            standby["raw"]["lsn"]
-                .as_str()
-                .is_some_and(|l| l.contains('/'))
-        );
+        let lsn = standby["raw"]["lsn"].as_str().unwrap_or_default();
+        assert!(lsn.contains('/'), "{standby:#}");
     }
-    // The primary's position minus node3's replay position, as the probe
-    // read them while the primary's WAL went from `before` to `after`.
-    let paused = member_at(cluster, &pg.endpoint(2));
-    let lag = paused["lag"]["value"].as_u64().unwrap();
-    assert!(
-        before - replayed <= lag && lag <= after - replayed,
-        "lag {lag} not within {}..={}: {paused:#}",
-        before - replayed,
-        after - replayed
-    );
-    assert!(lag > 0, "{paused:#}");
-    assert!(
-        paused["raw"]["replay paused"]
-            .as_str()
-            .is_some_and(|p| p.starts_with("yes")),
-        "{paused:#}"
-    );
     let system = pg.sql(0, "select system_identifier from pg_control_system()");
     for member in members(cluster) {
-        assert_eq!(
-            member["raw"]["system identifier"],
-            system.as_str(),
-            "{member:#}"
-        );
+        let shown = &member["raw"]["system identifier"];
+        assert_eq!(shown, system.as_str(), "{member:#}");
     }
-    assert!(
-        cluster["consensus"].is_null(),
-        "nobody is elected: {cluster:#}"
-    );
+    let consensus = &cluster["consensus"];
+    assert!(consensus.is_null(), "nobody is elected: {cluster:#}");
     assert!(cluster["leaders_conflict"].as_array().unwrap().is_empty());
-
-    // Only the primary named: the standbys come from its pg_stat_replication,
-    // with the byte lag and state it reports.
-    let primary_only = format!("postgres=postgres://postgres@{}", pg.endpoint(0));
-    let (code, doc, stderr) = snapshot(&["--probe", &primary_only], &[]).await;
-    assert_eq!(code, 0, "stderr: {stderr}\n{doc:#}");
-    let cluster = pg_cluster(&doc);
-    assert_eq!(members(cluster).len(), 3, "{cluster:#}");
-    for name in ["node2", "node3"] {
-        let standby = members(cluster)
-            .iter()
-            .find(|m| m["name"] == name)
-            .unwrap_or_else(|| panic!("no {name}: {cluster:#}"));
-        assert_eq!(standby["tier"], "copy", "{standby:#}");
-        assert_eq!(standby["raw"]["state"], "streaming", "{standby:#}");
-        assert_eq!(standby["lag"]["unit"], "bytes", "{standby:#}");
-    }
-    let node3 = members(cluster)
-        .iter()
-        .find(|m| m["name"] == "node3")
-        .unwrap();
-    let lag = node3["lag"]["value"].as_u64().expect("node3's lag");
-    assert!(lag >= before - replayed, "{node3:#}");
 }
 
 /// `watch --events` on every server of `pg`, once it has seen all three.
@@ -279,62 +277,85 @@ async fn a_standby_promoted_beside_a_running_primary_is_a_conflict_naming_both_u
 const PASSWORD: &str = "pg-Scram-pw-4Rt9";
 const WRONG: &str = "not-the-pw-Qm27";
 
+/// A SCRAM server, the password files the tests give it, and the log.
+struct ScramLab {
+    pg: PgCluster,
+    dir: tempfile::TempDir,
+    probe: String,
+    log: String,
+}
+
+impl ScramLab {
+    fn new() -> ScramLab {
+        let pg = PgCluster::start("scram", 0, Auth::Scram(PASSWORD));
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str, mode: u32| {
+            let file = dir.path().join(name);
+            std::fs::write(&file, text).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        write("right", &format!("{PASSWORD}\n"), 0o600);
+        write("wrong", &format!("{WRONG}\n"), 0o600);
+        let port = pg.servers[0].port;
+        let line = format!("127.0.0.1:{port}:postgres:postgres:{PASSWORD}\n");
+        write("pgpass", &line, 0o600);
+        write("pgpass-open", &format!("*:*:*:*:{PASSWORD}\n"), 0o644);
+        let probe = format!("postgres=postgres://postgres@{}", pg.endpoint(0));
+        let log = dir.path().join("clusterdeck.log").display().to_string();
+        ScramLab {
+            pg,
+            dir,
+            probe,
+            log,
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// A snapshot with these flags and environment, logging at debug.
+    async fn run(&self, extra: &[&str], env: &[(&str, &OsStr)]) -> (i32, Value, String) {
+        let mut args = vec!["--probe", &self.probe, "--log-file", &self.log];
+        args.extend_from_slice(extra);
+        let mut env = env.to_vec();
+        env.push(("CLUSTERDECK_LOG", OsStr::new("debug")));
+        snapshot(&args, &env).await
+    }
+
+    fn error(doc: &Value) -> String {
+        doc["sources"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn scram_passwords_from_a_file_the_environment_and_pgpassfile_work_and_stay_hidden() {
-    let pg = PgCluster::start("scram", 0, Auth::Scram(PASSWORD));
-    let dir = tempfile::tempdir().unwrap();
-    let path = |name: &str| dir.path().join(name).display().to_string();
-    let write = |name: &str, text: &str, mode: u32| {
-        let file = dir.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
-    };
-    write("right", &format!("{PASSWORD}\n"), 0o600);
-    write("wrong", &format!("{WRONG}\n"), 0o600);
-    let port = pg.servers[0].port;
-    write(
-        "pgpass",
-        &format!("127.0.0.1:{port}:postgres:postgres:{PASSWORD}\n"),
-        0o600,
-    );
-    write("pgpass-open", &format!("*:*:*:*:{PASSWORD}\n"), 0o644);
-    let probe = format!("postgres=postgres://postgres@{}", pg.endpoint(0));
-    let log = path("clusterdeck.log");
-    let debug = ("CLUSTERDECK_LOG", OsStr::new("debug"));
-    let args = |extra: &[&str]| -> Vec<String> {
-        let mut all = vec!["--probe", &probe, "--log-file", &log];
-        all.extend_from_slice(extra);
-        all.into_iter().map(String::from).collect()
-    };
-    let run = |extra: Vec<String>, env: Vec<(&'static str, std::ffi::OsString)>| async move {
-        let args: Vec<&str> = extra.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-        snapshot(&args, &env).await
-    };
-    let right = path("right");
+    let lab = ScramLab::new();
+    let (right, pgpass) = (lab.path("right"), lab.path("pgpass"));
     for (what, extra, env) in [
         (
             "a password file",
-            args(&["--probe-password-file", &right]),
+            vec!["--probe-password-file", &right],
             vec![],
         ),
         (
             "$PROBE_PASSWORD",
-            args(&[]),
-            vec![("PROBE_PASSWORD", PASSWORD.into())],
+            vec![],
+            vec![("PROBE_PASSWORD", OsStr::new(PASSWORD))],
         ),
         (
             "PGPASSFILE",
-            args(&[]),
-            vec![("PGPASSFILE", path("pgpass").into())],
+            vec![],
+            vec![("PGPASSFILE", OsStr::new(&pgpass))],
         ),
     ] {
-        let mut env = env;
-        env.push(("CLUSTERDECK_LOG", debug.1.into()));
-        let (code, doc, stderr) = run(extra, env).await;
+        let (code, doc, stderr) = lab.run(&extra, &env).await;
         assert_eq!(code, 0, "{what}: stderr: {stderr}\n{doc:#}");
         assert_eq!(doc["sources"][0]["status"], "ok", "{what}: {doc:#}");
-        let primary = member_at(pg_cluster(&doc), &pg.endpoint(0));
+        let primary = member_at(pg_cluster(&doc), &lab.pg.endpoint(0));
         assert_eq!(primary["leader"], true, "{what}: {primary:#}");
         let text = format!("{doc}{stderr}");
         assert!(
@@ -342,11 +363,22 @@ async fn scram_passwords_from_a_file_the_environment_and_pgpassfile_work_and_sta
             "{what}: the password shown: {text}"
         );
     }
+    refusals(&lab).await;
+    let logged = std::fs::read_to_string(&lab.log).expect("the log file was written");
+    assert!(!logged.is_empty(), "nothing logged at debug");
+    assert!(
+        !logged.contains(PASSWORD) && !logged.contains(WRONG),
+        "{logged}"
+    );
+}
 
-    let wrong = path("wrong");
-    let (code, doc, stderr) = run(args(&["--probe-password-file", &wrong]), vec![]).await;
+/// A wrong password, none, and a password file others may read: each one
+/// clear line, no password in it.
+async fn refusals(lab: &ScramLab) {
+    let wrong = lab.path("wrong");
+    let (code, doc, stderr) = lab.run(&["--probe-password-file", &wrong], &[]).await;
     assert_eq!(code, 1, "a wrong password fails: {doc:#}");
-    let error = doc["sources"][0]["error"].as_str().unwrap_or_default();
+    let error = ScramLab::error(&doc);
     assert!(
         error.contains("password authentication failed for user \"postgres\"")
             && !error.contains('\n'),
@@ -355,30 +387,22 @@ async fn scram_passwords_from_a_file_the_environment_and_pgpassfile_work_and_sta
     let text = format!("{doc}{stderr}");
     assert!(!text.contains(WRONG) && !text.contains(PASSWORD), "{text}");
 
-    let (code, doc, _) = run(args(&[]), vec![]).await;
+    let (code, doc, _) = lab.run(&[], &[]).await;
     assert_eq!(code, 1, "no password at all: {doc:#}");
-    let error = doc["sources"][0]["error"].as_str().unwrap_or_default();
+    let error = ScramLab::error(&doc);
     assert!(
         error.contains("--probe-password-file"),
         "what to do: {error}"
     );
 
-    let open = vec![("PGPASSFILE", path("pgpass-open").into())];
-    let (code, doc, _) = run(args(&[]), open).await;
+    let open = lab.path("pgpass-open");
+    let (code, doc, _) = lab.run(&[], &[("PGPASSFILE", OsStr::new(&open))]).await;
     assert_eq!(
         code, 1,
-        "a password file others may read is not used: {doc:#}"
+        "a password file others may read is unused: {doc:#}"
     );
-    let error = doc["sources"][0]["error"].as_str().unwrap_or_default();
-    assert!(error.contains("chmod 0600"), "{error}");
+    assert!(ScramLab::error(&doc).contains("chmod 0600"), "{doc:#}");
     assert!(!format!("{doc}").contains(PASSWORD));
-
-    let logged = std::fs::read_to_string(&log).expect("the log file was written");
-    assert!(!logged.is_empty(), "nothing logged at debug");
-    assert!(
-        !logged.contains(PASSWORD) && !logged.contains(WRONG),
-        "{logged}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
