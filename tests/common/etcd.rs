@@ -494,7 +494,7 @@ fn make_leaf(dir: &Path, prefix: &str, cn: &str, extensions: &str) -> (PathBuf, 
 }
 
 /// The CA, a server certificate for 127.0.0.1 and a client certificate.
-fn make_tls(dir: &Path) -> Tls {
+pub fn make_tls(dir: &Path) -> Tls {
     let ca = make_ca(dir, "ca");
     // The server's certificate is a client one too: etcd's JSON gateway
     // dials its own gRPC port with it when clients must present one.

@@ -8,6 +8,7 @@
 pub mod docker;
 pub mod etcd;
 pub mod patroni;
+pub mod postgres;
 pub mod pty;
 pub mod real_kube;
 pub mod watch;

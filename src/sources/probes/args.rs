@@ -13,11 +13,12 @@ use crate::sources::redis::trust::{AllowList, Net};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ProbeArgs {
     /// An application's own view of its members and leader, from one
-    /// member (repeatable): etcd=http://10.0.0.5:2379, zookeeper=HOST:2181,
-    /// orchestrator=URL, consul=URL, dgraph=URL (zero's HTTP),
-    /// allegrograph=URL (an MMR instance, repository myrepl),
-    /// dynomite=HOST:22222 (stats port), or a kind defined under `probes:`
-    /// in the config file.
+    /// member or several (comma separated; repeatable):
+    /// etcd=http://10.0.0.5:2379, zookeeper=HOST:2181, orchestrator=URL,
+    /// consul=URL, dgraph=URL (zero's HTTP), allegrograph=URL (an MMR
+    /// instance, repository myrepl), dynomite=HOST:22222 (stats port),
+    /// postgres=postgres://USER@HOST1:5432,HOST2:5432/DB, or a kind defined
+    /// under `probes:` in the config file.
     #[arg(long = "probe", value_name = "KIND=URL", global = true)]
     pub probe: Vec<String>,
     /// CA certificate (PEM) https:// probe URLs must be signed by.
@@ -39,10 +40,12 @@ pub struct ProbeArgs {
         requires = "probe_cert"
     )]
     pub probe_key: Option<PathBuf>,
-    /// User for probed members that need one (etcd auth, orchestrator basic auth).
+    /// User for probed members that need one (etcd auth, orchestrator basic
+    /// auth, PostgreSQL when the URL names none: `postgres` by default).
     #[arg(long = "probe-user", value_name = "USER", global = true)]
     pub probe_user: Option<String>,
-    /// The probe password's file (first line); else $PROBE_PASSWORD.
+    /// The probe password's file (first line); else $PROBE_PASSWORD; for
+    /// PostgreSQL else the matching line of $PGPASSFILE or ~/.pgpass.
     #[arg(long = "probe-password-file", value_name = "FILE", global = true)]
     pub probe_password_file: Option<PathBuf>,
 }
@@ -67,7 +70,7 @@ impl ProbeArgs {
         let mut hosts = Vec::new();
         for flag in &self.probe {
             let spec = ProbeSpec::parse(flag, &catalog, Arc::default())?;
-            hosts.extend(spec.seed_host());
+            hosts.extend(spec.seed_hosts());
         }
         let access = Arc::new(files.load(AllowList::new(hosts, nets.to_vec()))?);
         let mut out = Vec::new();
@@ -98,10 +101,18 @@ fn rule_probe(
     nets: &[Net],
 ) -> Result<ProbeSpec, String> {
     let def = catalog.get(&probe.kind)?;
-    let scheme = probe.scheme.clone().unwrap_or_else(|| "http".into());
-    if scheme != "http" && scheme != "https" {
+    let postgres = def.def.transport == super::definition::Transport::Postgres;
+    let default = if postgres { "postgres" } else { "http" };
+    let scheme = probe.scheme.clone().unwrap_or_else(|| default.into());
+    let known: &[&str] = if postgres {
+        &["postgres"]
+    } else {
+        &["http", "https"]
+    };
+    if !known.contains(&scheme.as_str()) {
         return Err(format!(
-            "cluster `{rule}`: probe scheme `{scheme}` is not http or https"
+            "cluster `{rule}`: probe scheme `{scheme}` is not {}",
+            known.join(" or ")
         ));
     }
     let access = probe
@@ -115,5 +126,6 @@ fn rule_probe(
         seeds: None,
         rule: Some(rule.to_string()),
         access: Arc::new(access),
+        postgres: super::postgres::Target::default(),
     })
 }

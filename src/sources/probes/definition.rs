@@ -3,7 +3,8 @@
 //! and peers out of the replies. The built-in kinds are written this way in
 //! `assets/probes/*.yaml` (copy one into the config file's `probes:` and
 //! adapt it); ZooKeeper's four-letter words are turned into JSON first
-//! ([`super::fourletter`]) so the same expressions read them.
+//! ([`super::fourletter`]), and PostgreSQL's rows come as JSON arrays
+//! ([`super::postgres`]), so the same expressions read them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -86,6 +87,9 @@ pub enum Transport {
     Http,
     /// ZooKeeper's four-letter words over TCP; each request's `path` is the word.
     Fourletter,
+    /// PostgreSQL's protocol; each request's `sql` is a query whose rows
+    /// come as a JSON array of objects.
+    Postgres,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -114,7 +118,12 @@ pub enum PeersAt {
 pub struct Request {
     #[serde(default = "get")]
     pub method: String,
+    /// The HTTP path, or the four-letter word.
+    #[serde(default)]
     pub path: String,
+    /// The query, for `transport: postgres`.
+    #[serde(default)]
+    pub sql: Option<String>,
     #[serde(default)]
     pub body: Option<String>,
     #[serde(default)]
@@ -215,9 +224,18 @@ impl Definition {
         if self.requests.is_empty() {
             return Err(format!("probe `{kind}`: `requests` is empty"));
         }
+        for (name, request) in &self.requests {
+            check_request(&kind, self.transport, &format!("requests.{name}"), request)?;
+        }
         let m = &self.member;
         let login = match &self.auth {
-            Some(Auth::Login { body, token, .. }) => {
+            Some(Auth::Login {
+                body,
+                token,
+                request,
+                ..
+            }) => {
+                check_request(&kind, Transport::Http, "auth.request", request)?;
                 Some((one("auth.body", body)?, one("auth.token", token)?))
             }
             _ => None,
@@ -240,6 +258,31 @@ impl Definition {
             def: self,
         })
     }
+}
+
+/// A request has what its transport sends: a path, or a query.
+fn check_request(
+    kind: &str,
+    transport: Transport,
+    name: &str,
+    request: &Request,
+) -> Result<(), String> {
+    let (needs, has, stray) = match transport {
+        Transport::Postgres => ("sql", request.sql.is_some(), !request.path.is_empty()),
+        Transport::Http | Transport::Fourletter => {
+            ("path", !request.path.is_empty(), request.sql.is_some())
+        }
+    };
+    if !has {
+        return Err(format!("probe `{kind}`, {name}: `{needs}` is needed"));
+    }
+    if stray {
+        let other = if needs == "sql" { "path" } else { "sql" };
+        return Err(format!(
+            "probe `{kind}`, {name}: `{other}` does not go with this transport (it needs `{needs}`)"
+        ));
+    }
+    Ok(())
 }
 
 impl Compiled {
@@ -273,6 +316,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "dynomite",
         include_str!("../../../assets/probes/dynomite.yaml"),
+    ),
+    (
+        "postgres",
+        include_str!("../../../assets/probes/postgres.yaml"),
     ),
 ];
 
@@ -332,8 +379,37 @@ mod tests {
                 "etcd",
                 "orchestrator",
                 "patroni",
+                "postgres",
                 "zookeeper"
             ]
+        );
+    }
+
+    #[test]
+    fn a_request_must_carry_what_its_transport_sends() {
+        let def = |text: &str| -> Result<Compiled, String> {
+            serde_yaml::from_str::<Definition>(text)
+                .map_err(|e| e.to_string())?
+                .compile()
+        };
+        let head = "kind: k\ndefault_port: 1\nmember: {role: .r}\n";
+        let error = def(&format!(
+            "{head}transport: postgres\nrequests: {{a: {{path: /}}}}\n"
+        ))
+        .unwrap_err();
+        assert!(error.contains("requests.a: `sql` is needed"), "{error}");
+        let error = def(&format!("{head}requests: {{a: {{sql: select 1}}}}\n")).unwrap_err();
+        assert!(error.contains("requests.a: `path` is needed"), "{error}");
+        let error = def(&format!(
+            "{head}transport: postgres\nrequests: {{a: {{sql: select 1, path: /x}}}}\n"
+        ))
+        .unwrap_err();
+        assert!(error.contains("`path` does not go"), "{error}");
+        assert!(
+            def(&format!(
+                "{head}transport: postgres\nrequests: {{a: {{sql: select 1}}}}\n"
+            ))
+            .is_ok()
         );
     }
 

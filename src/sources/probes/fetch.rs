@@ -1,5 +1,6 @@
-//! Asking one member: the definition's requests over HTTP(S), or
-//! ZooKeeper's four-letter words over TCP, each reply bounded in size, put
+//! Asking one member: the definition's requests over HTTP(S), ZooKeeper's
+//! four-letter words over TCP, or SQL over PostgreSQL's protocol
+//! ([`super::postgres`]), each reply bounded in size, put
 //! together into the one JSON document the definition's expressions read.
 //! Credentials and the client certificate go only to hosts the operator
 //! allowed (the hosts named in `--probe` URLs, `--allow-net` networks).
@@ -15,6 +16,7 @@ use super::access::Access;
 use super::assemble::reply_value;
 use super::definition::{Auth, Compiled, Request, Transport};
 use super::fourletter;
+use super::postgres::{self, Sessions};
 use crate::escape::escape;
 
 /// The most read of any one reply; a bigger one is refused, naming this.
@@ -27,10 +29,14 @@ pub struct Clients {
     anonymous: reqwest::Client,
     /// Login tokens by endpoint (etcd's are per member).
     tokens: Arc<Mutex<HashMap<String, String>>>,
+    /// PostgreSQL connections kept between polls.
+    postgres: Sessions,
 }
 
 impl Clients {
-    pub fn new(access: &Access) -> Result<Clients, String> {
+    /// `target` says how PostgreSQL members are connected to (unused by
+    /// other transports).
+    pub fn new(access: &Access, target: postgres::Target) -> Result<Clients, String> {
         let build = |tls: rustls::ClientConfig| {
             reqwest::Client::builder()
                 .use_preconfigured_tls(tls)
@@ -44,6 +50,7 @@ impl Clients {
             trusted: build(access.tls_config(true)?)?,
             anonymous: build(access.tls_config(false)?)?,
             tokens: Arc::default(),
+            postgres: Sessions::new(target),
         })
     }
 
@@ -82,6 +89,10 @@ async fn gather(ask: &Ask<'_>) -> Result<Value, String> {
         let reply = match ask.def.def.transport {
             Transport::Http => http(ask, request).await,
             Transport::Fourletter => four_letters(ask.endpoint, &request.path).await,
+            Transport::Postgres => {
+                let sql = request.sql.as_deref().unwrap_or_default();
+                postgres::query(&ask.clients.postgres, ask.access, ask.endpoint, sql).await
+            }
         };
         match reply {
             Ok(value) => doc.insert(name.clone(), value),

@@ -31,7 +31,7 @@ pub struct ProbePoller {
 
 impl ProbePoller {
     pub fn new(spec: ProbeSpec) -> Result<ProbePoller, String> {
-        let clients = Clients::new(&spec.access)?;
+        let clients = Clients::new(&spec.access, spec.postgres.clone())?;
         Ok(ProbePoller {
             spec,
             clients,

@@ -47,7 +47,9 @@ impl RecordPoller {
         };
         let clients = match &spec.store {
             Store::Redis(_) => None,
-            Store::Etcd { .. } | Store::Http { .. } => Some(Clients::new(&Default::default())?),
+            Store::Etcd { .. } | Store::Http { .. } => {
+                Some(Clients::new(&Default::default(), Default::default())?)
+            }
         };
         let expr = match &spec.store {
             Store::Http { .. } => Some(crate::sources::probes::jq::Expr::compile(&spec.key)?),
