@@ -266,3 +266,56 @@ async fn f_on_a_replica_switches_over_through_patroni_and_the_screen_follows() {
     console.send("q");
     assert!(console.wait_exit(FAILOVER_WITHIN).success());
 }
+
+/// `--read-only`: `F` is not a key (pressing it says why) and nothing
+/// reaches Patroni: a switchover request, even one Patroni refuses later,
+/// is written to the DCS first (`/service/SCOPE/failover`), and there is
+/// none; the leader is unchanged and no action is audited.
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_has_no_switchover_and_patroni_gets_no_request() {
+    let patroni = PatroniCluster::start("readonly");
+    let leader = patroni.wait_leader(Duration::from_secs(30), |_| true);
+    let candidate = (leader + 1) % 3;
+    let state = tempfile::tempdir().unwrap();
+    let probe = format!("patroni={}", patroni.rest_url(leader));
+    let mut console = common::pty::PtyConsole::spawn(
+        &["--probe", &probe, "--interval", "300ms", "--read-only"],
+        160,
+        44,
+        &[("CLUSTERDECK_STATE_DIR", state.path().to_str().unwrap())],
+    );
+    console.wait_for("three Patroni members", FAILOVER_WITHIN, |s| {
+        patroni.nodes.iter().all(|n| s.contains(&n.name))
+    });
+    console.select_member(&patroni.nodes[candidate].name);
+    console.send("F");
+    console.wait_for("F refused as read-only", FAILOVER_WITHIN, |s| {
+        s.lines().any(|l| l.contains("read-only")) && !s.contains("Go ahead?")
+    });
+    console.send(":switchover ");
+    console.send(&patroni.nodes[candidate].name);
+    console.send("\r");
+    console.wait_for(":switchover refused as read-only", FAILOVER_WITHIN, |s| {
+        s.lines().any(|l| l.contains("read-only")) && !s.contains("Go ahead?")
+    });
+    console.send("?");
+    let help = console.wait_for_text("Help (", FAILOVER_WITHIN);
+    assert!(
+        !help.contains("switchover"),
+        "help lists no switchover:\n{help}"
+    );
+    console.send("q");
+    console.send("q");
+    assert!(console.wait_exit(FAILOVER_WITHIN).success());
+    let failover = format!("/service/{}/failover", common::patroni::SCOPE);
+    let keys = patroni.etcd.etcdctl(&["get", &failover]).unwrap();
+    assert!(
+        keys.trim().is_empty(),
+        "a switchover reached Patroni: {keys}"
+    );
+    assert_eq!(patroni.leader(), Some(leader), "the leader is unchanged");
+    assert!(
+        !state.path().join("audit.jsonl").exists(),
+        "nothing audited"
+    );
+}

@@ -1460,3 +1460,93 @@ async fn dynomite_err_replies_and_garbage_are_clear_errors() {
         "{huge:#}"
     );
 }
+
+/// A leader recorded in a JSON document over HTTP (`--registry http=URL`,
+/// the key a jq expression): a Digital Rebar cluster profile's param, in
+/// the shape `drpcli profiles show` prints (seed 004: the shared profile's
+/// `Params`, a leader param set by JSON PATCH), served on loopback beside
+/// the recorded Dgraph zeros. Here the param holds the zero's address, as
+/// the console knows members by address or name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_recorded_in_a_profile_param_is_compared_with_the_zero_leader() {
+    let fake = Fake::start(load("dgraph"), "steady", &[]);
+    let (_, doc, _) = snapshot("dgraph", &fake.url("127.0.2.11"), &[]).await;
+    let cluster = only_cluster(&doc);
+    let zeros: Vec<&Value> = cluster["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["tier"] == "master")
+        .collect();
+    let leader = zeros.iter().find(|m| m["leader"] == true).unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let follower = zeros.iter().find(|m| m["leader"] != true).unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let param = Arc::new(Mutex::new(leader.clone()));
+    let served = Arc::clone(&param);
+    let app = axum::Router::new().route(
+        "/api/v3/profiles/dgraph-cluster",
+        axum::routing::get(move || {
+            let value = served.lock().unwrap().clone();
+            async move {
+                axum::Json(serde_json::json!({
+                    "Name": "dgraph-cluster", "Description": "shared cluster profile",
+                    "Params": {"cluster-profile": "dgraph-cluster", "my/leader": value},
+                    "Available": true, "Validated": true
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let registry = format!("http=http://127.0.0.1:{port}/api/v3/profiles/dgraph-cluster");
+    let extra = [
+        "--registry",
+        registry.as_str(),
+        "--registry-key",
+        r#".Params["my/leader"]"#,
+    ];
+    let (code, doc, stderr) = snapshot("dgraph", &fake.url("127.0.2.11"), &extra).await;
+    assert_eq!(code, 0, "{stderr}");
+    let cluster = only_cluster(&doc);
+    assert_eq!(
+        cluster["recorded_leader"]["address"],
+        leader.as_str(),
+        "{cluster:#}"
+    );
+    assert_eq!(cluster["recorded_leader_agrees"], true, "{cluster:#}");
+    *param.lock().unwrap() = follower.clone();
+    let (_, doc, _) = snapshot("dgraph", &fake.url("127.0.2.11"), &extra).await;
+    let cluster = only_cluster(&doc);
+    assert_eq!(
+        cluster["recorded_leader"]["holder"],
+        follower.as_str(),
+        "{cluster:#}"
+    );
+    assert_eq!(cluster["recorded_leader_agrees"], false, "{cluster:#}");
+    // A key that picks nothing is the source's error, said plainly.
+    let bad = [
+        "--registry",
+        registry.as_str(),
+        "--registry-key",
+        ".Params.nosuch",
+    ];
+    let (code, doc, _) = snapshot("dgraph", &fake.url("127.0.2.11"), &bad).await;
+    assert_eq!(code, 1);
+    let errors: Vec<String> = doc["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["error"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        errors.iter().any(|e| e.contains("picks nothing")),
+        "{doc:#}"
+    );
+    server.abort();
+}

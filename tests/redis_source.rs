@@ -470,3 +470,61 @@ async fn lab_processes_die_with_their_parent() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A leader recorded in a Redis hash's field (`--registry-field`), with the
+/// key's time to live read by PTTL; a value over the record bound is
+/// refused, naming the bound, without reading it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_field_record_and_its_time_to_live() {
+    let lab = lab(config(1, 0)).await;
+    let master = lab.address_of("master").unwrap();
+    lab.command(
+        "master",
+        &["HSET", "dgraph", "leader", &master, "epoch", "7"],
+    )
+    .await
+    .unwrap();
+    lab.command("master", &["EXPIRE", "dgraph", "100"])
+        .await
+        .unwrap();
+    let mut watcher = Watcher::new();
+    watcher.start(SourceSpec::Redis(target(&lab.redis_url())));
+    let record = watcher.start(SourceSpec::Registry(RecordSpec {
+        store: Store::Redis(target(&lab.redis_url())),
+        key: "dgraph".into(),
+        field: Some("leader".into()),
+        election: false,
+        cluster: None,
+    }));
+    let cluster_id = format!("redis/{master}");
+    watcher
+        .until("the hash field agreeing", SOON, |w| {
+            w.cluster(&cluster_id)
+                .is_some_and(|c| c.recorded_leader_agrees == Some(true))
+        })
+        .await;
+    let recorded = watcher
+        .cluster(&cluster_id)
+        .unwrap()
+        .recorded_leader
+        .clone()
+        .unwrap();
+    assert!(
+        recorded.from.ends_with("key dgraph field leader"),
+        "{recorded:?}"
+    );
+    let ttl = recorded.ttl_ms.expect("the key's TTL");
+    assert!(ttl > 0 && ttl <= 100_000, "{ttl}");
+    let huge = "x".repeat(10_000);
+    lab.command("master", &["HSET", "dgraph", "leader", &huge])
+        .await
+        .unwrap();
+    watcher
+        .until("the oversized value refused", SOON, |w| {
+            w.report(&record).is_some_and(|r| {
+                matches!(&r.status, SourceStatus::Error(e) if e.contains("10000 bytes") && e.contains("4096"))
+            })
+        })
+        .await;
+    watcher.stop().await;
+}
