@@ -53,6 +53,33 @@ pub trait Poll {
 /// and leave as soon as shutdown is asked or the app is gone. New targets
 /// are taken before the next poll, which comes at once rather than a whole
 /// interval later.
+/// Runs a poller until shutdown, or, when it could not be set up, sends
+/// one report saying why (a bad CA file, a jq expression that does not
+/// compile) under its `kind` and `target`.
+pub async fn run_or_report(
+    ctx: &SourceContext,
+    kind: crate::model::SourceKind,
+    target: String,
+    poller: Result<impl Poll, String>,
+) {
+    match poller {
+        Ok(poller) => run_polling(ctx, poller).await,
+        Err(error) => {
+            let report = SourceReport {
+                source: ctx.id.clone(),
+                kind,
+                target,
+                status: crate::model::SourceStatus::Error(error),
+                at: time::OffsetDateTime::now_utc(),
+                clusters: Vec::new(),
+                members: Vec::new(),
+                notes: Vec::new(),
+            };
+            let _ = ctx.send(report).await;
+        }
+    }
+}
+
 pub async fn run_polling(ctx: &SourceContext, mut poller: impl Poll) {
     let mut targets = ctx.targets.clone();
     let mut ticker = tokio::time::interval(ctx.interval);

@@ -89,8 +89,8 @@ fn chart_lines(app: &View, m: &Member, out: &mut Vec<Line<'static>>) {
         return;
     };
     let shown = |v: u64| match &m.lag {
-        Some(native) => format!("{v} {}", native.unit),
-        None => view::bytes(v),
+        Some(native) if native.unit != "bytes" => format!("{v} {}", native.unit),
+        _ => view::bytes(v),
     };
     let span = BUCKETS as i64 * BUCKET_SECS / 60;
     out.push(section(

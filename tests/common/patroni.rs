@@ -159,7 +159,7 @@ bootstrap:
     ttl: 10
     loop_wait: 1
     retry_timeout: 4
-    maximum_lag_on_failover: 1048576
+    maximum_lag_on_failover: {MAX_LAG_ON_FAILOVER}
     postgresql:
       use_pg_rewind: true
       use_slots: true
@@ -289,7 +289,12 @@ postgresql:
     }
 }
 
-/// One leader running and two replicas that have received WAL.
+/// Patroni's `maximum_lag_on_failover` in the config below: a replica
+/// further behind may not take over (a switchover to it fails with 503).
+const MAX_LAG_ON_FAILOVER: u64 = 1_048_576;
+
+/// One leader running and two replicas close enough to take over (a
+/// replica's lag right after its base backup is megabytes for a while).
 fn ready(view: &Value) -> bool {
     let Some(members) = view["members"].as_array() else {
         return false;
@@ -300,7 +305,13 @@ fn ready(view: &Value) -> bool {
         .count();
     let replicas = members
         .iter()
-        .filter(|m| m["role"] == "replica" && m["lag"].is_number())
+        .filter(|m| {
+            m["role"] == "replica"
+                && m["state"] == "running"
+                && m["lag"]
+                    .as_u64()
+                    .is_some_and(|lag| lag <= MAX_LAG_ON_FAILOVER)
+        })
         .count();
     leaders == 1 && replicas == 2
 }

@@ -253,20 +253,6 @@ impl Poll for ProbePoller {
 /// Runs a probe until shutdown; a probe that cannot be set up reports why.
 pub async fn run(ctx: crate::sources::SourceContext, spec: ProbeSpec) {
     let label = spec.label();
-    match ProbePoller::new(spec) {
-        Ok(poller) => crate::sources::poll::run_polling(&ctx, poller).await,
-        Err(error) => {
-            let report = SourceReport {
-                source: ctx.id.clone(),
-                kind: SourceKind::Probe,
-                target: label,
-                status: SourceStatus::Error(error),
-                at: time::OffsetDateTime::now_utc(),
-                clusters: Vec::new(),
-                members: Vec::new(),
-                notes: Vec::new(),
-            };
-            let _ = ctx.send(report).await;
-        }
-    }
+    let poller = ProbePoller::new(spec);
+    crate::sources::poll::run_or_report(&ctx, SourceKind::Probe, label, poller).await;
 }

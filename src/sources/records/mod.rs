@@ -123,20 +123,6 @@ impl Poll for RecordPoller {
 /// reports why.
 pub async fn run(ctx: crate::sources::SourceContext, spec: RecordSpec) {
     let label = spec.label();
-    match RecordPoller::new(spec) {
-        Ok(poller) => crate::sources::poll::run_polling(&ctx, poller).await,
-        Err(error) => {
-            let report = SourceReport {
-                source: ctx.id.clone(),
-                kind: SourceKind::Registry,
-                target: label,
-                status: SourceStatus::Error(error),
-                at: time::OffsetDateTime::now_utc(),
-                clusters: Vec::new(),
-                members: Vec::new(),
-                notes: Vec::new(),
-            };
-            let _ = ctx.send(report).await;
-        }
-    }
+    let poller = RecordPoller::new(spec);
+    crate::sources::poll::run_or_report(&ctx, SourceKind::Registry, label, poller).await;
 }
