@@ -11,7 +11,7 @@ use std::mem::ManuallyDrop;
 
 use crossterm::{
     cursor,
-    event::{DisableBracketedPaste, EnableBracketedPaste},
+    event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture},
     execute,
     terminal::{self, EnterAlternateScreen, LeaveAlternateScreen},
 };
@@ -67,15 +67,22 @@ impl TerminalGuard {
     }
 }
 
-/// Raw mode, the alternate screen, bracketed paste, no cursor.
+/// Raw mode, the alternate screen, bracketed paste, the mouse (unless
+/// `CLUSTERDECK_NO_MOUSE` is set: the terminal's own text selection then
+/// works without Shift), no cursor.
 fn setup() -> io::Result<()> {
     terminal::enable_raw_mode()?;
-    if let Err(e) = execute!(
+    let result = execute!(
         stdout(),
         EnterAlternateScreen,
         EnableBracketedPaste,
         cursor::Hide
-    ) {
+    )
+    .and_then(|()| match std::env::var_os("CLUSTERDECK_NO_MOUSE") {
+        Some(_) => Ok(()),
+        None => execute!(stdout(), EnableMouseCapture),
+    });
+    if let Err(e) = result {
         restore();
         return Err(e);
     }
@@ -94,6 +101,7 @@ impl Drop for TerminalGuard {
 pub fn restore() {
     let _ = execute!(
         stdout(),
+        DisableMouseCapture,
         DisableBracketedPaste,
         LeaveAlternateScreen,
         cursor::Show
@@ -110,6 +118,19 @@ fn install_panic_hook() {
             previous(info);
         }));
     });
+}
+
+/// Puts `text` on the terminal's clipboard with OSC 52 (xterm, iTerm2,
+/// kitty, WezTerm, tmux with `set-clipboard on`; it travels over SSH). The
+/// text is base64 inside the sequence, so nothing in it reaches the
+/// terminal as a control character; a failed write is ignored.
+pub fn copy_to_clipboard(text: &str) {
+    use base64::Engine;
+    use std::io::Write;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    let mut out = stdout();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
 }
 
 /// Writes a line to stderr, ignoring failure: cleanup runs after the terminal

@@ -251,3 +251,53 @@ async fn the_timeline_of_an_earlier_run_is_shown_as_history() {
     second.send("q");
     assert!(second.wait_exit(DEADLINE).success());
 }
+
+/// Issue #13: the mouse. A click on a member's row selects it (the details
+/// follow), the wheel moves the selection, and the mouse is given back on
+/// quit; `CLUSTERDECK_NO_MOUSE` leaves it to the terminal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_click_selects_a_member_and_the_mouse_is_given_back_on_quit() {
+    let lab = common::lab(common::config(2, 0)).await;
+    let (_state, state) = state_dir();
+    let url = lab.redis_url();
+    let replica2 = lab.address_of("replica-2").unwrap();
+    let mut console = PtyConsole::spawn(
+        &["--redis", &url, "--interval", "200ms"],
+        120,
+        36,
+        &[("CLUSTERDECK_STATE_DIR", &state)],
+    );
+    let screen = console.wait_for("three members", DEADLINE, |s| row(s, &replica2).is_some());
+    assert!(console.mouse_captured(), "the console takes the mouse");
+    let (y, line) = screen
+        .lines()
+        .enumerate()
+        .find(|(_, l)| row(l, &replica2).is_some())
+        .unwrap();
+    let at = line.find(replica2.as_str()).unwrap();
+    let x = line[..at].chars().count() as u16;
+    console.click(x + 1, y as u16);
+    console.wait_for("replica-2 in the details after the click", DEADLINE, |s| {
+        common::pty::selected(s).as_deref() == Some(replica2.as_str())
+    });
+    console.send("q");
+    assert!(console.wait_exit(DEADLINE).success());
+    assert!(!console.mouse_captured(), "the mouse is given back");
+
+    let mut plain = PtyConsole::spawn(
+        &["--redis", &url, "--interval", "200ms"],
+        120,
+        36,
+        &[
+            ("CLUSTERDECK_STATE_DIR", &state),
+            ("CLUSTERDECK_NO_MOUSE", "1"),
+        ],
+    );
+    plain.wait_for("three members", DEADLINE, |s| row(s, &replica2).is_some());
+    assert!(
+        !plain.mouse_captured(),
+        "CLUSTERDECK_NO_MOUSE leaves the mouse alone"
+    );
+    plain.send("q");
+    assert!(plain.wait_exit(DEADLINE).success());
+}

@@ -38,6 +38,7 @@ fn assert_restored(console: &PtyConsole) {
         console.screen()
     );
     assert!(console.is_cooked(), "raw mode was left on");
+    assert!(!console.mouse_captured(), "the mouse was left captured");
 }
 
 #[test]

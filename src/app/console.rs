@@ -289,20 +289,14 @@ impl Loop {
                 event = input.next() => match event {
                     Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
                         tracing::trace!(?key, "key");
-                        match ui::handle_key(&mut self.ui, &self.app, key) {
-                            Some(UiRequest::Quit) => return Ok(()),
-                            // Raw mode turns Ctrl-Z into a key: suspend as the shell would.
-                            Some(UiRequest::Suspend) => {
-                                self.suspend()?;
-                            }
-                            Some(UiRequest::Execute(action)) => self.execute(action),
-                            Some(UiRequest::SwitchKube { context, namespace }) => {
-                                self.switch_kube(context, namespace)
-                            }
-                            None => {}
+                        let request = ui::handle_key(&mut self.ui, &self.app, key);
+                        if self.on_request(request)? {
+                            return Ok(());
                         }
                         true
                     }
+                    // Moves and drags redraw nothing.
+                    Some(Ok(TermEvent::Mouse(mouse))) => ui::handle_mouse(&mut self.ui, &self.app, mouse),
                     Some(Ok(TermEvent::Resize(..))) => true,
                     Some(Ok(_)) => false,
                     // EIO: the terminal is gone (a closed pane, a dropped SSH
@@ -330,6 +324,24 @@ impl Loop {
                 draw(&mut self.guard, &self.app, &self.ui)?;
             }
         }
+    }
+
+    /// Carries out what a key asked for; true when it asked to quit.
+    fn on_request(&mut self, request: Option<UiRequest>) -> Result<bool> {
+        match request {
+            Some(UiRequest::Quit) => return Ok(true),
+            // Raw mode turns Ctrl-Z into a key: suspend as the shell would.
+            Some(UiRequest::Suspend) => {
+                self.suspend()?;
+            }
+            Some(UiRequest::Execute(action)) => self.execute(action),
+            Some(UiRequest::Copy(text)) => crate::terminal::copy_to_clipboard(&text),
+            Some(UiRequest::SwitchKube { context, namespace }) => {
+                self.switch_kube(context, namespace)
+            }
+            None => {}
+        }
+        Ok(false)
     }
 
     /// Applies a report and any others already waiting: several sources

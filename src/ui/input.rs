@@ -106,9 +106,76 @@ fn normal(app: &mut Keys<'_>, key: KeyEvent) -> Option<UiRequest> {
         Command::CommandLine => app.ui.mode = Mode::Command(String::new()),
         Command::LabKill => ask_about_member(app, kill),
         Command::LabRestart => ask_about_member(app, restart),
+        Command::Copy => return copy(app),
         Command::Act(intent) => start_draft(app, intent),
     }
     None
+}
+
+/// The selected member's address, else its name, for the clipboard.
+fn copy(app: &mut Keys<'_>) -> Option<UiRequest> {
+    let Some(member) = view::selected_member(app.app, app.ui) else {
+        app.ui.notify_error("no member selected");
+        return None;
+    };
+    let text = member
+        .address
+        .clone()
+        .unwrap_or_else(|| member.name.clone());
+    app.ui
+        .notify(format!("copied {text} (through the terminal: OSC 52)"));
+    Some(UiRequest::Copy(text))
+}
+
+/// See [`super::handle_mouse`]. Dialogs and prompts take no mouse.
+pub fn handle_mouse(ui: &mut UiState, app: &AppState, mouse: crossterm::event::MouseEvent) {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    if ui.mode != Mode::Normal {
+        return;
+    }
+    let mut keys = Keys { ui, app };
+    let at = ratatui::layout::Position::new(mouse.column, mouse.row);
+    let areas = super::layout(keys.ui.screen.get(), &keys.view());
+    let panes = [
+        (Pane::Clusters, areas.clusters),
+        (Pane::Members, areas.members),
+        (Pane::Details, areas.details),
+        (Pane::Timeline, areas.timeline),
+    ];
+    let Some((pane, area)) = panes
+        .into_iter()
+        .find_map(|(pane, area)| area.filter(|a| a.contains(at)).map(|a| (pane, a)))
+    else {
+        return;
+    };
+    keys.ui.message = None;
+    keys.ui.focus = pane;
+    match mouse.kind {
+        MouseEventKind::ScrollDown => move_by(&mut keys, 1),
+        MouseEventKind::ScrollUp => move_by(&mut keys, -1),
+        MouseEventKind::Down(MouseButton::Left) => click_row(&mut keys, pane, area, mouse.row),
+        _ => {}
+    }
+}
+
+/// Selects the list row at screen row `y` of a table pane (a border, then
+/// its header, then the rows from the window's start).
+fn click_row(app: &mut Keys<'_>, pane: Pane, area: ratatui::layout::Rect, y: u16) {
+    let view = app.view();
+    let (len, selected) = match pane {
+        Pane::Clusters => (view.clusters.len(), view.cluster_index),
+        Pane::Members => (view.members.len(), view.member_index),
+        Pane::Details | Pane::Timeline => return,
+    };
+    let height = usize::from(area.height.saturating_sub(3));
+    let first = area.y + 2;
+    let (Some(current), true) = (selected, y >= first) else {
+        return;
+    };
+    let target = view::window_start(len, selected, height) + usize::from(y - first);
+    if target < len {
+        move_by(app, target as isize - current as isize);
+    }
 }
 
 /// Plans `intent` on the selection and starts asking its questions.

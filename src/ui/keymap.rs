@@ -32,6 +32,8 @@ pub enum Command {
     CommandLine,
     LabKill,
     LabRestart,
+    /// The selected member's address (else its name) to the clipboard.
+    Copy,
     /// An action on the selection, planned for its platform.
     Act(Intent),
 }
@@ -159,6 +161,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[Key::Char('/')], Command::Filter, "filter members", Some("filter"), Always),
     bind(&[Key::Char('o')], Command::Sort, "order members: name, role, health, lag, where, off", None, Always),
     bind(&[Key::Char(':')], Command::CommandLine, "command line", Some("cmd"), Always),
+    bind(&[Key::Char('y')], Command::Copy, "copy the address (or name) to the clipboard", None, Always),
     bind(&[Key::Char('K')], Command::LabKill, "kill selected (y/N)", Some("kill"), Lab),
     bind(&[Key::Char('R')], Command::LabRestart, "restart selected (y/N)", Some("restart"), Lab),
     bind(&[Key::Char('s')], Command::Act(Intent::Scale), "scale replicas (y/N)", Some("scale"), Mutating),

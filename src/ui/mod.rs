@@ -128,6 +128,8 @@ pub struct UiState {
     details_rows: std::cell::Cell<usize>,
     /// Its inner width, for the lines an address is moved down to.
     details_width: std::cell::Cell<u16>,
+    /// The whole screen as last drawn, to find the pane under the mouse.
+    screen: std::cell::Cell<Rect>,
     timeline_scroll: usize,
     help_scroll: usize,
     message: Option<Message>,
@@ -225,6 +227,8 @@ pub enum UiRequest {
     Suspend,
     /// A confirmed action.
     Execute(Action),
+    /// `y`: put this text on the terminal's clipboard (OSC 52).
+    Copy(String),
     /// `:ctx` / `:ns`: watch another Kubernetes context or namespace.
     SwitchKube {
         context: Option<String>,
@@ -296,6 +300,7 @@ pub type PaneDraw = fn(&mut Frame, Rect, &View);
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &AppState, ui: &UiState) {
     let app = &View::new(app, ui);
+    ui.screen.set(frame.area());
     let areas = layout(frame.area(), app);
     header::draw(frame, areas.header, app);
     let panes: [(Option<Rect>, PaneDraw); 4] = [
@@ -326,6 +331,23 @@ pub fn handle_key(
     key: crossterm::event::KeyEvent,
 ) -> Option<UiRequest> {
     input::handle_key(ui, app, key)
+}
+
+/// A click selects the row under it (and focuses its pane); the wheel
+/// moves the selection, or scrolls, in the pane under the pointer. True
+/// when that changed anything to draw (moves and drags do not).
+pub fn handle_mouse(ui: &mut UiState, app: &AppState, mouse: crossterm::event::MouseEvent) -> bool {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    let acts = matches!(
+        mouse.kind,
+        MouseEventKind::Down(MouseButton::Left)
+            | MouseEventKind::ScrollDown
+            | MouseEventKind::ScrollUp
+    );
+    if acts {
+        input::handle_mouse(ui, app, mouse);
+    }
+    acts
 }
 
 /// A line as a person may see it: every span's text escaped (cluster text

@@ -602,3 +602,53 @@ fn o_orders_the_members_and_says_so() {
     testing::type_keys(&mut app, "oo");
     assert_eq!(app.ui.sort(), None, "and back to the cluster's order");
 }
+
+/// Issue #13: a click selects the row under it and focuses its pane; the
+/// wheel moves the selection in the pane under the pointer; `y` copies the
+/// selected member's address.
+#[test]
+fn the_mouse_selects_and_scrolls_and_y_copies_the_address() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = testing::real_lengths();
+    let buffer = testing::screen_buffer(&app, MEDIUM);
+    let mouse = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // The second cluster's row in the clusters pane.
+    let (x, y) = testing::find(&buffer, "pg-ipv6").expect("the second cluster");
+    super::handle_mouse(
+        &mut app.ui,
+        &app.app,
+        mouse(MouseEventKind::Down(MouseButton::Left), x, y),
+    );
+    assert_eq!(app.view().cluster().unwrap().name, "pg-ipv6");
+    assert_eq!(app.ui.focus(), Pane::Clusters);
+    // Wheel down over the members pane: the next member, focus there.
+    let buffer = testing::screen_buffer(&app, MEDIUM);
+    let (x, y) = testing::find(&buffer, "pg-1").expect("a member row");
+    super::handle_mouse(
+        &mut app.ui,
+        &app.app,
+        mouse(MouseEventKind::ScrollDown, x, y),
+    );
+    assert_eq!(app.ui.focus(), Pane::Members);
+    let second = app.view().member().unwrap().name.clone();
+    let (x, y) = testing::find(&buffer, "pg-0").expect("the first member row");
+    super::handle_mouse(
+        &mut app.ui,
+        &app.app,
+        mouse(MouseEventKind::Down(MouseButton::Left), x, y),
+    );
+    assert_eq!(
+        app.view().member().unwrap().name,
+        "pg-0",
+        "after the wheel gave {second}"
+    );
+    match handle_key(&mut app, char_key('y')) {
+        Some(UiRequest::Copy(text)) => assert_eq!(text, "[fd00:10:96::a]:5432"),
+        other => panic!("y gave {other:?}"),
+    }
+}

@@ -202,6 +202,22 @@ impl PtyConsole {
         self.parser.lock().unwrap().process(bytes);
     }
 
+    /// True when the console asked the terminal for mouse events.
+    pub fn mouse_captured(&self) -> bool {
+        self.parser.lock().unwrap().screen().mouse_protocol_mode() != vt100::MouseProtocolMode::None
+    }
+
+    /// A left click at a cell (0-based), as xterm sends it in SGR mode.
+    pub fn click(&mut self, column: u16, row: u16) {
+        self.send(&format!(
+            "\x1b[<0;{};{}M\x1b[<0;{};{}m",
+            column + 1,
+            row + 1,
+            column + 1,
+            row + 1
+        ));
+    }
+
     /// True when the emulator is on the alternate screen.
     pub fn on_alternate_screen(&self) -> bool {
         self.parser.lock().unwrap().screen().alternate_screen()
