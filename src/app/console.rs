@@ -140,9 +140,9 @@ fn install_signals() -> Result<(StopSignals, SuspendSignal)> {
 }
 
 /// The timeline earlier runs on these sources kept, put before this run's;
-/// none for a lab, whose sources are new every run.
+/// none for a lab, whose sources are new every run, nor for a simulation.
 fn history(options: &ConsoleOptions, app: &mut AppState) -> Option<History> {
-    if options.lab.is_some() {
+    if options.lab.is_some() || options.header.simulated {
         return None;
     }
     let targets = options.sources.iter().map(|s| s.target.as_str());
