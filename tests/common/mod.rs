@@ -11,6 +11,7 @@ pub mod patroni;
 pub mod postgres;
 pub mod pty;
 pub mod real_kube;
+pub use real_kube::stop_child;
 pub mod watch;
 pub mod zookeeper;
 

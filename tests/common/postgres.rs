@@ -299,7 +299,7 @@ impl PgCluster {
         let Some(mut child) = self.servers[i].child.take() else {
             return;
         };
-        stop_child(&mut child, libc::SIGINT);
+        super::stop_child(&mut child, libc::SIGINT, Duration::from_secs(20));
     }
 
     /// Makes the primary serve TLS with `tls`'s server certificate and
@@ -357,27 +357,12 @@ fn append(path: &Path, text: &str) {
     file.write_all(text.as_bytes()).unwrap();
 }
 
-/// Signals the server and reaps it; SIGKILL if it outlives the deadline.
-fn stop_child(child: &mut Child, signal: i32) {
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, signal) };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 impl Drop for PgCluster {
     fn drop(&mut self) {
         for server in &mut self.servers {
             if let Some(mut child) = server.child.take() {
                 // Immediate shutdown: quick, and shared memory is removed.
-                stop_child(&mut child, libc::SIGQUIT);
+                super::stop_child(&mut child, libc::SIGQUIT, Duration::from_secs(20));
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -540,7 +540,7 @@ impl ControlPlane {
     pub fn stop_apiserver(&mut self) {
         if let Some(i) = self.children.iter().position(|(n, _)| *n == "apiserver") {
             let (_, mut child) = self.children.remove(i);
-            stop_child(&mut child);
+            stop_child(&mut child, libc::SIGTERM, Duration::from_secs(10));
         }
     }
 
@@ -585,12 +585,14 @@ fn audit_line(e: &Value) -> String {
     )
 }
 
-fn stop_child(child: &mut Child) {
-    // SAFETY: plain kill(2) on our own child's pid.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Sends `signal` to a child the test started and reaps it; SIGKILL if it
+/// is still there after `within` (a guard's drop must not hang). The other
+/// harnesses use it too (`common::stop_child`); it lives here because the
+/// `real_kube` example includes this file alone.
+pub fn stop_child(child: &mut Child, signal: i32, within: Duration) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return;
@@ -605,7 +607,7 @@ impl Drop for ControlPlane {
     fn drop(&mut self) {
         // The kubelet stand-ins first, etcd last, as a real shutdown would.
         while let Some((_, mut child)) = self.children.pop() {
-            stop_child(&mut child);
+            stop_child(&mut child, libc::SIGTERM, Duration::from_secs(10));
         }
     }
 }
