@@ -196,8 +196,11 @@ async fn a_hand_written_leader_key_is_shown_against_the_acting_leader() {
         patroni.pg_address(now).as_str(),
         "{agreed:#}"
     );
-    // Patroni takes a key naming another member as a handover: the
-    // recorded and the acting leader agree again within a second or two.
+    // Patroni takes a key naming another member as a handover (when that
+    // member could take over: after the ghost, the replicas must follow
+    // the new leader first): the recorded and the acting leader agree again.
+    patroni.wait_ready(FAILOVER_WITHIN);
+    let now = patroni.wait_leader(FAILOVER_WITHIN, |_| true);
     let other = (now + 1) % 3;
     patroni.put(&patroni.leader_key(), &patroni.nodes[other].name);
     watch

@@ -204,7 +204,8 @@ postgresql:
         self.nodes.iter().position(|n| n.name == name)
     }
 
-    fn wait_ready(&self, within: Duration) {
+    /// Waits until one member leads and both replicas could take over.
+    pub fn wait_ready(&self, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
             if let Some(view) = self.cluster_view()
