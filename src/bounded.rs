@@ -11,6 +11,10 @@ use std::path::Path;
 /// The largest config file read: far beyond any hand-written config.
 pub const CONFIG_BYTES: u64 = 1024 * 1024;
 
+/// The largest kubeconfig read (generated ones with many clusters and
+/// embedded certificates run to hundreds of kilobytes).
+pub const KUBECONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Why a bounded read failed; the text says what and which bound.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -26,6 +30,27 @@ pub enum ReadError {
 
 /// Reads a regular file of at most `limit` bytes as text.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
+    String::from_utf8(bytes).map_err(|_| ReadError::NotText)
+}
+
+/// Checks that a file another library will read (a kubeconfig) is a
+/// regular file of at most `limit` bytes, without reading it.
+pub fn check_file(path: &Path, limit: u64) -> Result<(), ReadError> {
+    let size = open_regular(path)?.metadata()?.len();
+    if size > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
+    Ok(())
+}
+
+/// Opens `path` for reading if it is a regular file.
+fn open_regular(path: &Path) -> Result<File, ReadError> {
     // O_NONBLOCK: opening a FIFO with no writer must not block; it is
     // refused below as not a regular file.
     let file = File::options()
@@ -33,26 +58,21 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
     let kind = file.metadata()?.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_char_device() || kind.is_block_device() {
-            "a device"
-        } else if kind.is_dir() {
-            "a directory"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "something else"
-        };
-        return Err(ReadError::NotAFile(what));
+    if kind.is_file() {
+        return Ok(file);
     }
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(ReadError::TooLarge { limit });
-    }
-    String::from_utf8(bytes).map_err(|_| ReadError::NotText)
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    };
+    Err(ReadError::NotAFile(what))
 }
 
 /// The deepest nesting of YAML/JSON flow collections (`[`, `{`) in `text`,
@@ -109,8 +129,14 @@ mod tests {
             e.to_string(),
             "is larger than 10 bytes, the most that is read"
         );
+        assert_eq!(
+            check_file(&big, 10).unwrap_err().to_string(),
+            "is larger than 10 bytes, the most that is read"
+        );
         std::fs::write(&big, "x".repeat(10)).unwrap();
         assert_eq!(read_text(&big, 10).unwrap().len(), 10);
+        check_file(&big, 10).unwrap();
+        assert!(check_file(Path::new("/dev/zero"), 10).is_err());
     }
 
     #[test]

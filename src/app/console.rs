@@ -348,7 +348,7 @@ impl Loop {
     /// often report together, and one draw serves them all.
     fn on_reports(&mut self, report: crate::model::SourceReport) -> bool {
         self.app.apply_report(report, OffsetDateTime::now_utc());
-        while let Ok(report) = self.sources.reports.try_recv() {
+        while let Some(report) = self.sources.reports.try_recv() {
             self.app.apply_report(report, OffsetDateTime::now_utc());
         }
         self.sources.offer_targets(&self.app.topology);

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{SourceKind, SourceReport, Topology};
+use crate::model::{SourceKind, Topology};
 use crate::sources::kube::{KubeTarget, Namespaces};
+use crate::sources::mailbox::{self, Mailbox, Outbox};
 use crate::sources::plan::PlannedSource;
 use crate::sources::poll::TargetFeed;
 use crate::sources::{SourceContext, SourceSpec};
@@ -18,8 +18,8 @@ use super::SourceLabel;
 /// Running sources: their labels, their report channel, and how to stop them.
 pub struct RunningSources {
     pub labels: Vec<SourceLabel>,
-    pub reports: mpsc::Receiver<SourceReport>,
-    sender: mpsc::Sender<SourceReport>,
+    pub reports: Mailbox,
+    sender: Outbox,
     interval: Duration,
     timeout: Duration,
     shutdown: CancellationToken,
@@ -54,9 +54,9 @@ impl RunningSources {
         interval: Duration,
         timeout: Duration,
     ) -> RunningSources {
-        // Deep enough that a burst of reports never blocks a source for long;
-        // a slow consumer still applies back-pressure instead of growing memory.
-        let (sender, reports) = mpsc::channel(64);
+        // The newest report per source: a loop that falls behind skips
+        // stale views instead of queueing whole fleets.
+        let (sender, reports) = mailbox::mailbox();
         let mut sources = RunningSources {
             labels: Vec::new(),
             reports,

@@ -46,6 +46,9 @@ pub struct AppState {
     /// The latest report of each source, in the order the sources were started.
     pub reports: Vec<SourceReport>,
     pub topology: Topology,
+    /// Bumped whenever the topology is replaced, so that what is derived
+    /// from it (the filtered clusters) is recomputed only then.
+    pub generation: u64,
     pub timeline: Timeline,
     pub lag: LagHistory,
     /// The time of the last update, for "no leader for 3.2s".
@@ -84,6 +87,7 @@ impl AppState {
         AppState {
             header,
             topology: Topology::merge(&reports),
+            generation: 0,
             reports,
             timeline: Timeline::default(),
             lag: LagHistory::default(),
@@ -120,6 +124,7 @@ impl AppState {
         let next = self.merged(now);
         let events = self.timeline.observe(&self.topology, &next, now);
         self.topology = next;
+        self.generation += 1;
         events
     }
 
@@ -153,6 +158,7 @@ impl AppState {
             (false, false) => Vec::new(),
         };
         self.topology = next;
+        self.generation += 1;
         self.mark_faults();
         events
     }

@@ -8,18 +8,24 @@
 use std::time::Duration;
 
 use super::topology::LEADERS_CONFLICT_ALARM;
-use super::{Timestamp, Topology};
+use super::{RecordedLeader, Timestamp, Topology};
 
 /// Carries `since` and `disagrees_since` over from the previous view and
 /// raises the conflicts that outlived `grace`.
 pub fn carry(old: &Topology, new: &mut Topology, now: Timestamp, grace: Duration) {
+    // By cluster id: a fleet of recorded clusters is not searched per cluster.
+    let records: std::collections::HashMap<&str, &RecordedLeader> = old
+        .clusters
+        .iter()
+        .filter_map(|c| Some((c.id.as_str(), c.recorded_leader.as_ref()?)))
+        .collect();
     for cluster in &mut new.clusters {
         let Some(recorded) = &mut cluster.recorded_leader else {
             continue;
         };
-        let before = old
-            .cluster(&cluster.id)
-            .and_then(|c| c.recorded_leader.as_ref())
+        let before = records
+            .get(cluster.id.as_str())
+            .copied()
             .filter(|b| b.from == recorded.from);
         let same_value = before.filter(|b| b.address == recorded.address);
         recorded.since = same_value.and_then(|b| b.since).or(Some(now));

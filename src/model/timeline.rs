@@ -5,7 +5,7 @@
 //! leader is measured from the first topology that showed none to the first
 //! that showed one again, so its resolution is the sources' poll interval.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -331,14 +331,22 @@ impl Timeline {
         let mut out = Vec::new();
         let names = member_names(old, new);
         source_events(old, new, now, &mut out);
+        // By id: thousands of clusters are not searched once per cluster.
+        let before_by_id: HashMap<&str, &Cluster> =
+            old.clusters.iter().map(|c| (c.id.as_str(), c)).collect();
         for cluster in &new.clusters {
-            let before = old.cluster(&cluster.id);
+            let before = before_by_id.get(cluster.id.as_str()).copied();
             member_events(before, cluster, now, &mut out);
             self.leader_events(before.is_none(), cluster, now, &mut out);
             registry_events(before, cluster, now, &mut out);
             conflict_events(before, cluster, now, &mut out);
         }
-        for gone in old.clusters.iter().filter(|c| new.cluster(&c.id).is_none()) {
+        let now_ids: HashSet<&str> = new.clusters.iter().map(|c| c.id.as_str()).collect();
+        for gone in old
+            .clusters
+            .iter()
+            .filter(|c| !now_ids.contains(c.id.as_str()))
+        {
             for member in &gone.members {
                 out.push(removed(gone, member, now));
             }
@@ -535,8 +543,15 @@ fn member_events(
         }
     }
     if let Some(before) = before {
+        // What `Cluster::member` finds: an id, or an address (a member now
+        // known by a longer-lived identity is not gone).
+        let now_ids: HashSet<&str> = cluster
+            .members
+            .iter()
+            .flat_map(|m| std::iter::once(m.id.as_str()).chain(m.address.as_deref()))
+            .collect();
         for member in &before.members {
-            if cluster.member(&member.id).is_none() {
+            if !now_ids.contains(member.id.as_str()) {
                 out.push(removed(cluster, member, now));
             }
         }

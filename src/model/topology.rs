@@ -218,6 +218,7 @@ fn join_cluster_ids(
             sets.find(candidate);
         }
     }
+    let named = NamedMembers::of(members);
     for obs in cluster_obs {
         sets.find(&obs.id);
         if let Some(recorded) = &obs.recorded_leader {
@@ -227,7 +228,7 @@ fn join_cluster_ids(
                 }
                 continue;
             }
-            let holder = members.iter().find(|(m, _)| recorded.names(m));
+            let holder = named.get(&recorded.address).map(|&i| &members[i]);
             if let Some((_, candidates)) = holder
                 && let Some(first) = candidates.first()
             {
@@ -236,6 +237,32 @@ fn join_cluster_ids(
         }
     }
     sets
+}
+
+/// Members by every string a record may name them by (address, name, id;
+/// see [`RecordedLeader::names`]): the first member with it, as a search
+/// in order would find, without searching a fleet once per record.
+struct NamedMembers<'a>(HashMap<&'a str, usize>);
+
+impl<'a> NamedMembers<'a> {
+    fn of(members: &'a [(Member, Vec<String>)]) -> Self {
+        let mut index = HashMap::new();
+        for (i, (m, _)) in members.iter().enumerate() {
+            let keys = [
+                m.address.as_deref(),
+                Some(m.name.as_str()),
+                Some(m.id.as_str()),
+            ];
+            for key in keys.into_iter().flatten() {
+                index.entry(key).or_insert(i);
+            }
+        }
+        NamedMembers(index)
+    }
+
+    fn get(&self, named: &str) -> Option<&usize> {
+        self.0.get(named)
+    }
 }
 
 /// Whether the operator's name for a cluster is this observation: its id,
@@ -268,11 +295,21 @@ fn place_members(
         let mut roots: Vec<String> = candidates.iter().map(|c| sets.find(c)).collect();
         roots.sort();
         roots.dedup();
-        for root in roots {
+        // Cloned only for a member shared by several arbiters' clusters.
+        let mut member = Some(member);
+        let last = roots.len().saturating_sub(1);
+        for (n, root) in roots.into_iter().enumerate() {
+            let Some(placed) = (if n == last {
+                member.take()
+            } else {
+                member.clone()
+            }) else {
+                break;
+            };
             match index.get(&root) {
-                Some(&i) => keyed[i].1.members.push(member.clone()),
+                Some(&i) => keyed[i].1.members.push(placed),
                 // Unreachable: every candidate was registered above.
-                None => keyed.push((root, orphan_cluster(member.clone()))),
+                None => keyed.push((root, orphan_cluster(placed))),
             }
         }
     }

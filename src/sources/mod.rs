@@ -1,6 +1,7 @@
 //! Sources (Redis, Sentinel, recorded leaders, Docker, Kubernetes, a
 //! simulation): tokio tasks that each watch one thing and send whole
-//! [`SourceReport`]s to the app loop. A source never touches app state; it
+//! [`SourceReport`]s to the app loop (through a [`mailbox`] that keeps the
+//! newest per source). A source never touches app state; it
 //! reports errors in its report (redacted), retries with backoff and keeps
 //! going until the shutdown token is cancelled.
 //!
@@ -13,6 +14,7 @@
 
 pub mod docker;
 pub mod kube;
+pub mod mailbox;
 pub mod plan;
 pub mod poll;
 pub mod probes;
@@ -22,7 +24,7 @@ pub mod sim;
 
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::SourceReport;
@@ -36,7 +38,8 @@ pub struct SourceContext {
     pub interval: Duration,
     /// Bound on every network call.
     pub timeout: Duration,
-    pub reports: mpsc::Sender<SourceReport>,
+    /// Where reports go: the newest per source is kept (see [`mailbox`]).
+    pub reports: mailbox::Outbox,
     pub shutdown: CancellationToken,
     /// The members platform sources discovered, kept current by the app
     /// loop; only for a source whose spec [asks for them](SourceSpec::wants_targets).
@@ -44,9 +47,12 @@ pub struct SourceContext {
 }
 
 impl SourceContext {
-    /// Sends a report; false when the app is gone and the source should stop.
+    /// Sends a report (never waits: it replaces this source's report the
+    /// loop has not taken yet); false when the app is gone and the source
+    /// should stop. Async so that sources keep one way to send whatever the
+    /// transport.
     pub async fn send(&self, report: SourceReport) -> bool {
-        self.reports.send(report).await.is_ok()
+        self.reports.send(report)
     }
 }
 

@@ -334,7 +334,6 @@ impl TargetFeed {
 
 #[cfg(test)]
 mod tests {
-    use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;
 
     use super::*;
@@ -460,7 +459,7 @@ mod tests {
     #[tokio::test]
     async fn a_target_sent_by_the_app_loop_is_polled() {
         let feed = TargetFeed::default();
-        let (reports, mut received) = mpsc::channel(8);
+        let (reports, mut received) = crate::sources::mailbox::mailbox();
         let shutdown = CancellationToken::new();
         let ctx = SourceContext {
             id: "probe#0".into(),

@@ -662,7 +662,7 @@ mod tests {
 
     #[tokio::test]
     async fn run_sends_reports_until_shutdown() {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let (tx, mut rx) = crate::sources::mailbox::mailbox();
         let shutdown = tokio_util::sync::CancellationToken::new();
         let ctx = SourceContext {
             id: "sim#3".into(),

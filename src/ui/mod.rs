@@ -133,6 +133,9 @@ pub struct UiState {
     timeline_scroll: usize,
     help_scroll: usize,
     message: Option<Message>,
+    /// The clusters the filter lets through, kept until the topology or the
+    /// filter changes.
+    filtered: view::FilterCache,
 }
 
 impl UiState {

@@ -10,6 +10,7 @@
 //! with a filter set, matching ten thousand members once instead of once per
 //! pane is what keeps a frame inside its budget.
 
+use std::cell::RefCell;
 use std::ops::Deref;
 
 use super::UiState;
@@ -93,15 +94,53 @@ pub fn member_matches(member: &Member, needle_lower: &str) -> bool {
         .any(|t| contains_ignore_case(t, needle_lower))
 }
 
+/// The clusters a filter let through, by index, for one topology
+/// generation and one filter: with ten thousand members, matching them on
+/// every frame and key cost more than the rest of the frame; they are
+/// matched again only when the topology or the filter changes.
+#[derive(Debug, Default)]
+pub struct FilterCache(RefCell<Option<Filtered>>);
+
+#[derive(Debug)]
+struct Filtered {
+    generation: u64,
+    needle: String,
+    clusters: Vec<usize>,
+}
+
+impl FilterCache {
+    fn clusters<'a>(&self, app: &'a AppState, needle_lower: &str) -> Vec<&'a Cluster> {
+        let all = &app.topology.clusters;
+        let mut cached = self.0.borrow_mut();
+        let fresh = cached
+            .as_ref()
+            .is_some_and(|f| f.generation == app.generation && f.needle == needle_lower);
+        if !fresh {
+            let clusters = (0..all.len())
+                .filter(|&i| {
+                    all[i]
+                        .members
+                        .iter()
+                        .any(|m| member_matches(m, needle_lower))
+                })
+                .collect();
+            *cached = Some(Filtered {
+                generation: app.generation,
+                needle: needle_lower.to_string(),
+                clusters,
+            });
+        }
+        let indices = cached.as_ref().map_or(&[][..], |f| &f.clusters);
+        indices.iter().filter_map(|&i| all.get(i)).collect()
+    }
+}
+
 /// Clusters to list: all of them, or those with a member the filter matches.
-fn visible_clusters<'a>(app: &'a AppState, needle_lower: &str) -> Vec<&'a Cluster> {
-    app.topology
-        .clusters
-        .iter()
-        .filter(|c| {
-            needle_lower.is_empty() || c.members.iter().any(|m| member_matches(m, needle_lower))
-        })
-        .collect()
+fn visible_clusters<'a>(app: &'a AppState, ui: &UiState, needle_lower: &str) -> Vec<&'a Cluster> {
+    if needle_lower.is_empty() {
+        return app.topology.clusters.iter().collect();
+    }
+    ui.filtered.clusters(app, needle_lower)
 }
 
 /// A cluster's members the filter lets through, in the topology's order.
@@ -119,7 +158,7 @@ fn visible_members<'a>(cluster: &'a Cluster, ui: &UiState, needle_lower: &str) -
 
 pub fn selected_cluster<'a>(app: &'a AppState, ui: &UiState) -> Option<&'a Cluster> {
     let needle = ui.filter().to_ascii_lowercase();
-    let clusters = visible_clusters(app, &needle);
+    let clusters = visible_clusters(app, ui, &needle);
     let index = ui
         .cluster_selection()
         .resolve(clusters.iter().map(|c| c.id.as_str()))?;
@@ -154,7 +193,7 @@ pub struct View<'a> {
 impl<'a> View<'a> {
     pub fn new(app: &'a AppState, ui: &'a UiState) -> Self {
         let needle = ui.filter().to_ascii_lowercase();
-        let clusters = visible_clusters(app, &needle);
+        let clusters = visible_clusters(app, ui, &needle);
         let cluster_index = ui
             .cluster_selection()
             .resolve(clusters.iter().map(|c| c.id.as_str()));

@@ -20,8 +20,8 @@ use std::time::Duration;
 use clusterdeck::app::{AppState, HeaderInfo};
 use clusterdeck::lab::{LabConfig, RedisLab};
 use clusterdeck::model::{Cluster, Event, EventKind, SourceReport};
+use clusterdeck::sources::mailbox::{self, Mailbox, Outbox};
 use clusterdeck::sources::{SourceContext, SourceSpec};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -61,8 +61,8 @@ fn header() -> HeaderInfo {
 
 /// Sources running against a lab, and what the app would make of them.
 pub struct Watcher {
-    reports: mpsc::Receiver<SourceReport>,
-    sender: mpsc::Sender<SourceReport>,
+    reports: Mailbox,
+    sender: Outbox,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The app's own state: reports merged and diffed exactly as the console does.
@@ -71,7 +71,7 @@ pub struct Watcher {
 
 impl Watcher {
     pub fn new() -> Self {
-        let (sender, reports) = mpsc::channel(64);
+        let (sender, reports) = mailbox::mailbox();
         Watcher {
             reports,
             sender,

@@ -93,11 +93,34 @@ pub const USER_AGENT: &str = concat!("clusterdeck/", env!("CARGO_PKG_VERSION"));
 /// the watcher then watches again from the last version, without a re-list.
 pub const WATCH_SECONDS: u32 = 55;
 
+/// Refuses a kubeconfig that is not a regular file or is over
+/// [`KUBECONFIG_BYTES`](crate::bounded::KUBECONFIG_BYTES) before the
+/// library reads it whole: the given one, else those `KUBECONFIG` lists,
+/// else `~/.kube/config` (a missing file is left to the library's error).
+fn check_kubeconfig_files(given: Option<&std::path::Path>) -> Result<(), ConnectError> {
+    let paths: Vec<std::path::PathBuf> = match (given, std::env::var_os("KUBECONFIG")) {
+        (Some(path), _) => vec![path.to_path_buf()],
+        (None, Some(list)) => std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        (None, None) => dirs::home_dir()
+            .map(|home| home.join(".kube").join("config"))
+            .into_iter()
+            .collect(),
+    };
+    for path in paths.iter().filter(|p| p.exists()) {
+        crate::bounded::check_file(path, crate::bounded::KUBECONFIG_BYTES)
+            .map_err(|e| ConnectError::Kubeconfig(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
 /// Reads the kubeconfig and builds a client. `timeout` bounds connecting
 /// and writing. Reads are bounded too, but longer: a watch is one long read
 /// that the server ends after [`WATCH_SECONDS`], and a large list can take
 /// a while on a busy server.
 pub async fn connect(target: &KubeTarget, timeout: Duration) -> Result<Connected, ConnectError> {
+    check_kubeconfig_files(target.kubeconfig.as_deref())?;
     let kubeconfig = match &target.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),

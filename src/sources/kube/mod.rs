@@ -45,10 +45,16 @@ use inventory::{
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "clusterdeck";
 
-/// How long changes are gathered before a report goes out: short enough for
-/// the 250 ms budget from event to screen, long enough that a burst (a
-/// StatefulSet of 50 scaling at once) is one report, not fifty.
+/// The least time between two reports: a burst of changes (a StatefulSet of
+/// 50 scaling at once) is two reports, not fifty. The first change after a
+/// quiet period goes out at once (see [`due_after`]).
 const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// When a change seen `now` is reported: at once after a quiet period,
+/// else [`DEBOUNCE`] after the last report, gathering what comes meanwhile.
+fn due_after(last_sent: Option<Instant>, now: Instant) -> Instant {
+    last_sent.map_or(now, |sent| (sent + DEBOUNCE).max(now))
+}
 
 /// The watched resources, for errors and readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -301,7 +307,7 @@ impl Watching {
     }
 }
 
-/// Watches until shutdown, sending a report [`DEBOUNCE`] after a change.
+/// Watches until shutdown, sending a report on a change (see [`due_after`]).
 async fn watch(ctx: &SourceContext, connected: Connected, config: &Config) {
     let label = connected.label();
     let all_namespaces = connected.namespace.is_none();
@@ -314,7 +320,7 @@ async fn watch(ctx: &SourceContext, connected: Connected, config: &Config) {
         failed_early: Vec::new(),
     };
     let mut due: Option<Instant> = None;
-    let mut first = true;
+    let mut last_sent: Option<Instant> = None;
     loop {
         let ready = due.filter(|_| state.settled());
         tokio::select! {
@@ -322,27 +328,15 @@ async fn watch(ctx: &SourceContext, connected: Connected, config: &Config) {
             _ = ctx.shutdown.cancelled() => return,
             _ = sleep_until(ready), if ready.is_some() => {
                 due = None;
+                last_sent = Some(Instant::now());
                 let report = report(ctx, &label, &state, all_namespaces, config);
-                // `snapshot` waits for a second answer from every source,
-                // because a polled source's first look only starts
-                // discovery. A watched source's first report is already
-                // whole, so it is confirmed at once rather than after the
-                // next change, which may never come.
-                let copies = if std::mem::take(&mut first) { 2 } else { 1 };
-                for _ in 0..copies {
-                    let sent = tokio::select! {
-                        biased;
-                        _ = ctx.shutdown.cancelled() => return,
-                        sent = ctx.send(report.clone()) => sent,
-                    };
-                    if !sent {
-                        return;
-                    }
+                if !ctx.send(report).await {
+                    return;
                 }
             }
             update = next(&mut updates) => {
                 if state.apply(update) {
-                    due.get_or_insert_with(|| Instant::now() + DEBOUNCE);
+                    due.get_or_insert_with(|| due_after(last_sent, Instant::now()));
                 }
             }
         }
@@ -381,5 +375,24 @@ fn report(
         members,
         notes: state.hidden.values().cloned().collect(),
         ..base_report(ctx, label.to_string(), state.status())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_after_a_quiet_period_goes_out_at_once_and_a_burst_is_gathered() {
+        let start = Instant::now();
+        assert_eq!(due_after(None, start), start, "the first change");
+        let long_after = start + Duration::from_secs(5);
+        assert_eq!(
+            due_after(Some(start), long_after),
+            long_after,
+            "quiet since"
+        );
+        let soon = start + Duration::from_millis(10);
+        assert_eq!(due_after(Some(start), soon), start + DEBOUNCE, "in a burst");
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Value};
+use redis::{AsyncConnectionConfig, ErrorKind, IntoConnectionInfo, RedisError, Value};
 
 use super::info::parse_info;
 use super::target::{RedisTarget, redact_text};
@@ -151,19 +151,25 @@ async fn connect(target: &RedisTarget, timeout: Duration) -> Result<Open, ProbeE
     if !target.is_allowed() {
         return Err(ProbeError::NotAllowed);
     }
-    let client = client(target)
+    let info = target
+        .connection_url()
+        .into_connection_info()
         .map_err(|e| ProbeError::Connect(scrub(&e.to_string(), target.password())))?;
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout));
-    // The library bounds each step; this bounds the whole (DNS, TCP, TLS, AUTH).
-    let opened = tokio::time::timeout(
-        timeout,
-        client.get_multiplexed_async_connection_with_config(&config),
-    )
+    // The whole (DNS, TCP, TLS, AUTH) within the timeout.
+    let opened = tokio::time::timeout(timeout, async {
+        let stream = super::wire::open(info.addr(), &target.trust().tls)
+            .await
+            .map_err(RedisError::from)?;
+        MultiplexedConnection::new_with_config(info.redis_settings(), stream, config).await
+    })
     .await
     .map_err(|_| ProbeError::Timeout(timeout))?;
-    let mut connection = opened.map_err(|e| classify(target, &e, true, timeout))?;
+    let (mut connection, driver) = opened.map_err(|e| classify(target, &e, true, timeout))?;
+    // Reads and writes the stream; it ends when the connection is dropped.
+    tokio::spawn(driver);
     let info = tokio::time::timeout(
         timeout,
         redis::cmd("INFO")
@@ -177,29 +183,6 @@ async fn connect(target: &RedisTarget, timeout: Duration) -> Result<Open, ProbeE
         connection,
         server: server_fields(&info),
     })
-}
-
-/// A client for `target`, with the CA and client certificate given on the
-/// command line for `rediss://` (the system's roots otherwise).
-fn client(target: &RedisTarget) -> Result<redis::Client, RedisError> {
-    let tls = &target.trust().tls;
-    if !(target.is_tls() && tls.is_custom()) {
-        return redis::Client::open(target.connection_url());
-    }
-    let client_tls = tls
-        .client
-        .as_ref()
-        .map(|(cert, key)| redis::ClientTlsConfig {
-            client_cert: cert.clone(),
-            client_key: key.clone(),
-        });
-    redis::Client::build_with_tls(
-        target.connection_url(),
-        redis::TlsCertificates {
-            client_tls,
-            root_cert: tls.ca.clone(),
-        },
-    )
 }
 
 /// What kind of failure a client error is, its text redacted.
@@ -221,6 +204,8 @@ fn classify(
         ProbeError::Auth(detail)
     } else if error.is_timeout() {
         ProbeError::Timeout(timeout)
+    } else if detail.contains(super::wire::TOO_LARGE) {
+        ProbeError::Garbage(detail)
     } else if matches!(
         error.kind(),
         ErrorKind::Parse | ErrorKind::UnexpectedReturnType
@@ -403,6 +388,22 @@ mod tests {
                 error,
                 ProbeError::Garbage(_) | ProbeError::Connect(_) | ProbeError::Lost(_)
             ),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_50_mb_reply_is_refused_at_the_bound_naming_it() {
+        let size = 50 * 1024 * 1024;
+        let mut reply = format!("${size}\r\n").into_bytes();
+        reply.resize(reply.len() + size, b'x');
+        reply.extend_from_slice(b"\r\n");
+        let reply: &'static [u8] = Box::leak(reply.into_boxed_slice());
+        let mut connection = Connection::new(fake_server(Some(reply)).await);
+        let result = poll_replication(&mut connection, Duration::from_secs(10)).await;
+        let error = result.unwrap_err();
+        assert!(
+            error.to_string().contains("reply larger than 8 MiB"),
             "{error:?}"
         );
     }

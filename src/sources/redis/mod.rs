@@ -22,6 +22,7 @@ pub mod target;
 pub mod trust;
 pub(crate) mod value;
 pub mod watch_sentinel;
+pub mod wire;
 
 pub use target::{PasswordFiles, Passwords, RedisTarget, TargetError};
 pub use trust::{AllowList, Credentials, Net, TlsFiles, Trust, TrustArgs, UrlKind};
