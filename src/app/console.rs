@@ -345,14 +345,17 @@ impl Loop {
     }
 
     /// Applies a report and any others already waiting: several sources
-    /// often report together, and one draw serves them all.
+    /// often report together, and one draw serves them all. True when the
+    /// screen would show something new (most polls change nothing).
     fn on_reports(&mut self, report: crate::model::SourceReport) -> bool {
+        let before = self.app.generation;
+        let pushed = self.app.timeline.pushed();
         self.app.apply_report(report, OffsetDateTime::now_utc());
         while let Some(report) = self.sources.reports.try_recv() {
             self.app.apply_report(report, OffsetDateTime::now_utc());
         }
         self.sources.offer_targets(&self.app.topology);
-        true
+        self.app.generation != before || self.app.timeline.pushed() != pushed
     }
 
     /// Gives the terminal back and stops until the shell continues the
@@ -383,8 +386,9 @@ impl Loop {
         self.executor.execute(action);
     }
 
-    /// Heals expired faults; true when the screen shows something that
-    /// changes with the clock alone.
+    /// Heals expired faults; true: the header's clock, "no leader for
+    /// 3.2s" and "heals in 42s" change with the clock alone (a frame that
+    /// changes a few cells writes only those).
     fn on_tick(&mut self) -> bool {
         let now = OffsetDateTime::now_utc();
         self.app.now = now;
@@ -392,14 +396,7 @@ impl Loop {
             self.execute(action);
         }
         self.app.mark_faults();
-        // "no leader for 3.2s" and "heals in 42s" change with the clock.
-        !self.app.faults.is_empty()
-            || self
-                .app
-                .topology
-                .clusters
-                .iter()
-                .any(|c| self.app.timeline.leaderless_since(&c.id).is_some())
+        true
     }
 }
 

@@ -46,8 +46,10 @@ pub struct AppState {
     /// The latest report of each source, in the order the sources were started.
     pub reports: Vec<SourceReport>,
     pub topology: Topology,
-    /// Bumped whenever the topology is replaced, so that what is derived
-    /// from it (the filtered clusters) is recomputed only then.
+    /// Bumped whenever the topology shows something new (see
+    /// [`Topology::same_view`]): the console redraws for a report only then,
+    /// and what is derived from it (the filtered clusters) is recomputed
+    /// only then.
     pub generation: u64,
     pub timeline: Timeline,
     pub lag: LagHistory,
@@ -157,9 +159,18 @@ impl AppState {
             (false, true) => self.timeline.observe(&Topology::default(), &next, now),
             (false, false) => Vec::new(),
         };
-        self.topology = next;
-        self.generation += 1;
-        self.mark_faults();
+        // Faults are marked on the new members before comparing: the old
+        // ones carry theirs.
+        let same = {
+            let mut next = next;
+            mark_faults_on(&mut next, &self.faults, now);
+            let same = next.same_view(&self.topology);
+            self.topology = next;
+            same
+        };
+        if !same {
+            self.generation += 1;
+        }
         events
     }
 
@@ -172,18 +183,7 @@ impl AppState {
 
     /// Writes each member's faults (with the time left) from the ledger.
     pub fn mark_faults(&mut self) {
-        let now = self.now;
-        for member in self
-            .topology
-            .clusters
-            .iter_mut()
-            .flat_map(|c| c.members.iter_mut())
-        {
-            member.faults = faults_on(member, &self.faults)
-                .into_iter()
-                .map(|f| f.label(now))
-                .collect();
-        }
+        mark_faults_on(&mut self.topology, &self.faults, self.now);
     }
 
     /// This run's faults whose time to live ran out and whose heal is not
@@ -241,6 +241,20 @@ impl AppState {
             .member(outcome.action.member());
         self.timeline.push(event.clone());
         event
+    }
+}
+
+/// Writes each member's faults (with the time left at `now`) from the ledger.
+fn mark_faults_on(topology: &mut Topology, faults: &[FaultRecord], now: Timestamp) {
+    for member in topology
+        .clusters
+        .iter_mut()
+        .flat_map(|c| c.members.iter_mut())
+    {
+        member.faults = faults_on(member, faults)
+            .into_iter()
+            .map(|f| f.label(now))
+            .collect();
     }
 }
 

@@ -176,6 +176,27 @@ impl Topology {
         self.clusters.iter().find(|c| c.id == id)
     }
 
+    /// Whether `other` shows the same: the same clusters and sources, but
+    /// for when each source last reported (most polls change nothing, and
+    /// a screen that would look the same is not redrawn for them).
+    pub fn same_view(&self, other: &Topology) -> bool {
+        let source = |a: &SourceState, b: &SourceState| {
+            a.id == b.id
+                && a.status == b.status
+                && a.error == b.error
+                && a.members == b.members
+                && a.notes == b.notes
+                && a.target == b.target
+        };
+        self.sources.len() == other.sources.len()
+            && self
+                .sources
+                .iter()
+                .zip(&other.sources)
+                .all(|(a, b)| source(a, b))
+            && self.clusters == other.clusters
+    }
+
     pub fn member_count(&self) -> usize {
         self.clusters.iter().map(|c| c.members.len()).sum()
     }
@@ -194,7 +215,8 @@ fn join_cluster_ids(
     cluster_obs: &[&ClusterObservation],
 ) -> ClusterSets {
     let mut sets = ClusterSets::default();
-    let arbitrated: Vec<&str> = cluster_obs
+    // A set: every member's candidates are checked against it.
+    let arbitrated: std::collections::HashSet<&str> = cluster_obs
         .iter()
         .filter(|o| o.consensus.is_some())
         .map(|o| o.id.as_str())
