@@ -84,8 +84,8 @@ def key_latency(fd, presses=30):
 def measure(members, seconds, needle, extra):
     pid, fd = spawn(["--sim", str(members)] + extra)
     try:
-        wait_for(fd, b"clusterdeck", 60)
-        # The first full report can take a while at 100,000 members.
+        # The badge is in the first frame; the first full report can take a
+        # while at 100,000 members.
         wait_for(fd, b"SIMULATED", 60)
         if needle:
             os.write(fd, b"/" + needle.encode() + b"\r")
