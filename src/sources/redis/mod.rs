@@ -23,6 +23,9 @@ pub mod trust;
 pub(crate) mod value;
 pub mod watch_sentinel;
 
+#[cfg(test)]
+mod failover_replay;
+
 pub use target::{PasswordFiles, Passwords, RedisTarget, TargetError};
 pub use trust::{AllowList, Credentials, Net, TlsFiles, Trust, TrustArgs, UrlKind};
 
