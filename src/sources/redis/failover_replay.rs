@@ -238,7 +238,9 @@ fn tier_changes(step: u64, offsets: [u64; 3]) -> Vec<(String, String)> {
         for sentinel in 1..=3 {
             let ms = tick * step + offsets[sentinel - 1];
             let mut said = RECORDED.iter().filter(|r| r.1 == sentinel && r.0 <= ms);
-            let Some(row) = said.next_back() else { continue };
+            let Some(row) = said.next_back() else {
+                continue;
+            };
             latest.insert(sentinel, source_report(sentinel, ms, row));
             let after = Topology::merge(latest.values());
             let events = timeline.observe(&before, &after, after_time(ms));
