@@ -338,6 +338,11 @@ pub struct SourceArgs {
     /// The cluster config the platform sources use (set from --config).
     #[arg(skip)]
     pub config: Arc<Config>,
+
+    /// Set from --read-only: the Docker source then sends only GET
+    /// requests, so it reads nothing inside containers.
+    #[arg(skip)]
+    pub read_only: bool,
 }
 
 /// Options of every mode.
@@ -677,6 +682,7 @@ impl SourceArgs {
             let spec = DockerSpec {
                 host: host.clone(),
                 config: Arc::clone(&self.config),
+                read_only: self.read_only,
             };
             plan.push(
                 SourceKind::Docker,

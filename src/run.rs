@@ -86,6 +86,7 @@ fn tls_notice(sources: &SourceArgs) -> Option<String> {
 
 async fn dispatch(mut cli: Cli) -> Result<ExitCode> {
     cli.sources.config = Arc::new(cli.common.load_config()?);
+    cli.sources.read_only = cli.common.read_only;
     check_usage(&cli)?;
     resolve_named_hosts(&mut cli.sources, cli.common.request_timeout).await;
     let header = HeaderInfo {

@@ -30,6 +30,7 @@ fn docker_source() -> SourceSpec {
     SourceSpec::Docker(DockerSpec {
         host: DockerHost::resolve(None),
         config: Arc::new(Config::default()),
+        read_only: false,
     })
 }
 
@@ -178,6 +179,66 @@ async fn three_redis_containers_are_one_cluster_with_placement_and_roles() {
         assert_eq!(m.native_role.as_deref(), Some("slave"));
         assert!(m.raw.contains_key(raw::CONTAINER_ID));
     }
+    w.stop().await;
+}
+
+/// Containers labelled `clusterdeck.read=redis` have their roles read
+/// inside them through the engine, with no Redis source at all; under
+/// `--read-only` nothing runs inside them and a note says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn labelled_containers_are_read_through_the_engine_unless_read_only() {
+    let mut test = DockerTest::new("read");
+    let (network, _) = test.network("bridge");
+    let net = [
+        "--network",
+        network.as_str(),
+        "--label",
+        "clusterdeck.read=redis",
+    ];
+    let master_cmd = redis_command(None);
+    let master = test.run(
+        "master",
+        &net,
+        &master_cmd.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let master_ip = test.ip(&master, &network);
+    let replica_cmd = redis_command(Some(&master_ip));
+    let replica = test.run(
+        "replica",
+        &net,
+        &replica_cmd.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let replica_ip = test.ip(&replica, &network);
+    let (master_at, replica_at) = (addr(&master_ip), addr(&replica_ip));
+    let mut w = Watcher::new();
+    w.start(docker_source());
+    w.until("the master leading and the replica linked", DEADLINE, |w| {
+        let (Some(m), Some(r)) = (
+            member(&w.app.topology, &master_at),
+            member(&w.app.topology, &replica_at),
+        ) else {
+            return false;
+        };
+        m.leader
+            && m.native_role.as_deref() == Some("master")
+            && r.native_role.as_deref() == Some("slave")
+            && r.link == Some(clusterdeck::model::Link::Up)
+    })
+    .await;
+    w.stop().await;
+    let mut w = Watcher::new();
+    let source = w.start(SourceSpec::Docker(DockerSpec {
+        host: DockerHost::resolve(None),
+        config: Arc::new(Config::default()),
+        read_only: true,
+    }));
+    w.until("the read-only source's note", DEADLINE, |w| {
+        w.report(&source)
+            .is_some_and(|r| r.notes.iter().any(|n| n.contains("clusterdeck.read")))
+    })
+    .await;
+    let m = member(&w.app.topology, &master_at).expect("the master container");
+    assert_eq!((m.leader, m.native_role.as_deref()), (false, None));
     w.stop().await;
 }
 
@@ -457,6 +518,7 @@ async fn services_of_one_stack_are_one_cluster_with_tiers_from_the_config() {
     w.start(SourceSpec::Docker(DockerSpec {
         host: DockerHost::resolve(None),
         config: Arc::new(config),
+        read_only: false,
     }));
     let tiers = |w: &Watcher| {
         w.cluster("config/dgraph").map(|c| {
@@ -661,6 +723,7 @@ async fn remove_instance_runs_the_configured_command_and_shows_its_output_and_ex
     w.start(SourceSpec::Docker(DockerSpec {
         host: DockerHost::resolve(None),
         config: Arc::clone(&config),
+        read_only: false,
     }));
     w.until(
         "both instances in their configured clusters",

@@ -510,6 +510,53 @@ fn the_lab_on_swarm_scales_its_copies_with_s_and_removes_everything_on_exit() {
     assert_eq!(listed(&["network", "ls"]), "", "network removed");
 }
 
+/// Issue #13: the overlay is not routed to the host, so the Docker source
+/// reads each task's Redis inside its container through the engine: the
+/// master service's task leads (no NO LEADER), a copy is a slave with its
+/// link up.
+#[test]
+fn the_lab_on_swarm_shows_its_master_leading_and_a_copy_linked() {
+    let _swarm = SwarmGuard::enter();
+    let image = common::docker::test_image();
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path().to_str().unwrap().to_string();
+    let mut sweep = LabSweep(None);
+    let args = ["lab", "--swarm", "--image", image, "--replicas", "1"];
+    let mut c = PtyConsole::spawn(
+        &[&args[..], &["--interval", "200ms"]].concat(),
+        160,
+        50,
+        &[("CLUSTERDECK_STATE_DIR", &state)],
+    );
+    let id = lab_id(&c.wait_for_text("Docker lab", DEADLINE));
+    sweep.0 = Some(id.clone());
+    let master = format!("clusterdeck-lab-{id}-master");
+    let copies = format!("clusterdeck-lab-{id}-copies");
+    c.wait_for_text("Clusters", DEADLINE);
+    filter_to_service(&mut c, &master, 1);
+    let task = format!("{master}.1");
+    // The members row: the leader's star, the tier, the task, its role.
+    let row = format!("★ MASTER {task} ");
+    c.wait_for("the master's task leading", DEADLINE, |s| {
+        let leads = s
+            .lines()
+            .any(|l| l.contains(&row) && l.contains(" master "));
+        leads && !s.contains("NO LEADER")
+    });
+    filter_to_service(&mut c, &copies, 1);
+    let copy = format!("{copies}.1");
+    c.wait_for("a copy with role slave and its link up", DEADLINE, |s| {
+        s.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.windows(2).any(|p| p[0] == "COPY" && p[1] == copy)
+                && w.contains(&"slave")
+                && w.contains(&"up")
+        })
+    });
+    c.send("q");
+    assert!(c.wait_exit(DEADLINE).success());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn n_on_a_network_it_cannot_leave_says_so_before_acting() {
     let mut test = DockerTest::new("host");

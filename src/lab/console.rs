@@ -174,6 +174,7 @@ async fn run_on_docker(
         redis: lab.master_url.clone().into_iter().collect(),
         docker: Some(host.as_str().to_string()),
         config: Arc::clone(&options.config),
+        read_only: header.read_only,
         ..SourceArgs::default()
     };
     let sources = args.plan_with(&Discovered::default())?;

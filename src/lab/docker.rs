@@ -3,7 +3,11 @@
 //! `--swarm`, a small stack on an attachable overlay: a `master` service of
 //! one task and a `copies` service whose tasks replicate from it (by
 //! `tasks.<master service>`), so that scale and cordon have something to act
-//! on. Their tiers come from the `clusterdeck.tier` label. Everything it
+//! on. The overlay is not routed to the host, so the services carry the
+//! `clusterdeck.read=redis` label: the Docker source reads each task's
+//! roles inside its container through the engine
+//! ([`engine_read`](crate::sources::docker::engine_read)); the
+//! `clusterdeck.tier` label is the fallback until then. Everything it
 //! creates carries the label `clusterdeck.lab=<id>` and is removed by
 //! [`DockerLab::stop`], which waits until the tasks' containers are gone.
 
@@ -24,6 +28,7 @@ use futures::StreamExt;
 
 use crate::sources::docker::DockerHost;
 use crate::sources::docker::client::{is_not_found, timed};
+use crate::sources::docker::engine_read::{READ_LABEL, READ_REDIS};
 use crate::sources::docker::observe::TIER_LABEL;
 
 /// The label on everything a lab creates.
@@ -245,6 +250,7 @@ impl DockerLab {
         let mut labels = self.labels();
         let tier = if master.is_some() { "copy" } else { "master" };
         labels.insert(TIER_LABEL.into(), tier.into());
+        labels.insert(READ_LABEL.into(), READ_REDIS.into());
         let spec = ServiceSpec {
             name: Some(name.clone()),
             labels: Some(labels),

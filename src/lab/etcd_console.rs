@@ -140,6 +140,7 @@ async fn console_on_docker(
     let args = SourceArgs {
         docker: Some(host.as_str().to_string()),
         config: Arc::clone(&config),
+        read_only: header.read_only,
         ..SourceArgs::default()
     };
     let sources = args.plan_with(&Discovered::default())?;

@@ -68,6 +68,12 @@ pub struct MemberObservation {
     pub lag: Option<NativeLag>,
     /// The raft term or epoch the member is in.
     pub term: Option<u64>,
+    /// Set when an arbiter describes a member the source could not reach
+    /// (Sentinel's entry for an instance that does not answer): the
+    /// arbiter's configuration epoch. Sentinels learn of a failover a moment
+    /// apart, so among such descriptions the newest decision gives the
+    /// tier, not the newest poll.
+    pub secondhand_epoch: Option<u64>,
     pub sync: Option<SyncProgress>,
     pub placement: Placement,
     pub error: Option<String>,

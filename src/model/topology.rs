@@ -473,8 +473,12 @@ fn add_sources(member: &mut Member, group: &[Seen<'_>]) {
 }
 
 /// The observation a member's role comes from: among the strongest that
-/// know its tier, the newest. Two sources polling one instance a moment
-/// apart during a failover disagree; the later answer is the truth now.
+/// know its tier, the newest that the instance gave itself. Two sources
+/// polling one instance a moment apart during a failover disagree; the
+/// later answer is the truth now. An instance nobody reached is described
+/// second-hand (Sentinel's entry, a last answer): the newest decision (the
+/// highest epoch) gives its tier, then the newest report, so views of
+/// arbiters a moment behind do not flip it back and forth.
 fn role_source<'a>(strongest: &[&Seen<'a>]) -> &'a MemberObservation {
     let known = strongest
         .iter()
@@ -484,13 +488,22 @@ fn role_source<'a>(strongest: &[&Seen<'a>]) -> &'a MemberObservation {
         return strongest[0].2;
     };
     let top = first.2.authority;
-    known
-        .iter()
-        .filter(|(_, _, o)| o.authority == top)
-        // max_by_key keeps the last of equals: reverse to keep the first.
-        .rev()
-        .max_by_key(|(_, at, _)| *at)
-        .map_or(first.2, |(_, _, o)| *o)
+    let top_known = || known.iter().filter(|(_, _, o)| o.authority == top);
+    let firsthand = |o: &MemberObservation| {
+        o.secondhand_epoch.is_none() && o.health != super::member::Health::Down
+    };
+    // max_by_key keeps the last of equals: reverse to keep the first.
+    let chosen = if top_known().any(|(_, _, o)| firsthand(o)) {
+        top_known()
+            .filter(|(_, _, o)| firsthand(o))
+            .rev()
+            .max_by_key(|(_, at, _)| *at)
+    } else {
+        top_known()
+            .rev()
+            .max_by_key(|(_, at, o)| (o.secondhand_epoch, *at))
+    };
+    chosen.map_or(first.2, |(_, _, o)| *o)
 }
 
 /// One cluster per set of joined ids, keyed by the set's root; named after its

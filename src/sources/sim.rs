@@ -485,6 +485,7 @@ fn member_observation(cluster: &SimCluster, member: &SimMember, step: u64) -> Me
         lag_seconds: lag_bytes.map(|b| (b as f64 / BYTES_PER_SECOND * 10.0).round() / 10.0),
         lag: None,
         term: None,
+        secondhand_epoch: None,
         sync: None,
         placement: member.placement.clone(),
         error: (!up).then(|| format!("dial {}: connection refused", member.address)),

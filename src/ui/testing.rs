@@ -216,6 +216,79 @@ pub fn real_lengths() -> TestApp {
     app
 }
 
+/// The lab's failover as `lab` shows it: Sentinel's cluster of three
+/// loopback instances with five-digit ports; the master dies, and two
+/// seconds later a copy leads.
+pub fn lab_failover() -> TestApp {
+    let start = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+    let label = SourceLabel {
+        id: "sentinel#0".into(),
+        kind: SourceKind::Sentinel,
+        target: "redis://127.0.0.1:36301".into(),
+    };
+    let header = HeaderInfo {
+        simulated: false,
+        lab: true,
+        ..header()
+    };
+    let mut app = TestApp {
+        app: AppState::new(header, vec![label], start),
+        ui: UiState::new(Theme::COLOR),
+    };
+    let (old, new, other) = ("127.0.0.1:36299", "127.0.0.1:43775", "127.0.0.1:44347");
+    for (seconds, leader) in [(0, Some(old)), (1, None), (3, Some(new))] {
+        let at = start + time::Duration::seconds(seconds);
+        let members = [old, new, other]
+            .into_iter()
+            .map(|address| sentinel_member(address, leader, address == old && seconds > 0))
+            .collect();
+        let report = SourceReport {
+            source: "sentinel#0".into(),
+            kind: SourceKind::Sentinel,
+            target: "redis://127.0.0.1:36301".into(),
+            status: SourceStatus::Ok,
+            at,
+            clusters: vec![crate::model::ClusterObservation {
+                id: "sentinel/mymaster".into(),
+                kind: "redis".into(),
+                name: "mymaster".into(),
+                precedence: 5,
+                ..Default::default()
+            }],
+            members,
+            notes: Vec::new(),
+        };
+        app.apply_report(report, at);
+    }
+    app
+}
+
+/// A data node as the Sentinel source reports it.
+fn sentinel_member(
+    address: &str,
+    leader: Option<&str>,
+    down: bool,
+) -> crate::model::MemberObservation {
+    use crate::model::{Health, Tier};
+    let leads = leader == Some(address);
+    let was_master = leader.is_none() && down;
+    crate::model::MemberObservation {
+        cluster: "sentinel/mymaster".into(),
+        name: address.into(),
+        address: Some(address.into()),
+        authority: crate::model::Authority::Application,
+        tier: if leads || was_master {
+            Tier::Master
+        } else {
+            Tier::Copy
+        },
+        leader: leads,
+        claims_leader: leads,
+        health: if down { Health::Down } else { Health::Ok },
+        ..Default::default()
+    }
+}
+
 pub fn render_buffer(
     app: &TestApp,
     width: u16,

@@ -23,6 +23,46 @@ fn screen_120x36() {
     insta::assert_snapshot!(testing::render_screen(&testing::real_lengths(), MEDIUM));
 }
 
+#[test]
+fn screen_120x36_lab_failover() {
+    insta::assert_snapshot!(testing::render_screen(&testing::lab_failover(), MEDIUM));
+}
+
+#[test]
+fn screen_80x24_lab_failover() {
+    insta::assert_snapshot!(testing::render_screen(&testing::lab_failover(), SMALL));
+}
+
+/// Issue #13: a failover's row in the timeline keeps the new leader and the
+/// time without one whole at every width from 80 columns, the kind word
+/// long where it was long.
+#[test]
+fn a_failover_keeps_its_new_leader_and_leaderless_time_at_any_width() {
+    let app = testing::lab_failover();
+    for width in (80..=200).step_by(4).chain([MEDIUM.0]) {
+        let screen = testing::text(&testing::screen_buffer(&app, (width, 36)));
+        let timeline: Vec<&str> = screen
+            .lines()
+            .map(|l| l.rsplit('│').nth(1).unwrap_or(""))
+            .collect();
+        let row = timeline
+            .iter()
+            .position(|l| l.starts_with("00:00:03 leader") && l.contains("127.0.0.1:43775"))
+            .unwrap_or_else(|| panic!("the new leader at {width} columns:\n{screen}"));
+        // The event's row and those it wraps onto.
+        let event = timeline[row..(row + 3).min(timeline.len())].join(" ");
+        assert!(
+            event.contains("(2.0s leaderless") || event.contains("(2.0s without leader"),
+            "the leaderless time at {width} columns:\n{screen}"
+        );
+        let long = screen.contains("leader_changed");
+        assert!(
+            long || width < MEDIUM.0,
+            "the kind word at {width}:\n{screen}"
+        );
+    }
+}
+
 /// Issue #13: no address is ever cut (a shortened port is a valid but
 /// wrong port), with names as long as the Docker lab makes them and IPv6
 /// addresses; from 120 columns every member's address is on screen.

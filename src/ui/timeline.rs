@@ -11,6 +11,7 @@ use super::view::View;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
 
 use super::{Pane, pane_block, view};
 use crate::model::{Event, EventKind};
@@ -61,13 +62,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
                 lines.push(Line::styled("── before this run ──", app.ui.theme().dim()));
             }
             newer_is_live = !event.history;
-            let line = line(app, event, show_cluster, short);
+            let rows = event_lines(app, event, show_cluster, short, inner.width);
             // The top event is the one Enter goes to from the zoomed
             // timeline: marked while focused.
-            lines.push(match i == 0 && app.ui.focus() == Pane::Timeline {
+            let marked = i == 0 && app.ui.focus() == Pane::Timeline;
+            lines.extend(rows.into_iter().map(|line| match marked {
                 true => line.style(app.ui.theme().selection(true)),
                 false => line,
-            });
+            }));
         }
         lines.truncate(inner.height as usize);
         lines
@@ -75,38 +77,147 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     frame.render_widget(Paragraph::new(super::shown_all(lines)).block(block), area);
 }
 
-fn line(app: &View, event: &Event, show_cluster: bool, short: bool) -> Line<'static> {
+/// One event as one row, or more when its row would be cut: a change of
+/// leader is then written with the news first (the new leader, the time
+/// without one; the kind word unpadded, no cluster column) and wrapped under
+/// its summary, so neither is ever cut at the pane's edge.
+fn event_lines(
+    app: &View,
+    event: &Event,
+    show_cluster: bool,
+    short: bool,
+    width: u16,
+) -> Vec<Line<'static>> {
+    let width = usize::from(width);
+    let row = line(app, event, Layout::padded(show_cluster, short));
+    let leader_news = matches!(
+        event.kind,
+        EventKind::LeaderChanged | EventKind::LeaderRestored
+    );
+    if row.width() <= width || !leader_news {
+        return vec![row];
+    }
+    let compact = line(app, event, Layout::compact(short));
+    if compact.width() <= width {
+        return vec![compact];
+    }
+    wrap(compact, width)
+}
+
+/// How an event's row is laid out.
+#[derive(Clone, Copy)]
+struct Layout {
+    show_cluster: bool,
+    short: bool,
+    /// The kind padded to its column, the summary in its usual order.
+    padded: bool,
+}
+
+impl Layout {
+    fn padded(show_cluster: bool, short: bool) -> Layout {
+        Layout {
+            show_cluster,
+            short,
+            padded: true,
+        }
+    }
+
+    fn compact(short: bool) -> Layout {
+        Layout {
+            show_cluster: false,
+            short,
+            padded: false,
+        }
+    }
+}
+
+fn line(app: &View, event: &Event, layout: Layout) -> Line<'static> {
     let theme = app.ui.theme();
-    let kind = if short {
-        format!("{:<SHORT_KIND_WIDTH$}", short_kind(event.kind))
-    } else {
-        format!("{:<KIND_WIDTH$}", event.kind.as_str())
+    let word = match layout.short {
+        true => short_kind(event.kind),
+        false => event.kind.as_str(),
+    };
+    let kind = match (layout.padded, layout.short) {
+        (false, _) => word.to_string(),
+        (true, true) => format!("{word:<SHORT_KIND_WIDTH$}"),
+        (true, false) => format!("{word:<KIND_WIDTH$}"),
+    };
+    // An earlier run's is dated when not today.
+    let date = event.at.date();
+    let clock = match event.history && date != app.now.date() {
+        true => format!("{date} {}", view::clock(event.at)),
+        false => view::clock(event.at),
     };
     let mut spans = vec![
-        Span::styled(view::clock(event.at), theme.dim()),
+        Span::styled(clock, theme.dim()),
         Span::raw(" "),
         Span::styled(kind, theme.event(event.kind)),
         Span::raw(" "),
     ];
-    if show_cluster {
+    if layout.show_cluster {
         let cluster = event.cluster.as_deref().unwrap_or("-");
         spans.push(Span::styled(format!("{cluster:<20} "), theme.dim()));
     }
-    let summary = if short {
-        event.short_summary()
-    } else {
-        event.summary()
+    let summary = match layout.short || !layout.padded {
+        true => event.short_summary(),
+        false => event.summary(),
     };
-    spans.push(Span::raw(summary));
-    // An earlier run's: dim, and dated when not today.
-    if event.history {
-        let date = event.at.date();
-        if date != app.now.date() {
-            spans[0] = Span::styled(format!("{date} {}", view::clock(event.at)), theme.dim());
-        }
-        return Line::from(spans).style(theme.dim());
+    // Escaped here so that widths are measured as drawn.
+    spans.push(Span::raw(crate::escape::escape(&summary).into_owned()));
+    // An earlier run's: dim.
+    match event.history {
+        true => Line::from(spans).style(theme.dim()),
+        false => Line::from(spans),
     }
-    Line::from(spans)
+}
+
+/// A row's summary (its last span) wrapped onto rows of `width`, the later
+/// ones indented under the kind. It breaks between clauses only (before
+/// `(`, after `,`), so `2.0s leaderless` stays in one piece.
+fn wrap(row: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    let style = row.style;
+    let mut current = row.spans;
+    let summary = current.pop().map(|s| s.content.into_owned());
+    let indent: usize = current.iter().take(2).map(Span::width).sum();
+    let mut used: usize = current.iter().map(Span::width).sum();
+    let mut rows = Vec::new();
+    let mut text = String::new();
+    for clause in clauses(&summary.unwrap_or_default()) {
+        let needed = clause.width() + usize::from(!text.is_empty());
+        if !text.is_empty() && used + needed > width {
+            current.push(Span::raw(std::mem::take(&mut text)));
+            rows.push(Line::from(std::mem::take(&mut current)).style(style));
+            current = vec![Span::raw(" ".repeat(indent))];
+            used = indent;
+        }
+        if !text.is_empty() {
+            text.push(' ');
+            used += 1;
+        }
+        text.push_str(clause);
+        used += clause.width();
+    }
+    current.push(Span::raw(text));
+    rows.push(Line::from(current).style(style));
+    rows
+}
+
+/// `a (2.0s leaderless, was b)` as `a`, `(2.0s leaderless,`, `was b)`.
+fn clauses(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut previous = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|(_, n)| *n);
+        if c == ' ' && (previous == Some(',') || next == Some('(')) {
+            out.push(&text[start..i]);
+            start = i + 1;
+        }
+        previous = Some(c);
+    }
+    out.push(&text[start..]);
+    out
 }
 
 /// A kind in a word, for a narrow pane; the summary says the rest.
@@ -159,14 +270,18 @@ mod tests {
     fn a_narrow_pane_keeps_the_new_leader_and_the_time_without_one() {
         let app = testing::scenario();
         let buffer = testing::render_buffer(&app, 48, 60, draw);
-        let (_, y) = testing::find(&buffer, " back (").expect("a leader back in view");
+        let (_, y) = testing::find(&buffer, " back").expect("a leader back in view");
         let row = testing::row_text(&buffer, y);
-        let time = row.split(" back (").nth(1).unwrap_or("");
         assert!(row.contains("leader "), "{row}");
+        // The time follows on the row, or whole on the next one.
+        let next = testing::row_text(&buffer, y + 1);
+        let inside = |text: &str| text.trim_matches(['│', ' ']).to_string();
+        let both = format!("{} {}", inside(&row), inside(&next));
+        let time = both.split(" back (").nth(1).unwrap_or("");
         let digit = time.starts_with(|c: char| c.is_ascii_digit());
         assert!(
-            digit && time.contains('s'),
-            "the time without a leader: {row}"
+            digit && time.contains("s leaderless)"),
+            "the time without a leader: {both}"
         );
     }
 

@@ -3,6 +3,7 @@
 //! names exactly what the engine will be asked about. Refusals happen here, before anything is asked,
 //! e.g. a container whose only network is the host's.
 
+use crate::actions::ledger::{FaultRecord, Undo};
 use crate::actions::plan::{
     AnswerKind, Draft, Field, Intent, PlanContext, Question, swarm_node, swarm_service,
 };
@@ -24,7 +25,7 @@ pub fn plan(
     match intent {
         Intent::Scale => scale(member),
         Intent::Cordon => cordon(member),
-        Intent::Uncordon => uncordon(member),
+        Intent::Uncordon => uncordon(member, ctx.faults),
         Intent::Disconnect => disconnect(member),
         Intent::Remove => remove(member, cluster, ctx.config),
         Intent::Reconnect | Intent::HealAll => {
@@ -102,8 +103,11 @@ fn cordon(member: &Member) -> Result<Draft, String> {
     Ok(Draft::new(action, questions))
 }
 
-fn uncordon(member: &Member) -> Result<Draft, String> {
-    let (id, host) = node_of(member)?;
+fn uncordon(member: &Member, faults: &[FaultRecord]) -> Result<Draft, String> {
+    let (id, host) = match node_of(member) {
+        Ok(node) => node,
+        Err(error) => node_cordoned_for(member, faults).ok_or(error)?,
+    };
     Ok(Draft::new(
         Action::Uncordon {
             member: member.id.clone(),
@@ -111,6 +115,33 @@ fn uncordon(member: &Member) -> Result<Draft, String> {
         },
         Vec::new(),
     ))
+}
+
+/// The node to make active again for a task on no node (pending after the
+/// console drained the node it ran on): the node the console cordoned, this
+/// member's cordon first; none when that is not one node.
+fn node_cordoned_for(member: &Member, faults: &[FaultRecord]) -> Option<(String, String)> {
+    member.placement.handles.swarm.task_id.as_ref()?;
+    let cordoned: Vec<(&str, &String, &String)> = faults
+        .iter()
+        .filter_map(|f| match &f.undo {
+            Undo::SwarmNodeAvailability {
+                node_id, hostname, ..
+            } => Some((f.member.as_str(), node_id, hostname)),
+            _ => None,
+        })
+        .collect();
+    let own: Vec<_> = cordoned.iter().filter(|c| c.0 == member.id).collect();
+    let mut nodes: Vec<(&String, &String)> = match own.is_empty() {
+        true => cordoned.iter().map(|c| (c.1, c.2)).collect(),
+        false => own.iter().map(|c| (c.1, c.2)).collect(),
+    };
+    nodes.sort();
+    nodes.dedup();
+    match nodes.as_slice() {
+        [(id, host)] => Some((id.to_string(), host.to_string())),
+        _ => None,
+    }
 }
 
 fn container_of(member: &Member, intent: Intent) -> Result<(String, String), String> {
@@ -251,6 +282,53 @@ mod tests {
             &cluster(),
             &ctx(&config),
         );
+        assert!(plain.unwrap_err().contains("outside Swarm"));
+    }
+
+    fn node_cordon(member: &str, node: &str) -> FaultRecord {
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        FaultRecord {
+            id: format!("f-{node}"),
+            run: "run".into(),
+            member: member.into(),
+            target: node.into(),
+            summary: format!("node {node} drained"),
+            injected_at: now,
+            expires_at: now + time::Duration::minutes(5),
+            undo: Undo::SwarmNodeAvailability {
+                node_id: format!("id-{node}"),
+                hostname: node.into(),
+                availability: "active".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn uncordon_on_a_pending_task_makes_the_node_the_console_drained_active() {
+        let config = Config::default();
+        let mut task = container(&["a"], None);
+        task.placement.platform = Some(Platform::Swarm);
+        task.placement.handles.swarm.task_id = Some("t1".into());
+        let faults = [node_cordon("10.0.0.5:6379", "host-1")];
+        let ctx = PlanContext {
+            config: &config,
+            faults: &faults,
+        };
+        let draft = plan(Intent::Uncordon, &task, &cluster(), &ctx).unwrap();
+        match draft.action() {
+            Action::Uncordon { node, .. } => assert_eq!(*node, swarm_node("id-host-1", "host-1")),
+            other => panic!("{other:?}"),
+        }
+        // Two nodes drained, neither for this task: which one is not a guess.
+        let faults = [node_cordon("x", "host-1"), node_cordon("y", "host-2")];
+        let ctx = PlanContext {
+            config: &config,
+            faults: &faults,
+        };
+        let error = plan(Intent::Uncordon, &task, &cluster(), &ctx).unwrap_err();
+        assert!(error.contains("Swarm task on no node"), "{error}");
+        // A plain container is never planned from the ledger.
+        let plain = plan(Intent::Uncordon, &container(&["a"], None), &cluster(), &ctx);
         assert!(plain.unwrap_err().contains("outside Swarm"));
     }
 

@@ -4,15 +4,21 @@
 //! Updates are pushed: the engine's event stream (containers, services,
 //! nodes, networks) triggers a new look within a few milliseconds. A slow
 //! poll (ten intervals, at least 5 s) is the safety net for a lost event or a
-//! dropped stream. Only GET requests are sent.
+//! dropped stream. Only GET requests are sent, but for the reads a
+//! `clusterdeck.read` label asks for ([`engine_read`]), repeated every
+//! interval.
 //!
 //! - [`client`]: which engine, a version-negotiated client, timeouts;
 //! - [`inventory`]: one look at the engine;
 //! - [`observe`]: the pure mapping from a look to members and clusters;
+//! - [`engine_read`]: Redis roles read inside labelled containers the
+//!   console cannot reach, through the engine (the only non-GET requests,
+//!   and only where a label asks for them);
 //! - [`raw`]: the keys of `Member::raw` (the details pane); the planners
 //!   read the typed [`Handles`](crate::model::Handles) instead.
 
 pub mod client;
+pub mod engine_read;
 pub mod inventory;
 pub mod observe;
 
@@ -58,6 +64,9 @@ pub mod raw {
 pub struct DockerSpec {
     pub host: DockerHost,
     pub config: Arc<Config>,
+    /// `--read-only`: GET requests only, so no reads inside containers
+    /// ([`engine_read`] runs a command there); a note says what is left out.
+    pub read_only: bool,
 }
 
 /// How long a burst of events is gathered before one look.
@@ -65,63 +74,115 @@ const DEBOUNCE: Duration = Duration::from_millis(30);
 /// Wait after a failure before trying the engine again.
 const RETRY: Duration = Duration::from_secs(2);
 
-/// Runs until shutdown: look, report, wait for an event or the safety poll.
+type Events = BoxStream<'static, Result<bollard::models::EventMessage, bollard::errors::Error>>;
+
+/// What the source keeps between looks.
+#[derive(Default)]
+struct Watch {
+    memory: Memory,
+    docker: Option<Docker>,
+    events: Option<Events>,
+    /// The latest look's own observations and what it reads through the
+    /// engine ([`engine_read`]): read again every interval, since a role
+    /// changes without an engine event.
+    last: Option<(observe::Observed, Vec<engine_read::ReadTarget>)>,
+    /// When the engine was last looked at in full.
+    looked: Option<tokio::time::Instant>,
+}
+
+/// Runs until shutdown: look, report, wait for an event or the safety poll
+/// (or, while members are read through the engine, the interval).
 pub async fn run(ctx: SourceContext, spec: DockerSpec) {
     let safety = (ctx.interval * 10).max(Duration::from_secs(5));
-    let mut memory = Memory::default();
-    let mut docker: Option<Docker> = None;
-    let mut events: Option<
-        BoxStream<'static, Result<bollard::models::EventMessage, bollard::errors::Error>>,
-    > = None;
+    let mut watch = Watch::default();
+    let mut full = true;
     loop {
-        let report = match look(&ctx, &spec, &mut docker, &mut memory).await {
-            Ok(report) => report,
-            Err(error) => {
-                docker = None;
-                events = None;
-                tracing::warn!(source = %ctx.id, %error, "docker look failed");
-                error_report(&ctx, &spec, error)
-            }
+        let result = match full {
+            true => look(&ctx, &spec, &mut watch).await,
+            false => reread(&ctx, &spec, &mut watch).await,
         };
-        let healthy = docker.is_some();
+        let report = result.unwrap_or_else(|error| {
+            watch.docker = None;
+            watch.events = None;
+            tracing::warn!(source = %ctx.id, %error, "docker look failed");
+            error_report(&ctx, &spec, error)
+        });
         if !send(&ctx, report).await {
             return;
         }
-        if events.is_none()
-            && let Some(d) = &docker
+        if watch.events.is_none()
+            && let Some(d) = &watch.docker
         {
-            events = Some(event_stream(d));
+            watch.events = Some(event_stream(d));
         }
-        let wait = if healthy { safety } else { RETRY };
-        if !wait_for_change(&ctx, &mut events, wait).await {
-            return;
+        let reading = watch.last.as_ref().is_some_and(|(_, t)| !t.is_empty());
+        let wait = match (watch.docker.is_some(), reading) {
+            (false, _) => RETRY,
+            (true, true) => ctx.interval,
+            (true, false) => safety,
+        };
+        match wait_for_change(&ctx, &mut watch.events, wait).await {
+            Wake::Shutdown => return,
+            Wake::Changed => full = true,
+            Wake::Quiet => {
+                let since = watch.looked.map_or(safety, |at| at.elapsed());
+                full = !reading || since >= safety;
+            }
         }
     }
 }
 
-/// One look, connecting first if needed.
+/// One full look, connecting first if needed.
 async fn look(
     ctx: &SourceContext,
     spec: &DockerSpec,
-    docker: &mut Option<Docker>,
-    memory: &mut Memory,
+    watch: &mut Watch,
 ) -> Result<SourceReport, String> {
-    if docker.is_none() {
-        *docker = Some(spec.host.connect(ctx.timeout).await?);
+    if watch.docker.is_none() {
+        watch.docker = Some(spec.host.connect(ctx.timeout).await?);
     }
-    let Some(client) = docker.as_ref() else {
+    let Some(client) = watch.docker.as_ref() else {
         return Err("not connected".into());
     };
     let inventory = Inventory::fetch(client, ctx.timeout).await?;
-    let observed = observe::observe(&inventory, &spec.config, memory);
+    let observed = observe::observe(&inventory, &spec.config, &mut watch.memory);
+    let mut targets = engine_read::targets(&observed.members, &inventory);
+    let mut notes = Vec::new();
+    if spec.read_only && !targets.is_empty() {
+        targets.clear();
+        notes.push(READ_ONLY_NOTE.to_string());
+    }
+    watch.looked = Some(tokio::time::Instant::now());
+    watch.last = Some((observed, targets));
+    let mut report = reread(ctx, spec, watch).await?;
+    report.notes = notes;
+    Ok(report)
+}
+
+/// What a read-only console leaves out on an engine with labelled containers.
+const READ_ONLY_NOTE: &str = "read-only: containers labelled clusterdeck.read=redis are not \
+     read through the engine (an exec is not a GET request); their roles come from labels";
+
+/// The latest look again, with the members read through the engine anew.
+async fn reread(
+    ctx: &SourceContext,
+    spec: &DockerSpec,
+    watch: &mut Watch,
+) -> Result<SourceReport, String> {
+    let (Some(client), Some((observed, targets))) = (&watch.docker, &watch.last) else {
+        return Err("not connected".into());
+    };
+    let reads = engine_read::read_all(client, targets, ctx.timeout).await;
+    let mut members = observed.members.clone();
+    members.extend(engine_read::observations(&observed.members, &reads));
     Ok(SourceReport {
         source: ctx.id.clone(),
         kind: SourceKind::Docker,
         target: spec.host.as_str().to_string(),
         status: SourceStatus::Ok,
         at: OffsetDateTime::now_utc(),
-        clusters: observed.clusters,
-        members: observed.members,
+        clusters: observed.clusters.clone(),
+        members,
         notes: Vec::new(),
     })
 }
@@ -147,9 +208,7 @@ async fn send(ctx: &SourceContext, report: SourceReport) -> bool {
     }
 }
 
-fn event_stream(
-    docker: &Docker,
-) -> BoxStream<'static, Result<bollard::models::EventMessage, bollard::errors::Error>> {
+fn event_stream(docker: &Docker) -> Events {
     let filters = [(
         "type".to_string(),
         ["container", "service", "node", "network"]
@@ -166,16 +225,19 @@ fn event_stream(
         .boxed()
 }
 
-/// Waits for an event (then gathers its burst), the safety poll, or
-/// shutdown; false on shutdown. A broken stream is dropped, to be opened
-/// again after the next look.
-async fn wait_for_change(
-    ctx: &SourceContext,
-    events: &mut Option<
-        BoxStream<'static, Result<bollard::models::EventMessage, bollard::errors::Error>>,
-    >,
-    wait: Duration,
-) -> bool {
+/// Why the source woke up.
+enum Wake {
+    Shutdown,
+    /// An event (its burst gathered), or the stream broke: look in full.
+    Changed,
+    /// The wait ran out without an event.
+    Quiet,
+}
+
+/// Waits for an event (then gathers its burst), the end of `wait`, or
+/// shutdown. A broken stream is dropped, to be opened again after the next
+/// look.
+async fn wait_for_change(ctx: &SourceContext, events: &mut Option<Events>, wait: Duration) -> Wake {
     let next_event = async {
         match events.as_mut() {
             Some(stream) => stream.next().await,
@@ -184,35 +246,33 @@ async fn wait_for_change(
     };
     let got = tokio::select! {
         biased;
-        _ = ctx.shutdown.cancelled() => return false,
+        _ = ctx.shutdown.cancelled() => return Wake::Shutdown,
         item = next_event => Some(item),
         _ = tokio::time::sleep(wait) => None,
     };
     match got {
         Some(Some(Ok(event))) => {
             tracing::debug!(source = %ctx.id, kind = ?event.typ, action = ?event.action, "docker event");
-            gather_burst(ctx, events).await
+            match gather_burst(ctx, events).await {
+                true => Wake::Changed,
+                false => Wake::Shutdown,
+            }
         }
         Some(Some(Err(e))) => {
             tracing::warn!(source = %ctx.id, error = %client::describe(&e), "docker event stream failed");
             *events = None;
-            true
+            Wake::Changed
         }
         Some(None) => {
             *events = None;
-            true
+            Wake::Changed
         }
-        None => true,
+        None => Wake::Quiet,
     }
 }
 
 /// Takes the rest of a burst of events so that one look covers them.
-async fn gather_burst(
-    ctx: &SourceContext,
-    events: &mut Option<
-        BoxStream<'static, Result<bollard::models::EventMessage, bollard::errors::Error>>,
-    >,
-) -> bool {
+async fn gather_burst(ctx: &SourceContext, events: &mut Option<Events>) -> bool {
     let until = tokio::time::Instant::now() + DEBOUNCE;
     loop {
         let Some(stream) = events.as_mut() else {

@@ -24,6 +24,9 @@ pub(crate) mod value;
 pub mod watch_sentinel;
 pub mod wire;
 
+#[cfg(test)]
+mod failover_replay;
+
 pub use target::{PasswordFiles, Passwords, RedisTarget, TargetError};
 pub use trust::{AllowList, Credentials, Net, TlsFiles, Trust, TrustArgs, UrlKind};
 

@@ -323,7 +323,7 @@ fn sentinel_member(
 }
 
 /// One master's cluster: Sentinel's word plus the instances' own answers.
-struct ClusterView<'a> {
+pub(super) struct ClusterView<'a> {
     id: String,
     report: &'a MasterReport,
     master_address: String,
@@ -332,7 +332,10 @@ struct ClusterView<'a> {
 }
 
 impl<'a> ClusterView<'a> {
-    fn new(report: &'a MasterReport, polled: &'a BTreeMap<String, PolledInstance>) -> Self {
+    pub(super) fn new(
+        report: &'a MasterReport,
+        polled: &'a BTreeMap<String, PolledInstance>,
+    ) -> Self {
         let entries =
             std::iter::once(&report.master.entry).chain(report.replicas.iter().map(|r| &r.entry));
         let mut seen = BTreeSet::new();
@@ -357,7 +360,7 @@ impl<'a> ClusterView<'a> {
         }
     }
 
-    fn observation(&self) -> ClusterObservation {
+    pub(super) fn observation(&self) -> ClusterObservation {
         let master = &self.report.master;
         ClusterObservation {
             id: self.id.clone(),
@@ -396,7 +399,7 @@ impl<'a> ClusterView<'a> {
             .map(|_| address.as_str())
     }
 
-    fn members(&self) -> Vec<MemberObservation> {
+    pub(super) fn members(&self) -> Vec<MemberObservation> {
         let states = self.instances.iter().filter_map(|(_, _, s)| *s);
         let group = GroupView::new(&self.id, states, self.leader());
         self.instances
@@ -423,13 +426,7 @@ impl<'a> ClusterView<'a> {
         state: Option<&InstanceState>,
     ) -> MemberObservation {
         let replica = self.report.replicas.iter().find(|r| &r.entry == entry);
-        let tier = if entry.has_flag("master") {
-            Tier::Master
-        } else if entry.has_flag("slave") {
-            Tier::Copy
-        } else {
-            Tier::Unknown
-        };
+        let tier = self.tier_said(address, entry);
         let why = state
             .and_then(|s| s.error())
             .map_or_else(|| "not polled yet".to_string(), |e| e.to_string());
@@ -466,8 +463,33 @@ impl<'a> ClusterView<'a> {
                 .map(|(m, r)| m.saturating_sub(r)),
             error: Some(format!("{address}: {why}; {verdict}")),
             raw: entry.fields.clone(),
+            secondhand_epoch: Some(self.epoch()),
             ..MemberObservation::default()
         }
+    }
+
+    /// The tier Sentinel gives an instance by its entry. The master entry
+    /// of an instance Sentinel no longer gives clients (a failover promoted
+    /// another) is a copy already: Sentinel will make it one when it is back.
+    fn tier_said(&self, address: &str, entry: &SentinelEntry) -> Tier {
+        if entry.has_flag("master") && address == self.master_address {
+            Tier::Master
+        } else if entry.has_flag("master") || entry.has_flag("slave") {
+            Tier::Copy
+        } else {
+            Tier::Unknown
+        }
+    }
+
+    /// Sentinel's configuration epoch for this master (0 when it gives
+    /// none): it grows with every failover, so a Sentinel that has not
+    /// heard of the latest one says so by a lower number.
+    fn epoch(&self) -> u64 {
+        let fields = &self.report.master.entry.fields;
+        fields
+            .get("config-epoch")
+            .and_then(|e| e.trim().parse().ok())
+            .unwrap_or(0)
     }
 }
 
