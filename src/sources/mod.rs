@@ -12,6 +12,7 @@
 //! - [`probes`]: applications' own word on their members (etcd, ZooKeeper, ...).
 
 pub mod docker;
+pub mod inspect;
 pub mod kube;
 pub mod plan;
 pub mod poll;
