@@ -34,7 +34,8 @@ fn console(container: &str, extra: &[&str]) -> (PtyConsole, tempfile::TempDir) {
     c.send(container);
     c.send("\r");
     c.wait_for("the container's details", DEADLINE, |s| {
-        s.lines().any(|l| l.contains("│name") && l.contains(container))
+        s.lines()
+            .any(|l| l.contains("│name") && l.contains(container))
     });
     // The members pane: the selected member is the container.
     c.send("\t");
@@ -67,7 +68,9 @@ fn d_describes_the_container_and_search_moves_to_a_match() {
     });
     assert!(!found.contains("lines 1-"), "the view moved down:\n{found}");
     c.send("\x1b");
-    c.wait_for("the view closed", DEADLINE, |s| !s.contains("describe container"));
+    c.wait_for("the view closed", DEADLINE, |s| {
+        !s.contains("describe container")
+    });
     c.send("q");
     assert!(c.wait_exit(DEADLINE).success());
 }
@@ -89,10 +92,18 @@ fn l_shows_the_logs_escaped_and_follows_new_lines() {
     assert!(screen.contains("following"), "{screen}");
     // A line printed after the view opened appears.
     let later = format!("later-{marker}");
-    docker(&["exec", &container, "sh", "-c", &format!("echo {later} >> /tmp/feed")]);
+    docker(&[
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        &format!("echo {later} >> /tmp/feed"),
+    ]);
     c.wait_for("the followed line", DEADLINE, |s| s.contains(&later));
     c.send("\x1b");
-    c.wait_for("the view closed", DEADLINE, |s| !s.contains("logs container"));
+    c.wait_for("the view closed", DEADLINE, |s| {
+        !s.contains("logs container")
+    });
     c.send("q");
     assert!(c.wait_exit(DEADLINE).success());
 }
@@ -116,7 +127,9 @@ fn e_opens_a_shell_in_the_container_and_the_console_comes_back() {
     // Typed into the container's shell: its output (the sum is worked out
     // by the shell, so the typed echo alone cannot match) is on the
     // terminal, and the file proves it ran in the container.
-    c.send(&format!("echo shell-$((6*7))-{marker} > /tmp/x; cat /tmp/x\r"));
+    c.send(&format!(
+        "echo shell-$((6*7))-{marker} > /tmp/x; cat /tmp/x\r"
+    ));
     c.wait_for("the shell's output", DEADLINE, |s| {
         s.contains(&format!("shell-42-{marker}"))
     });
@@ -138,10 +151,15 @@ fn read_only_has_no_e_and_says_why() {
     let (mut c, _state) = console(&container, &["--read-only"]);
     c.send("?");
     let help = c.wait_for_text("In describe and logs", DEADLINE);
-    assert!(help.contains("describe:") && !help.contains("shell in it"), "{help}");
+    assert!(
+        help.contains("describe:") && !help.contains("shell in it"),
+        "{help}"
+    );
     c.send("\x1b");
     // Esc and the next key apart, or they read as Alt-e.
-    c.wait_for("help closed", DEADLINE, |s| !s.contains("In describe and logs"));
+    c.wait_for("help closed", DEADLINE, |s| {
+        !s.contains("In describe and logs")
+    });
     c.send("e");
     c.wait_for_text("is off: the console is read-only", DEADLINE);
     c.send("q");

@@ -74,7 +74,10 @@ async fn d_describes_the_pod_without_managed_fields_and_escaped() {
     assert!(!screen.contains("managedFields"), "{screen}");
     // YAML writes the control characters as its own escapes; nothing raw
     // reaches the terminal either way.
-    assert!(screen.contains(r#"note: "evil \e]52;c;aGk=\a end""#), "{screen}");
+    assert!(
+        screen.contains(r#"note: "evil \e]52;c;aGk=\a end""#),
+        "{screen}"
+    );
     c.send("q");
     c.wait_for("the view closed", WAIT, |sc| !sc.contains("describe pod"));
     c.send("q");
@@ -89,7 +92,10 @@ async fn l_asks_for_the_pod_log_and_shows_the_servers_answer() {
     let screen = c.wait_for("the log request's answer", WAIT, |sc| {
         sc.contains("logs of pod ag/copy-0: HTTP 404")
     });
-    assert!(screen.contains("logs pod ag/copy-0 · tail 500 · since all"), "{screen}");
+    assert!(
+        screen.contains("logs pod ag/copy-0 · tail 500 · since all"),
+        "{screen}"
+    );
     // p asks again for the previous container's log.
     c.send("p");
     c.wait_for_text("· previous container", WAIT);

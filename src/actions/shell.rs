@@ -54,7 +54,10 @@ impl ShellTarget {
             Subject::Facts { .. } => {}
         }
         let address = member.address.clone().ok_or_else(|| {
-            format!("{} has no container, pod or address to open a shell on", member.name)
+            format!(
+                "{} has no container, pod or address to open a shell on",
+                member.name
+            )
         })?;
         match cluster.kind.as_str() {
             "redis" => Ok(ShellTarget::Redis {
@@ -127,7 +130,11 @@ impl ShellCommand {
 impl ShellCommand {
     /// The command for `target`, with what `access` gives; an error
     /// names the program that is missing.
-    pub fn plan(member: &str, target: &ShellTarget, access: &ShellAccess) -> Result<ShellCommand, String> {
+    pub fn plan(
+        member: &str,
+        target: &ShellTarget,
+        access: &ShellAccess,
+    ) -> Result<ShellCommand, String> {
         let mut command = ShellCommand {
             member: member.to_string(),
             program: String::new(),
@@ -165,13 +172,20 @@ fn words(list: &[&str]) -> Vec<String> {
     list.iter().map(|w| w.to_string()).collect()
 }
 
-fn kubectl(command: &mut ShellCommand, namespace: &str, pod: &str, access: &ShellAccess) -> Result<(), String> {
+fn kubectl(
+    command: &mut ShellCommand,
+    namespace: &str,
+    pod: &str,
+    access: &ShellAccess,
+) -> Result<(), String> {
     on_path("kubectl", &format!("a shell in pod {namespace}/{pod}"))?;
     command.program = "kubectl".into();
     if let Some(context) = &access.kube_context {
         command.args = words(&["--context", context]);
     }
-    command.args.extend(words(&["exec", "-it", "-n", namespace, pod, "--", "sh"]));
+    command
+        .args
+        .extend(words(&["exec", "-it", "-n", namespace, pod, "--", "sh"]));
     if let Some(path) = &access.kubeconfig {
         let path = path.to_string_lossy().into_owned();
         command.shown_env.push(("KUBECONFIG".into(), path));
@@ -179,7 +193,11 @@ fn kubectl(command: &mut ShellCommand, namespace: &str, pod: &str, access: &Shel
     Ok(())
 }
 
-fn redis_cli(command: &mut ShellCommand, address: &str, access: &ShellAccess) -> Result<(), String> {
+fn redis_cli(
+    command: &mut ShellCommand,
+    address: &str,
+    access: &ShellAccess,
+) -> Result<(), String> {
     on_path("redis-cli", &format!("a shell on Redis {address}"))?;
     let (host, port) = split(address)?;
     command.program = "redis-cli".into();
@@ -252,7 +270,11 @@ fn is_executable(path: &Path) -> bool {
 /// What the session's platforms and sources give a shell on `target`.
 pub fn shell_access(platforms: &super::Platforms, target: &ShellTarget) -> ShellAccess {
     let kube = platforms.kube.as_ref().map(|k| k.current());
-    let host_of = |address: &str| split(address).map(|(h, _)| h.to_string()).unwrap_or_default();
+    let host_of = |address: &str| {
+        split(address)
+            .map(|(h, _)| h.to_string())
+            .unwrap_or_default()
+    };
     ShellAccess {
         docker_host: platforms.docker.as_ref().map(|h| h.as_str().to_string()),
         kubeconfig: kube.as_ref().and_then(|k| k.kubeconfig.clone()),

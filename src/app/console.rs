@@ -20,17 +20,17 @@ use tokio::sync::mpsc;
 
 use crate::actions::executor::ExecContext;
 use crate::actions::plan::heal_action;
+use crate::actions::shell::{self, ShellCommand, ShellTarget, shell_access};
 use crate::actions::{AuditLog, Executor, FaultLedger, HealReason, LabHandle, Platforms, RunId};
 use crate::config::Config;
-use crate::actions::shell::{self, ShellCommand, ShellTarget, shell_access};
 use crate::sources::inspect::{Feed, Reach};
 use crate::sources::plan::PlannedSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, Mode, UiRequest};
 
 use super::history::History;
-use super::views::Views;
 use super::runtime::{RunningSources, StopSignals, SuspendSignal};
+use super::views::Views;
 use super::{AppState, HeaderInfo};
 
 /// Everything the console needs to start.
@@ -426,7 +426,8 @@ impl Loop {
             }
             Err(e) => {
                 tracing::warn!(member = %command.member, error = %e, "shell: did not start");
-                self.ui.notify_error(format!("cannot run {}: {e}", command.program));
+                self.ui
+                    .notify_error(format!("cannot run {}: {e}", command.program));
             }
         }
         Ok(())

@@ -168,9 +168,6 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[Key::Char('o')], Command::Sort, "order members: name, role, health, lag, where, off", None, Always),
     bind(&[Key::Char(':')], Command::CommandLine, "command line", Some("cmd"), Always),
     bind(&[Key::Char('y')], Command::Copy, "copy the address (or name) to the clipboard", None, Always),
-    bind(&[Key::Char('d')], Command::Describe, "describe: its container, task or pod as YAML", Some("describe"), Always),
-    bind(&[Key::Char('l')], Command::Logs, "logs of its container or pod, followed", Some("logs"), Always),
-    bind(&[Key::Char('e')], Command::Shell, "shell in it: docker/kubectl exec, redis-cli, psql (y/N)", Some("shell"), Mutating),
     bind(&[Key::Char('K')], Command::LabKill, "kill selected (y/N)", Some("kill"), Lab),
     bind(&[Key::Char('R')], Command::LabRestart, "restart selected (y/N)", Some("restart"), Lab),
     bind(&[Key::Char('s')], Command::Act(Intent::Scale), "scale replicas (y/N)", Some("scale"), Mutating),
@@ -181,6 +178,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[Key::Char('x')], Command::Act(Intent::Remove), "remove instance (y/N)", Some("remove"), Mutating),
     bind(&[Key::Char('H')], Command::Act(Intent::HealAll), "heal all faults (y/N)", Some("heal"), Mutating),
     bind(&[Key::Char('F')], Command::Act(Intent::Switchover), "switchover: make it the leader (y/N)", None, Mutating),
+    bind(&[Key::Char('d')], Command::Describe, "describe: its container, task or pod as YAML", Some("describe"), Always),
+    bind(&[Key::Char('l')], Command::Logs, "logs of its container or pod, followed", Some("logs"), Always),
+    bind(&[Key::Char('e')], Command::Shell, "shell in it: docker/kubectl exec, redis-cli, psql (y/N)", Some("shell"), Mutating),
 ];
 
 /// The entries that exist in this session.
@@ -285,9 +285,7 @@ pub fn parse_command(line: &str, header: &HeaderInfo) -> Result<Option<ParsedCom
         return Err(unavailable(name, header));
     };
     match (spec.argument, &argument) {
-        (Some(wanted), None) if !wanted.starts_with('[') => {
-            Err(format!("usage: :{name} {wanted}"))
-        }
+        (Some(wanted), None) if !wanted.starts_with('[') => Err(format!("usage: :{name} {wanted}")),
         (None, Some(_)) => Err(format!("usage: :{name} (takes no argument)")),
         _ => Ok(Some(ParsedCommand {
             command: spec.command,

@@ -96,7 +96,10 @@ async fn pod_yaml(reach: &Reach, namespace: &str, pod: &str) -> Result<Described
         .get(pod, &kube::api::GetParams::default())
         .map_err(|e| format!("{what}: {e}"))?;
     let read = async {
-        let reply = client.request_stream(request).await.map_err(|e| e.to_string())?;
+        let reply = client
+            .request_stream(request)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut bytes = Vec::new();
         reply
             .take(DESCRIBE_LIMIT as u64 + 1)
@@ -110,7 +113,9 @@ async fn pod_yaml(reach: &Reach, namespace: &str, pod: &str) -> Result<Described
         .map_err(|_| format!("{what}: no answer within {:?}", reach.timeout))?
         .map_err(|e| format!("{what}: {e}"))?;
     if bytes.len() > DESCRIBE_LIMIT {
-        return Ok(Described::bounded(String::from_utf8_lossy(&bytes).into_owned()));
+        return Ok(Described::bounded(
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ));
     }
     let mut object: Value =
         serde_json::from_slice(&bytes).map_err(|e| format!("{what}: not JSON: {e}"))?;

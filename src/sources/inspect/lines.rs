@@ -28,7 +28,8 @@ impl LineSplitter {
             };
             if !self.skipping {
                 let room = MAX_LINE - self.carry.len();
-                self.carry.extend_from_slice(&piece[..piece.len().min(room)]);
+                self.carry
+                    .extend_from_slice(&piece[..piece.len().min(room)]);
                 if piece.len() > room {
                     out.push(self.take(true));
                     self.skipping = true;

@@ -49,8 +49,9 @@ impl Since {
     pub fn label(self) -> String {
         match self {
             Since::All => "all".into(),
-            Since::Seconds(s) => humantime::format_duration(std::time::Duration::from_secs(s))
-                .to_string(),
+            Since::Seconds(s) => {
+                humantime::format_duration(std::time::Duration::from_secs(s)).to_string()
+            }
         }
     }
 }
@@ -121,7 +122,10 @@ async fn docker_logs(
     let mut split = LineSplitter::default();
     while let Some(chunk) = logs.next().await {
         let chunk = chunk.map_err(|e| {
-            format!("logs of container {id}: {}", crate::sources::docker::client::describe(&e))
+            format!(
+                "logs of container {id}: {}",
+                crate::sources::docker::client::describe(&e)
+            )
         })?;
         if !forward(&mut split, &chunk.into_bytes(), sink).await {
             return Ok("closed".into());

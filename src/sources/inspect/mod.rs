@@ -88,10 +88,9 @@ impl Reach {
 /// A kube error as people read it: the server's status, else the transport's.
 fn kube_error(error: &kube::Error) -> String {
     match error {
-        kube::Error::Api(status) => format!(
-            "HTTP {} {}: {}",
-            status.code, status.reason, status.message
-        ),
+        kube::Error::Api(status) => {
+            format!("HTTP {} {}: {}", status.code, status.reason, status.message)
+        }
         other => other.to_string(),
     }
 }

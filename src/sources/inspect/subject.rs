@@ -110,9 +110,9 @@ pub fn log_target(member: &Member) -> Result<LogTarget, String> {
 fn no_container(member: &Member) -> String {
     let what = member.address.as_deref().unwrap_or(&member.name);
     match member.placement.platform {
-        Some(Platform::Process) => format!(
-            "logs need a container or pod; {what} is a process clusterdeck does not run"
-        ),
+        Some(Platform::Process) => {
+            format!("logs need a container or pod; {what} is a process clusterdeck does not run")
+        }
         Some(Platform::Simulated) => format!("logs need a container or pod; {what} is simulated"),
         _ => format!(
             "logs need a container or pod; {what} is known only through its application \
@@ -171,10 +171,15 @@ mod tests {
             platform: Some(Platform::Process),
             ..Placement::default()
         });
-        assert!(matches!(Subject::of(&process), Subject::Facts { ref yaml, .. } if yaml.contains("10.0.0.2:6379")));
+        assert!(
+            matches!(Subject::of(&process), Subject::Facts { ref yaml, .. } if yaml.contains("10.0.0.2:6379"))
+        );
         assert_eq!(
             log_target(&process),
-            Err("logs need a container or pod; 10.0.0.2:6379 is a process clusterdeck does not run".into())
+            Err(
+                "logs need a container or pod; 10.0.0.2:6379 is a process clusterdeck does not run"
+                    .into()
+            )
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{Viewer, ViewKind};
+use super::{ViewKind, Viewer};
 use crate::sources::inspect::LogOptions;
 use crate::ui::keymap::Key;
 

@@ -85,11 +85,18 @@ fn search_finds_highlights_and_wraps_with_n_and_capital_n() {
     handle(&mut v, &key('g'));
     handle(&mut v, &key('/'));
     typed(&mut v, "LINE 2");
-    assert!(screen(&v).contains("/LINE 2"), "the search is typed at the bottom");
+    assert!(
+        screen(&v).contains("/LINE 2"),
+        "the search is typed at the bottom"
+    );
     handle(&mut v, &code(KeyCode::Enter));
     assert_eq!(v.search.current, Some(2));
     handle(&mut v, &key('n'));
-    assert_eq!(v.search.current, Some(20), "line 20 is the next holding `line 2`");
+    assert_eq!(
+        v.search.current,
+        Some(20),
+        "line 20 is the next holding `line 2`"
+    );
     assert!(v.top() <= 20 && 20 < v.top() + 5, "the match is in view");
     handle(&mut v, &key('N'));
     assert_eq!(v.search.current, Some(2));
@@ -116,9 +123,14 @@ fn the_ring_keeps_the_last_lines_and_says_how_many_went() {
 #[test]
 fn control_characters_are_shown_escaped() {
     let mut v = logs();
-    v.apply(FeedEvent::Lines(vec!["evil \x1b]52;c;aGk=\x07 \x1b[2J end".into()]));
+    v.apply(FeedEvent::Lines(vec![
+        "evil \x1b]52;c;aGk=\x07 \x1b[2J end".into(),
+    ]));
     let shown = screen(&v);
-    assert!(shown.contains(r"evil \e]52;c;aGk=\x07 \e[2J end"), "{shown}");
+    assert!(
+        shown.contains(r"evil \e]52;c;aGk=\x07 \e[2J end"),
+        "{shown}"
+    );
     assert!(!v.lines()[0].contains('\x1b'));
 }
 
@@ -131,10 +143,15 @@ fn a_describe_starts_at_the_top_loading_first_and_says_when_cut() {
         truncated: true,
     }));
     let shown = screen(&v);
-    assert!(shown.contains("key0: 0") && !shown.contains("loading…"), "{shown}");
+    assert!(
+        shown.contains("key0: 0") && !shown.contains("loading…"),
+        "{shown}"
+    );
     assert!(!v.follows());
     assert!(shown.contains("cut at 4 MiB"), "{shown}");
-    v.apply(FeedEvent::Failed("inspect container x: gone (HTTP 404)".into()));
+    v.apply(FeedEvent::Failed(
+        "inspect container x: gone (HTTP 404)".into(),
+    ));
     assert!(screen(&v).contains("gone (HTTP 404)"));
 }
 
@@ -142,12 +159,18 @@ fn a_describe_starts_at_the_top_loading_first_and_says_when_cut() {
 fn esc_closes_p_is_for_pods_and_s_restarts_with_the_next_since() {
     let mut v = logs();
     assert_eq!(handle(&mut v, &key('p')), None);
-    assert_eq!(v.message.as_deref(), Some("p (previous container) is for pods"));
+    assert_eq!(
+        v.message.as_deref(),
+        Some("p (previous container) is for pods")
+    );
     let Some(ViewRequest::Restart(options)) = handle(&mut v, &key('s')) else {
         panic!("s restarts the stream");
     };
     assert_eq!(options.since, crate::sources::inspect::Since::Seconds(60));
-    assert_eq!(handle(&mut v, &code(KeyCode::Esc)), Some(ViewRequest::Close));
+    assert_eq!(
+        handle(&mut v, &code(KeyCode::Esc)),
+        Some(ViewRequest::Close)
+    );
     // Esc while typing a search only stops the search.
     handle(&mut v, &key('/'));
     assert_eq!(handle(&mut v, &code(KeyCode::Esc)), None);
