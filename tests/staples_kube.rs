@@ -107,6 +107,13 @@ async fn l_asks_for_the_pod_log_and_shows_the_servers_answer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn e_runs_kubectl_exec_on_the_pod_and_the_console_comes_back() {
+    let kubectl = std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output();
+    assert!(
+        kubectl.is_ok_and(|o| o.status.success()),
+        "this test runs kubectl: install it (it is on the machine image; else a kubectl binary on PATH)"
+    );
     let s = setup().await;
     let mut c = s.console();
     c.send("e");

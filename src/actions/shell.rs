@@ -128,8 +128,8 @@ impl ShellCommand {
 }
 
 impl ShellCommand {
-    /// The command for `target`, with what `access` gives; an error
-    /// names the program that is missing.
+    /// The command for `target`, with what `access` gives ([`ShellCommand::check`]
+    /// then says whether its program is there).
     pub fn plan(
         member: &str,
         target: &ShellTarget,
@@ -143,8 +143,7 @@ impl ShellCommand {
             shown_env: Vec::new(),
         };
         match target {
-            ShellTarget::Container { id, name } => {
-                on_path("docker", &format!("a shell in container {name}"))?;
+            ShellTarget::Container { id, .. } => {
                 command.program = "docker".into();
                 command.args = words(&["exec", "-it", id, "sh"]);
                 if let Some(host) = &access.docker_host {
@@ -154,7 +153,6 @@ impl ShellCommand {
             ShellTarget::Pod { namespace, pod } => kubectl(&mut command, namespace, pod, access)?,
             ShellTarget::Redis { address, .. } => redis_cli(&mut command, address, access)?,
             ShellTarget::Etcd { address } => {
-                on_path("etcdctl", &format!("a shell for etcd {address}"))?;
                 let scheme = access.probe.as_ref().map_or("http", |p| p.scheme.as_str());
                 command.program = "sh".into();
                 command.shown_env = vec![
@@ -178,7 +176,6 @@ fn kubectl(
     pod: &str,
     access: &ShellAccess,
 ) -> Result<(), String> {
-    on_path("kubectl", &format!("a shell in pod {namespace}/{pod}"))?;
     command.program = "kubectl".into();
     if let Some(context) = &access.kube_context {
         command.args = words(&["--context", context]);
@@ -198,7 +195,6 @@ fn redis_cli(
     address: &str,
     access: &ShellAccess,
 ) -> Result<(), String> {
-    on_path("redis-cli", &format!("a shell on Redis {address}"))?;
     let (host, port) = split(address)?;
     command.program = "redis-cli".into();
     command.args = words(&["-h", host, "-p", port]);
@@ -217,7 +213,6 @@ fn redis_cli(
 }
 
 fn psql(command: &mut ShellCommand, address: &str, access: &ShellAccess) -> Result<(), String> {
-    on_path("psql", &format!("a shell on PostgreSQL {address}"))?;
     let (host, port) = split(address)?;
     command.program = "psql".into();
     command.args = words(&["-h", host, "-p", port]);
@@ -238,6 +233,17 @@ fn split(address: &str) -> Result<(&str, &str), String> {
         .rsplit_once(':')
         .ok_or_else(|| format!("{address} is not host:port"))?;
     Ok((host.trim_start_matches('[').trim_end_matches(']'), port))
+}
+
+impl ShellCommand {
+    /// Whether the program is on `PATH`; the error names it and the member.
+    pub fn check(&self) -> Result<(), String> {
+        let why = format!("a shell in {}", self.member);
+        // The etcd shell is a plain `sh` that is only useful with etcdctl.
+        let etcd = self.shown_env.iter().any(|(k, _)| k == "ETCDCTL_ENDPOINTS");
+        let program = if etcd { "etcdctl" } else { &self.program };
+        on_path(program, &why).map(|_| ())
+    }
 }
 
 /// A word as a shell would need it typed.
@@ -336,5 +342,67 @@ fn take_terminal_back() {
         let previous = libc::signal(libc::SIGTTOU, libc::SIG_IGN);
         libc::tcsetpgrp(0, libc::getpgrp());
         libc::signal(libc::SIGTTOU, previous);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redis_password_goes_to_the_environment_only_and_is_never_shown() {
+        let access = ShellAccess {
+            redis: Some(RedisLogin {
+                user: Some("ops".into()),
+                password: Some("s3cret".into()),
+                tls: true,
+            }),
+            ..ShellAccess::default()
+        };
+        let target = ShellTarget::Redis {
+            cluster: "redis/127.0.0.1:6379".into(),
+            address: "127.0.0.1:6379".into(),
+        };
+        let command = ShellCommand::plan("r1", &target, &access).unwrap();
+        assert_eq!(
+            command.args,
+            ["-h", "127.0.0.1", "-p", "6379", "--tls", "--user", "ops"]
+        );
+        assert_eq!(command.env, [("REDISCLI_AUTH".into(), "s3cret".into())]);
+        let shown = command.shown();
+        assert_eq!(
+            shown,
+            "REDISCLI_AUTH=… redis-cli -h 127.0.0.1 -p 6379 --tls --user ops"
+        );
+        assert!(!format!("{command:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_pod_shell_names_its_context_and_a_missing_program_is_named() {
+        let access = ShellAccess {
+            kube_context: Some("prod".into()),
+            ..ShellAccess::default()
+        };
+        let target = ShellTarget::Pod {
+            namespace: "ag".into(),
+            pod: "copy-0".into(),
+        };
+        let command = ShellCommand::plan("copy-0", &target, &access).unwrap();
+        assert_eq!(
+            command.shown(),
+            "kubectl --context prod exec -it -n ag copy-0 -- sh"
+        );
+        let missing = on_path("clusterdeck-no-such-program", "a shell in x").unwrap_err();
+        assert_eq!(
+            missing,
+            "a shell in x needs `clusterdeck-no-such-program` on PATH; install it (it is not here)"
+        );
+    }
+
+    #[test]
+    fn odd_words_are_quoted_for_the_dialog() {
+        assert_eq!(quote("plain-word_1.2:3"), "plain-word_1.2:3");
+        assert_eq!(quote("it's here"), r"'it'\''s here'");
+        assert_eq!(quote(""), "''");
     }
 }

@@ -400,7 +400,7 @@ impl Loop {
     /// credentials, and asks y/N; or says why there is none.
     fn plan_shell(&mut self, member: &str, target: &ShellTarget) {
         let access = shell_access(self.executor.platforms(), target);
-        match ShellCommand::plan(member, target, &access) {
+        match ShellCommand::plan(member, target, &access).and_then(|c| c.check().map(|()| c)) {
             Ok(command) => self.ui.ask_shell(command),
             Err(why) => self.ui.notify_error(why),
         }
