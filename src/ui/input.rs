@@ -134,9 +134,19 @@ fn copy(app: &mut Keys<'_>) -> Option<UiRequest> {
     Some(UiRequest::Copy(text))
 }
 
-/// See [`super::handle_mouse`]. Dialogs and prompts take no mouse.
+/// See [`super::handle_mouse`]. Dialogs and prompts take no mouse; over
+/// a describe or logs view the wheel scrolls it.
 pub fn handle_mouse(ui: &mut UiState, app: &AppState, mouse: crossterm::event::MouseEvent) {
     use crossterm::event::{MouseButton, MouseEventKind};
+    if let Some(viewer) = ui.viewer.as_mut() {
+        // Over a describe or logs view, the wheel scrolls it.
+        match mouse.kind {
+            MouseEventKind::ScrollDown => viewer.scroll(3),
+            MouseEventKind::ScrollUp => viewer.scroll(-3),
+            _ => {}
+        }
+        return;
+    }
     if ui.mode != Mode::Normal {
         return;
     }
