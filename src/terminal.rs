@@ -49,12 +49,25 @@ impl TerminalGuard {
     /// and k9s do on Ctrl-Z), and takes the terminal again when the shell
     /// continues it; the next draw repaints everything.
     pub fn suspend(&mut self) -> io::Result<()> {
-        restore();
+        self.release();
         // SAFETY: raise(3) on our own process; SIGSTOP cannot be caught, so
         // this returns only once SIGCONT arrives.
         unsafe {
             libc::raise(libc::SIGSTOP);
         }
+        self.retake()
+    }
+
+    /// Gives the terminal back as a shell has it (cooked mode, the main
+    /// screen, no mouse capture, a cursor): for Ctrl-Z, and for a program
+    /// run in the console's terminal (`e`). [`TerminalGuard::retake`] undoes it.
+    pub fn release(&mut self) {
+        restore();
+    }
+
+    /// Takes the terminal again after [`TerminalGuard::release`]; the next
+    /// draw repaints everything.
+    pub fn retake(&mut self) -> io::Result<()> {
         setup()?;
         // Not `Terminal::clear`: it asks the terminal where the cursor is,
         // and the answer goes to the input reader instead (a 2 s wait, then

@@ -167,8 +167,13 @@ async fn a_read_only_console_sends_no_mutating_request() {
         console.send("y");
         console.send("\x1b");
     }
+    // An Esc right before `:` can read as Alt-`:`, and the rest of the
+    // line as keys (`l` opens the logs view, which then takes `q`): a
+    // harmless `g` after each Esc keeps the `:` a command line.
+    console.send("g");
     console.send(":scale 5\r");
     console.send("\x1b");
+    console.send("g");
     console.send(":ns ag\r");
     // The source restarts on `:ns`: wait until it shows the pods again.
     console.wait_for("the pods after :ns", WAIT, |sc| {

@@ -17,6 +17,8 @@
 //!   (Docker/Swarm, Kubernetes, the lab), and [`platform::ActionError`];
 //! - [`switchover`]: a planned switchover, asked of the application itself
 //!   (Patroni, etcd, Redis with or without Sentinel), whatever runs it;
+//! - [`shell`]: `e`, an interactive shell in a member (`docker exec`,
+//!   `kubectl exec`, `redis-cli`, `psql`), run in the console's terminal;
 //! - [`executor`], [`audit`], [`lab`]: the protocol (audit, ledger record
 //!   before the fault, outcome), logging, the local lab.
 
@@ -28,6 +30,7 @@ pub mod lab;
 pub mod ledger;
 pub mod plan;
 pub mod platform;
+pub mod shell;
 pub mod switchover;
 
 pub use audit::AuditLog;

@@ -20,14 +20,17 @@ use tokio::sync::mpsc;
 
 use crate::actions::executor::ExecContext;
 use crate::actions::plan::heal_action;
+use crate::actions::shell::{self, ShellCommand, ShellTarget, shell_access};
 use crate::actions::{AuditLog, Executor, FaultLedger, HealReason, LabHandle, Platforms, RunId};
 use crate::config::Config;
+use crate::sources::inspect::{Feed, Reach};
 use crate::sources::plan::PlannedSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, Mode, UiRequest};
 
 use super::history::History;
 use super::runtime::{RunningSources, StopSignals, SuspendSignal};
+use super::views::Views;
 use super::{AppState, HeaderInfo};
 
 /// Everything the console needs to start.
@@ -89,6 +92,8 @@ pub async fn run(options: ConsoleOptions) -> Result<()> {
         outcomes,
         executor,
         history,
+        views: Views::new(options.request_timeout),
+        pending_shell: None,
     };
     let result = looping.run().await;
     let Loop {
@@ -272,6 +277,10 @@ struct Loop {
     executor: Executor,
     /// The timeline kept for the next run (none in a lab).
     history: Option<History>,
+    /// The describe/logs view's task and what it sends.
+    views: Views,
+    /// A confirmed shell, run once the input reader is stopped.
+    pending_shell: Option<ShellCommand>,
 }
 
 impl Loop {
@@ -310,6 +319,7 @@ impl Loop {
                     None => return Ok(()),
                 },
                 Some(report) = self.sources.reports.recv() => self.on_reports(report),
+                Some(feed) = self.views.feeds.recv() => self.on_feed(feed),
                 Some(outcome) = self.outcomes.recv() => {
                     self.app.apply_outcome(&outcome, OffsetDateTime::now_utc());
                     self.ui.show_outcome(&outcome);
@@ -317,6 +327,13 @@ impl Loop {
                 }
                 _ = tick.tick() => self.on_tick(),
             };
+            if let Some(command) = self.pending_shell.take() {
+                // The input reader would take the shell's keystrokes: it
+                // stops while the shell runs, and a new one reads after.
+                drop(input);
+                self.run_shell(command).await?;
+                input = EventStream::new();
+            }
             if dirty {
                 if let Some(history) = &mut self.history {
                     history.save(&self.app.timeline);
@@ -339,9 +356,81 @@ impl Loop {
             Some(UiRequest::SwitchKube { context, namespace }) => {
                 self.switch_kube(context, namespace)
             }
+            Some(UiRequest::Describe { view, subject }) => {
+                let reach = self.reach();
+                self.views.describe(view, subject, reach);
+            }
+            Some(UiRequest::Logs {
+                view,
+                target,
+                options,
+            }) => {
+                let reach = self.reach();
+                self.views.logs(view, target, options, reach);
+            }
+            Some(UiRequest::CloseView) => self.views.stop(),
+            Some(UiRequest::PlanShell { member, target }) => self.plan_shell(&member, &target),
+            Some(UiRequest::Shell(command)) => self.pending_shell = Some(command),
             None => {}
         }
         Ok(false)
+    }
+
+    /// Feeds the open view, with any other feed already waiting (a busy
+    /// log sends many batches; one draw serves them).
+    fn on_feed(&mut self, feed: Feed) -> bool {
+        let mut dirty = self.ui.apply_feed(feed);
+        while let Ok(feed) = self.views.feeds.try_recv() {
+            dirty |= self.ui.apply_feed(feed);
+        }
+        dirty
+    }
+
+    /// Where a view may read from: the session's platforms as they are now.
+    fn reach(&self) -> Reach {
+        let platforms = self.executor.platforms();
+        Reach {
+            docker: platforms.docker.clone(),
+            kube: platforms.kube.as_ref().map(|k| k.current()),
+            timeout: self.views.timeout,
+        }
+    }
+
+    /// Completes the shell command with the session's platforms and
+    /// credentials, and asks y/N; or says why there is none.
+    fn plan_shell(&mut self, member: &str, target: &ShellTarget) {
+        let access = shell_access(self.executor.platforms(), target);
+        match ShellCommand::plan(member, target, &access).and_then(|c| c.check().map(|()| c)) {
+            Ok(command) => self.ui.ask_shell(command),
+            Err(why) => self.ui.notify_error(why),
+        }
+    }
+
+    /// Runs a confirmed shell in the terminal, the console's screen given
+    /// back meanwhile and repainted whole after.
+    async fn run_shell(&mut self, command: ShellCommand) -> Result<()> {
+        tracing::info!(member = %command.member, command = %command.shown(), "shell: starting");
+        self.guard.release();
+        let status = shell::run(&command).await;
+        self.guard
+            .retake()
+            .wrap_err("cannot take the terminal back after the shell")?;
+        match status {
+            Ok(code) => {
+                tracing::info!(member = %command.member, code = ?code, "shell: ended");
+                self.ui.notify(format!(
+                    "shell in {} ended ({})",
+                    command.member,
+                    code.map_or("by a signal".to_string(), |c| format!("exit code {c}"))
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(member = %command.member, error = %e, "shell: did not start");
+                self.ui
+                    .notify_error(format!("cannot run {}: {e}", command.program));
+            }
+        }
+        Ok(())
     }
 
     /// Applies a report and any others already waiting: several sources

@@ -5,5 +5,6 @@ pub mod console;
 pub mod history;
 pub mod runtime;
 pub mod state;
+pub mod views;
 
 pub use state::{AppState, HeaderInfo, SourceLabel};

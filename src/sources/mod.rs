@@ -10,9 +10,12 @@
 //!   polled source shares; an application probe is a parser plus a
 //!   [`poll::Poll`].
 //! - [`redis`], [`docker`], [`kube`], [`sim`]: the sources themselves;
-//! - [`probes`]: applications' own word on their members (etcd, ZooKeeper, ...).
+//! - [`probes`]: applications' own word on their members (etcd, ZooKeeper, ...);
+//! - [`inspect`]: one member looked at closer, on demand: its object as
+//!   YAML (`d`) and its logs followed (`l`), in tasks of their own.
 
 pub mod docker;
+pub mod inspect;
 pub mod kube;
 pub mod mailbox;
 pub mod plan;

@@ -15,12 +15,22 @@ use super::help::centered;
 const WIDTH: u16 = 64;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
-    let Mode::Confirm(action) = app.ui.mode() else {
-        return;
+    let (name, description) = match app.ui.mode() {
+        Mode::Confirm(action) => (action.name().to_string(), action.describe()),
+        Mode::ConfirmShell(command) => (
+            "shell".to_string(),
+            format!(
+                "open a shell in {} with `{}`? It runs in this terminal; the console \
+                 comes back when it exits.",
+                command.member,
+                command.shown()
+            ),
+        ),
+        _ => return,
     };
     let theme = app.ui.theme();
     // Escaped before measuring, so the wrap counts what is shown.
-    let description = crate::escape::escape(&action.describe()).into_owned();
+    let description = crate::escape::escape(&description).into_owned();
     let width = WIDTH.min(area.width);
     // Borders and padding take four columns.
     let text_width = usize::from(width.saturating_sub(4)).max(1);
@@ -29,7 +39,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &View) {
     let block = Block::bordered()
         .border_style(theme.bad())
         .title(super::shown(Line::styled(
-            format!(" Confirm {} ", action.name()),
+            format!(" Confirm {name} "),
             theme.bad(),
         )))
         .padding(Padding::horizontal(1));

@@ -83,15 +83,25 @@ fn key_lines(app: &View) -> Vec<Line<'static>> {
     let theme = app.ui.theme();
     let mut lines = vec![Line::styled("Keys", theme.heading())];
     lines.extend(keymap::bindings(&app.header).map(|b| binding_line(theme, b)));
+    lines.push(Line::styled("In describe and logs", theme.heading()));
+    lines.extend(
+        super::viewer::keys::VIEW_BINDINGS
+            .iter()
+            .map(|b| keys_line(theme, b.keys, b.help)),
+    );
     lines
 }
 
-fn binding_line(theme: Theme, binding: &Binding) -> Line<'static> {
-    let keys: Vec<String> = binding.keys.iter().map(|k: &Key| k.label()).collect();
+fn keys_line(theme: Theme, keys: &[Key], help: &'static str) -> Line<'static> {
+    let keys: Vec<String> = keys.iter().map(|k: &Key| k.label()).collect();
     Line::from(vec![
         Span::styled(format!(" {:<KEY_WIDTH$}", keys.join(", ")), theme.key()),
-        Span::raw(binding.help),
+        Span::raw(help),
     ])
+}
+
+fn binding_line(theme: Theme, binding: &Binding) -> Line<'static> {
+    keys_line(theme, binding.keys, binding.help)
 }
 
 fn command_lines(app: &View) -> Vec<Line<'static>> {

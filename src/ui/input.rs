@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::keymap::{self, Command, LineCommand, QUIT_ANYWHERE, SUSPEND_ANYWHERE};
 use super::view::{self, View};
-use super::{Asking, Mode, Pane, UiRequest, UiState, details, help};
+use super::{Asking, Mode, Pane, UiRequest, UiState, details, help, inspect};
 use crate::actions::plan::{self, PlanContext};
 use crate::actions::{Action, Draft, Intent};
 use crate::app::AppState;
@@ -53,6 +53,9 @@ pub fn handle_key(ui: &mut UiState, app: &AppState, key: KeyEvent) -> Option<UiR
     if SUSPEND_ANYWHERE.matches(&key) {
         return Some(UiRequest::Suspend);
     }
+    if app.ui.viewer.is_some() {
+        return inspect::view_key(app.ui, &key);
+    }
     match app.ui.mode.clone() {
         Mode::Normal => normal(app, key),
         Mode::Filter => {
@@ -69,6 +72,7 @@ pub fn handle_key(ui: &mut UiState, app: &AppState, key: KeyEvent) -> Option<UiR
             ask_line(app, key, asking);
             None
         }
+        Mode::ConfirmShell(command) => inspect::confirm_shell(app.ui, &key, command),
     }
 }
 
@@ -108,6 +112,9 @@ fn normal(app: &mut Keys<'_>, key: KeyEvent) -> Option<UiRequest> {
         Command::LabRestart => ask_about_member(app, restart),
         Command::Copy => return copy(app),
         Command::Act(intent) => start_draft(app, intent),
+        Command::Describe => return inspect::describe(app.ui, app.app),
+        Command::Logs => return inspect::logs(app.ui, app.app, None),
+        Command::Shell => return inspect::shell(app.ui, app.app),
     }
     None
 }
@@ -127,9 +134,19 @@ fn copy(app: &mut Keys<'_>) -> Option<UiRequest> {
     Some(UiRequest::Copy(text))
 }
 
-/// See [`super::handle_mouse`]. Dialogs and prompts take no mouse.
+/// See [`super::handle_mouse`]. Dialogs and prompts take no mouse; over
+/// a describe or logs view the wheel scrolls it.
 pub fn handle_mouse(ui: &mut UiState, app: &AppState, mouse: crossterm::event::MouseEvent) {
     use crossterm::event::{MouseButton, MouseEventKind};
+    if let Some(viewer) = ui.viewer.as_mut() {
+        // Over a describe or logs view, the wheel scrolls it.
+        match mouse.kind {
+            MouseEventKind::ScrollDown => viewer.scroll(3),
+            MouseEventKind::ScrollUp => viewer.scroll(-3),
+            _ => {}
+        }
+        return;
+    }
     if ui.mode != Mode::Normal {
         return;
     }
@@ -491,6 +508,9 @@ fn run_command(app: &mut Keys<'_>, line: &str) -> Option<UiRequest> {
         LineCommand::Kill => ask_about_member(app, kill),
         LineCommand::Restart => ask_about_member(app, restart),
         LineCommand::Switchover => switchover_to(app, parsed.argument),
+        LineCommand::Describe => return inspect::describe(app.ui, app.app),
+        LineCommand::Logs => return inspect::logs(app.ui, app.app, parsed.argument.as_deref()),
+        LineCommand::Shell => return inspect::shell(app.ui, app.app),
     }
     None
 }

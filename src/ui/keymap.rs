@@ -36,6 +36,12 @@ pub enum Command {
     Copy,
     /// An action on the selection, planned for its platform.
     Act(Intent),
+    /// The selected member's object as YAML, in a view.
+    Describe,
+    /// Its container's or pod's logs, followed, in a view.
+    Logs,
+    /// An interactive shell in it (asks y/N).
+    Shell,
 }
 
 /// When an entry exists.
@@ -172,6 +178,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[Key::Char('x')], Command::Act(Intent::Remove), "remove instance (y/N)", Some("remove"), Mutating),
     bind(&[Key::Char('H')], Command::Act(Intent::HealAll), "heal all faults (y/N)", Some("heal"), Mutating),
     bind(&[Key::Char('F')], Command::Act(Intent::Switchover), "switchover: make it the leader (y/N)", None, Mutating),
+    bind(&[Key::Char('d')], Command::Describe, "describe: its container, task or pod as YAML", Some("describe"), Always),
+    bind(&[Key::Char('l')], Command::Logs, "logs of its container or pod, followed", Some("logs"), Always),
+    bind(&[Key::Char('e')], Command::Shell, "shell in it: docker/kubectl exec, redis-cli, psql (y/N)", Some("shell"), Mutating),
 ];
 
 /// The entries that exist in this session.
@@ -201,6 +210,10 @@ pub enum LineCommand {
     Namespace,
     /// A switchover to the member named.
     Switchover,
+    Describe,
+    /// Logs, optionally `since DUR`.
+    Logs,
+    Shell,
 }
 
 /// One row of the command table.
@@ -241,6 +254,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     command(&["kill"], None, LineCommand::Kill, "kill selected (y/N)", Lab),
     command(&["restart"], None, LineCommand::Restart, "restart selected (y/N)", Lab),
     command(&["switchover"], Some("NAME"), LineCommand::Switchover, "make NAME the leader (y/N)", Mutating),
+    command(&["describe"], None, LineCommand::Describe, "describe the selected member", Always),
+    command(&["logs"], Some("[since DUR]"), LineCommand::Logs, "its logs (since 10m, 1h, all)", Always),
+    command(&["shell"], None, LineCommand::Shell, "a shell in it (y/N)", Mutating),
 ];
 
 /// The commands that exist in this session.
@@ -261,13 +277,15 @@ pub fn parse_command(line: &str, header: &HeaderInfo) -> Result<Option<ParsedCom
     let Some(name) = words.next() else {
         return Ok(None);
     };
-    let argument = words.next().map(str::to_string);
+    // The rest of the line: `:logs since 10m` takes two words.
+    let rest: Vec<&str> = words.collect();
+    let argument = (!rest.is_empty()).then(|| rest.join(" "));
     let named = |spec: &&CommandSpec| spec.names.contains(&name);
     let Some(spec) = commands(header).find(named) else {
         return Err(unavailable(name, header));
     };
     match (spec.argument, &argument) {
-        (Some(wanted), None) => Err(format!("usage: :{name} {wanted}")),
+        (Some(wanted), None) if !wanted.starts_with('[') => Err(format!("usage: :{name} {wanted}")),
         (None, Some(_)) => Err(format!("usage: :{name} (takes no argument)")),
         _ => Ok(Some(ParsedCommand {
             command: spec.command,

@@ -9,10 +9,11 @@
 //!   beside it; it derefs to [`AppState`]):
 //!   [`header`], [`clusters`], [`members`], [`details`], [`timeline`],
 //!   [`footer`], and the overlays [`help`], [`prompt`] (a draft action's
-//!   questions) and [`confirm`];
+//!   questions) and [`confirm`]; the describe/logs [`viewer`] over all;
 //! - [`keymap`]: the key and `:` command tables that drive matching, the help
 //!   screen and the footer hints;
-//! - [`input`]: what a key does to [`UiState`];
+//! - [`input`]: what a key does to [`UiState`]; [`inspect`]: the keys that
+//!   open a view or a shell;
 //! - [`view`]: the per-frame [`view::View`], the selection kept by id, text
 //!   formatters;
 //! - [`theme`]: colours, or none under `NO_COLOR`.
@@ -27,6 +28,7 @@ pub mod footer;
 pub mod header;
 pub mod help;
 pub mod input;
+pub mod inspect;
 pub mod keymap;
 pub mod members;
 pub mod prompt;
@@ -34,6 +36,7 @@ pub mod sort;
 pub mod theme;
 pub mod timeline;
 pub mod view;
+pub mod viewer;
 
 #[cfg(test)]
 mod testing;
@@ -90,6 +93,8 @@ pub enum Mode {
     Confirm(Action),
     /// Asking a draft action's questions, one at a time.
     Ask(Asking),
+    /// Asking y/N before a shell in a member (`e`).
+    ConfirmShell(crate::actions::shell::ShellCommand),
 }
 
 /// A draft action and the answer being typed to its current question.
@@ -136,6 +141,10 @@ pub struct UiState {
     /// The clusters the filter lets through, kept until the topology or the
     /// filter changes.
     filtered: view::FilterCache,
+    /// The describe or logs view, over everything else while open.
+    viewer: Option<viewer::Viewer>,
+    /// Views opened so far: the next one's number.
+    views_opened: u64,
 }
 
 impl UiState {
@@ -237,6 +246,28 @@ pub enum UiRequest {
         context: Option<String>,
         namespace: Option<String>,
     },
+    /// `d`: fetch `subject` for the view numbered `view`.
+    Describe {
+        view: u64,
+        subject: crate::sources::inspect::Subject,
+    },
+    /// `l`: follow the logs of `target` for the view numbered `view`
+    /// (replacing any stream the open view had).
+    Logs {
+        view: u64,
+        target: crate::sources::inspect::LogTarget,
+        options: crate::sources::inspect::LogOptions,
+    },
+    /// The view closed: stop its task.
+    CloseView,
+    /// `e`: complete the shell command with the session's platforms, then
+    /// ask y/N ([`UiState::ask_shell`]).
+    PlanShell {
+        member: String,
+        target: crate::actions::shell::ShellTarget,
+    },
+    /// A confirmed shell: run it in the terminal, the console suspended.
+    Shell(crate::actions::shell::ShellCommand),
 }
 
 /// Where each part of the screen goes; `None` for panes hidden by a zoom.
@@ -322,7 +353,11 @@ pub fn draw(frame: &mut Frame, app: &AppState, ui: &UiState) {
         Mode::Help => help::draw(frame, frame.area(), app),
         Mode::Confirm(_) => confirm::draw(frame, frame.area(), app),
         Mode::Ask(_) => prompt::draw(frame, frame.area(), app),
+        Mode::ConfirmShell(_) => confirm::draw(frame, frame.area(), app),
         _ => {}
+    }
+    if let Some(open) = &app.ui.viewer {
+        viewer::draw::draw(frame, frame.area(), open, app.ui.theme);
     }
 }
 

@@ -44,6 +44,42 @@ pub struct AppAccess {
     http: BTreeMap<String, HttpAccess>,
 }
 
+/// A Redis login for a shell; its Debug leaves the password out.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RedisLogin {
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub tls: bool,
+}
+
+/// A probe's login for a shell; its Debug leaves the password out.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProbeLogin {
+    pub scheme: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for RedisLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLogin")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ProbeLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeLogin")
+            .field("scheme", &self.scheme)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct SentinelAccess {
     target: RedisTarget,
@@ -100,6 +136,31 @@ impl AppAccess {
             .or(self.sentinels.first().map(|s| &s.nodes))
             .ok_or_else(|| no_source("Redis", address))?;
         Ok(template.with_address(host, port))
+    }
+
+    /// How a shell logs in to the Redis at `address` of `cluster`: the
+    /// watching source's user and password (the password only where that
+    /// source may send it), and TLS. None when no source holds it.
+    pub fn redis_login(&self, cluster: &str, address: &str) -> Option<RedisLogin> {
+        let target = self.node(cluster, address).ok()?;
+        let (user, password) = target.login();
+        Some(RedisLogin {
+            user,
+            password: password.filter(|_| target.is_allowed()),
+            tls: target.is_tls(),
+        })
+    }
+
+    /// How a shell reaches a probe's application of `kind` on `host`: the
+    /// probe's scheme, user and password (only where it may be sent).
+    pub fn probe_login(&self, kind: &str, host: &str) -> Option<ProbeLogin> {
+        let http = self.http.get(kind)?;
+        let access = &http.access;
+        Some(ProbeLogin {
+            scheme: http.scheme.clone(),
+            user: access.user.clone(),
+            password: access.password.clone().filter(|_| access.allows(host)),
+        })
     }
 
     /// The Sentinel at `address`, with the credentials of a `--sentinel`

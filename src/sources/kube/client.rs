@@ -120,6 +120,17 @@ fn check_kubeconfig_files(given: Option<&std::path::Path>) -> Result<(), Connect
 /// that the server ends after [`WATCH_SECONDS`], and a large list can take
 /// a while on a busy server.
 pub async fn connect(target: &KubeTarget, timeout: Duration) -> Result<Connected, ConnectError> {
+    let read_timeout = Duration::from_secs(u64::from(WATCH_SECONDS) + 15);
+    connect_with(target, timeout, Some(read_timeout)).await
+}
+
+/// [`connect`] with its reads bounded by `read_timeout`; None for a
+/// followed log, which may stay quiet for as long as its container does.
+pub async fn connect_with(
+    target: &KubeTarget,
+    timeout: Duration,
+    read_timeout: Option<Duration>,
+) -> Result<Connected, ConnectError> {
     check_kubeconfig_files(target.kubeconfig.as_deref())?;
     let kubeconfig = match &target.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
@@ -140,7 +151,7 @@ pub async fn connect(target: &KubeTarget, timeout: Duration) -> Result<Connected
         .map_err(|e| ConnectError::Context(format!("{context}: {e}")))?;
     config.connect_timeout = Some(timeout);
     config.write_timeout = Some(timeout);
-    config.read_timeout = Some(Duration::from_secs(u64::from(WATCH_SECONDS) + 15));
+    config.read_timeout = read_timeout;
     // Count the read timeout from the request, not from when a pooled
     // connection went idle.
     config.reset_reader_on_write = true;

@@ -159,6 +159,18 @@ impl RedisTarget {
         self.url.password()
     }
 
+    /// The user and password as typed, percent-decoded (for a program
+    /// that takes them apart from a URL: `redis-cli`).
+    pub fn login(&self) -> (Option<String>, Option<String>) {
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let user = Some(self.url.username()).filter(|u| !u.is_empty());
+        (user.map(decode), self.url.password().map(decode))
+    }
+
     /// This target with `password` when its URL gives none (a password
     /// from a file or the environment; the URL's own wins).
     pub fn with_default_password(mut self, password: Option<&str>) -> RedisTarget {
