@@ -204,12 +204,12 @@ fn classify(
         ProbeError::Auth(detail)
     } else if error.is_timeout() {
         ProbeError::Timeout(timeout)
-    } else if detail.contains(super::wire::TOO_LARGE) {
-        ProbeError::Garbage(detail)
-    } else if matches!(
-        error.kind(),
-        ErrorKind::Parse | ErrorKind::UnexpectedReturnType
-    ) {
+    } else if detail.contains(super::wire::TOO_LARGE)
+        || matches!(
+            error.kind(),
+            ErrorKind::Parse | ErrorKind::UnexpectedReturnType
+        )
+    {
         ProbeError::Garbage(detail)
     } else if connecting {
         ProbeError::Connect(detail)
