@@ -104,16 +104,7 @@ async fn scaling_up_shows_the_new_pods_through_the_sources_watch_and_back_down()
             names(w.cluster("k8s/db/graph")).len() == 2
         })
         .await;
-    // The first change is reported at once, possibly before the watch that
-    // follows the list is open: wait for it before counting.
-    let deadline = std::time::Instant::now() + WAIT;
-    while s.emu.requests(Verb::Watch, Kind::Pod) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no pod watch within {WAIT:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    s.emu.until_watching(Kind::Pod, WAIT).await;
     let lists = s.emu.requests(Verb::List, Kind::Pod);
     let watches = s.emu.requests(Verb::Watch, Kind::Pod);
 

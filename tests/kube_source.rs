@@ -127,6 +127,7 @@ async fn pods_the_controller_creates_arrive_through_the_watch_not_a_relist() {
             names(w.cluster("k8s/db/graph")).len() == 2
         })
         .await;
+    emu.until_watching(Kind::Pod, WAIT).await;
     let lists = emu.requests(Verb::List, Kind::Pod);
     let watches = emu.requests(Verb::Watch, Kind::Pod);
 

@@ -179,6 +179,19 @@ impl Emulator {
         self.shared.read(f)
     }
 
+    /// Waits until a watch on `kind` has been opened: a source reports its
+    /// first list at once, possibly before the watch that follows it.
+    pub async fn until_watching(&self, kind: Kind, within: std::time::Duration) {
+        let deadline = std::time::Instant::now() + within;
+        while self.requests(Verb::Watch, kind) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no watch within {within:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Requests of a verb on a resource so far.
     pub fn requests(&self, verb: Verb, kind: Kind) -> u64 {
         self.read(|s| s.requests(verb, kind))
