@@ -14,6 +14,7 @@
 //! - [`inspect`]: one member looked at closer, on demand: its object as
 //!   YAML (`d`) and its logs followed (`l`), in tasks of their own.
 
+pub mod capped;
 pub mod docker;
 pub mod inspect;
 pub mod kube;

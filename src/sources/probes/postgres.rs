@@ -13,14 +13,9 @@
 //! `~/.pgpass`) go only to hosts the operator allowed.
 
 use std::collections::HashMap;
-use std::io;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, NoTls};
@@ -29,6 +24,7 @@ use super::access::Access;
 use super::fetch::MAX_REPLY;
 use super::pgpass;
 use crate::escape::escape;
+use crate::sources::capped::{Capped, TOO_LARGE};
 
 /// The user when neither the URL nor `--probe-user` names one.
 pub const DEFAULT_USER: &str = "postgres";
@@ -60,8 +56,6 @@ type Slot = Arc<tokio::sync::Mutex<Option<Session>>>;
 
 struct Session {
     client: Client,
-    /// Bytes the socket may still read before the reply is refused.
-    budget: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Session {
@@ -121,12 +115,11 @@ pub fn wrapped(sql: &str) -> String {
 /// One statement through the extended protocol, in one round trip: a
 /// definition's SQL cannot end the wrapper and run a second statement.
 async fn run(session: &Session, sql: &str) -> Result<Value, String> {
-    session.budget.store(MAX_REPLY + SLACK, Ordering::Relaxed);
     let row = session
         .client
         .query_typed_one(&wrapped(sql), &[])
         .await
-        .map_err(|e| describe(&e, &session.budget, None))?;
+        .map_err(|e| describe(&e, None))?;
     let length: i64 = row.try_get(0).map_err(|e| e.to_string())?;
     let json: Option<&str> = row.try_get(1).map_err(|e| e.to_string())?;
     match json {
@@ -172,24 +165,20 @@ async fn connect(target: &Target, access: &Access, endpoint: &str) -> Result<Ses
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let budget = Arc::new(AtomicUsize::new(MAX_REPLY + SLACK));
-    let stream = Bounded {
-        inner: stream,
-        budget: Arc::clone(&budget),
-    };
+    let stream = Capped::new(stream, MAX_REPLY + SLACK);
     let client = handshake(target, access, trusted, host, config, stream)
         .await
         .map_err(|failure| {
             let mut text = match failure {
                 Failure::Setup(text) => text,
-                Failure::Pg(e) => describe(&e, &budget, Some((trusted, password.is_some()))),
+                Failure::Pg(e) => describe(&e, Some((trusted, password.is_some()))),
             };
             if let Some(note) = &note {
                 text.push_str(&format!(" ({})", escape(note)));
             }
             text
         })?;
-    Ok(Session { client, budget })
+    Ok(Session { client })
 }
 
 /// The password given (file or environment), else the one `~/.pgpass`
@@ -241,7 +230,7 @@ async fn handshake(
     trusted: bool,
     host: &str,
     mut config: tokio_postgres::Config,
-    stream: Bounded<TcpStream>,
+    stream: Capped<TcpStream>,
 ) -> Result<Client, Failure> {
     if !target.tls {
         config.ssl_mode(tokio_postgres::config::SslMode::Disable);
@@ -253,7 +242,7 @@ async fn handshake(
     let tls = access.tls_config(trusted).map_err(Failure::Setup)?;
     let mut maker = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let connector = MakeTlsConnect::<Bounded<TcpStream>>::make_tls_connect(&mut maker, host)
+    let connector = MakeTlsConnect::<Capped<TcpStream>>::make_tls_connect(&mut maker, host)
         .map_err(|e| Failure::Setup(format!("bad TLS server name `{}`: {e}", escape(host))))?;
     let (client, connection) = config.connect_raw(stream, connector).await?;
     tokio::spawn(connection);
@@ -271,14 +260,7 @@ fn split_endpoint(endpoint: &str) -> Result<(&str, u16), String> {
 /// An error in one line: the server's own message when it sent one (a
 /// refused password, a missing grant), with what to do where that is
 /// clear. `auth` is (host trusted, password given) while connecting.
-fn describe(
-    error: &tokio_postgres::Error,
-    budget: &AtomicUsize,
-    auth: Option<(bool, bool)>,
-) -> String {
-    if budget.load(Ordering::Relaxed) == 0 {
-        return format!("reply over {} MiB, refused", MAX_REPLY >> 20);
-    }
+fn describe(error: &tokio_postgres::Error, auth: Option<(bool, bool)>) -> String {
     let text = match error.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
         None => {
@@ -294,6 +276,10 @@ fn describe(
             text
         }
     };
+    // The socket's bound (the JSON's own bound is the server's, above).
+    if text.contains(TOO_LARGE) {
+        return format!("reply over {} MiB, refused", MAX_REPLY >> 20);
+    }
     let text: String = escape(&text).chars().take(300).collect();
     let hint = match auth {
         Some((false, _)) => {
@@ -307,60 +293,8 @@ fn describe(
     format!("{text}{hint}")
 }
 
-/// A socket that refuses to read more than its budget: the bound on what a
-/// server can make the console hold, whatever the protocol says.
-struct Bounded<S> {
-    inner: S,
-    budget: Arc<AtomicUsize>,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let left = self.budget.load(Ordering::Relaxed);
-        if left == 0 {
-            return Poll::Ready(Err(io::Error::other(format!(
-                "reply over {} MiB, refused",
-                MAX_REPLY >> 20
-            ))));
-        }
-        let room = left.min(buf.remaining());
-        let (result, read) = {
-            let mut small = ReadBuf::new(buf.initialize_unfilled_to(room));
-            let result = Pin::new(&mut self.inner).poll_read(cx, &mut small);
-            (result, small.filled().len())
-        };
-        buf.advance(read);
-        self.budget.fetch_sub(read, Ordering::Relaxed);
-        result
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     use super::*;
 
     #[test]
@@ -370,26 +304,6 @@ mod tests {
         let sql = wrapped("  select 1 as a ;;\n");
         assert!(sql.contains("from (select 1 as a \n) t)"), "{sql}");
         assert!(sql.contains(&format!("<= {MAX_REPLY}")));
-    }
-
-    #[tokio::test]
-    async fn a_socket_stops_reading_at_its_budget() {
-        let (mut server, client) = tokio::io::duplex(4096);
-        server.write_all(&[b'x'; 100]).await.unwrap();
-        let budget = Arc::new(AtomicUsize::new(10));
-        let mut bounded = Bounded {
-            inner: client,
-            budget: Arc::clone(&budget),
-        };
-        let mut buf = [0u8; 64];
-        let read = bounded.read(&mut buf).await.unwrap();
-        assert_eq!(read, 10, "no more than the budget");
-        assert_eq!(budget.load(Ordering::Relaxed), 0);
-        let error = bounded.read(&mut buf).await.unwrap_err();
-        assert!(error.to_string().contains("refused"), "{error}");
-        budget.store(1000, Ordering::Relaxed);
-        let read = bounded.read(&mut buf).await.unwrap();
-        assert_eq!(read, 64, "a new budget reads on");
     }
 
     #[test]

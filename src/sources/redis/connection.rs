@@ -204,7 +204,7 @@ fn classify(
         ProbeError::Auth(detail)
     } else if error.is_timeout() {
         ProbeError::Timeout(timeout)
-    } else if detail.contains(super::wire::TOO_LARGE)
+    } else if detail.contains(crate::sources::capped::TOO_LARGE)
         || matches!(
             error.kind(),
             ErrorKind::Parse | ErrorKind::UnexpectedReturnType

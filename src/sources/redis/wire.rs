@@ -3,107 +3,31 @@
 //! that every reply is bounded. The library buffers a reply whole before
 //! parsing it, whatever size its header announces; an instance (or anything
 //! answering on its port) that sends 50 MB of `INFO` would otherwise cost
-//! that much memory on every poll. [`Bounded`] counts the bytes read since
-//! the console last wrote (the replies to one request) and fails the
-//! connection past [`REPLY_BYTES`], with an error that names the bound.
+//! that much memory on every poll. The stream is [`Capped`] at
+//! [`REPLY_BYTES`] per request.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use redis::ConnectionAddr;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::trust::TlsFiles;
+use crate::sources::capped::Capped;
 
 /// The most read in answer to one request (a pipeline of `INFO` sections,
 /// `CLIENT LIST`, `SENTINEL replicas`): far beyond what a healthy instance
 /// sends (a few kilobytes; `CLIENT LIST` of 10,000 clients is about 3 MB).
 pub const REPLY_BYTES: usize = 8 * 1024 * 1024;
 
-/// The words every over-long reply's error carries, for the classifier.
-pub const TOO_LARGE: &str = "reply larger than";
-
-/// A stream that fails a read once more than `limit` bytes arrived since
-/// the last write.
-pub struct Bounded<S> {
-    inner: S,
-    since_write: usize,
-    limit: usize,
-}
-
-impl<S> Bounded<S> {
-    pub fn new(inner: S, limit: usize) -> Self {
-        Bounded {
-            inner,
-            since_write: 0,
-            limit,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            self.since_write += buf.filled().len() - before;
-            if self.since_write > self.limit {
-                let message = format!(
-                    "{TOO_LARGE} {}, the most read for one request",
-                    size(self.limit)
-                );
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, message)));
-            }
-        }
-        polled
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = written
-            && n > 0
-        {
-            self.since_write = 0;
-        }
-        written
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-fn size(bytes: usize) -> String {
-    match bytes {
-        b if b >= 1024 * 1024 && b % (1024 * 1024) == 0 => format!("{} MiB", b / (1024 * 1024)),
-        b => format!("{b} bytes"),
-    }
-}
-
 /// Any of the streams below, for the library.
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
 /// Opens the stream to `addr` (TLS as the target's trust says), bounded.
-pub async fn open(addr: &ConnectionAddr, tls: &TlsFiles) -> io::Result<Bounded<Box<dyn Stream>>> {
+pub async fn open(addr: &ConnectionAddr, tls: &TlsFiles) -> io::Result<Capped<Box<dyn Stream>>> {
     let stream: Box<dyn Stream> = match addr {
         ConnectionAddr::Tcp(host, port) => Box::new(tcp(host, *port).await?),
         ConnectionAddr::TcpTls { host, port, .. } => {
@@ -122,7 +46,7 @@ pub async fn open(addr: &ConnectionAddr, tls: &TlsFiles) -> io::Result<Bounded<B
             ));
         }
     };
-    Ok(Bounded::new(stream, REPLY_BYTES))
+    Ok(Capped::new(stream, REPLY_BYTES))
 }
 
 async fn tcp(host: &str, port: u16) -> io::Result<tokio::net::TcpStream> {
@@ -232,43 +156,5 @@ mod insecure {
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.0.signature_verification_algorithms.supported_schemes()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    use super::*;
-
-    #[tokio::test]
-    async fn a_reply_over_the_bound_fails_and_a_write_starts_the_count_again() {
-        let (near, mut far) = tokio::io::duplex(64 * 1024);
-        let mut bounded = Bounded::new(near, 1000);
-        far.write_all(&[b'x'; 900]).await.unwrap();
-        let mut buf = vec![0; 4096];
-        let mut got = 0;
-        while got < 900 {
-            got += bounded.read(&mut buf).await.unwrap();
-        }
-        bounded.write_all(b"PING\r\n").await.unwrap();
-        far.write_all(&[b'y'; 900]).await.unwrap();
-        let mut got = 0;
-        while got < 900 {
-            got += bounded.read(&mut buf).await.unwrap();
-        }
-        far.write_all(&[b'z'; 200]).await.unwrap();
-        let mut failed = None;
-        for _ in 0..10 {
-            match bounded.read(&mut buf).await {
-                Ok(_) => continue,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        let error = failed.expect("1,100 bytes after one write is over 1,000");
-        assert!(error.to_string().contains(TOO_LARGE), "{error}");
     }
 }
