@@ -425,33 +425,57 @@ fn filter_to_service(c: &mut PtyConsole, service: &str, tasks: u32) -> String {
     })
 }
 
+/// `lab --swarm` with one copy, polled every 200 ms, in a pseudo-terminal
+/// at 160x50, its panes on screen; whatever it labelled is removed when this
+/// is dropped, after the console.
+struct SwarmLab {
+    c: PtyConsole,
+    id: String,
+    master: String,
+    copies: String,
+    _sweep: LabSweep,
+    _state: tempfile::TempDir,
+}
+
+impl SwarmLab {
+    fn start() -> SwarmLab {
+        let image = common::docker::test_image();
+        let state = tempfile::tempdir().unwrap();
+        let mut sweep = LabSweep(None);
+        let args = ["lab", "--swarm", "--image", image, "--replicas", "1"];
+        let c = PtyConsole::spawn(
+            &[&args[..], &["--interval", "200ms"]].concat(),
+            160,
+            50,
+            &[("CLUSTERDECK_STATE_DIR", state.path().to_str().unwrap())],
+        );
+        let id = lab_id(&c.wait_for_text("Docker lab", DEADLINE));
+        sweep.0 = Some(id.clone());
+        c.wait_for_text("Clusters", DEADLINE);
+        SwarmLab {
+            c,
+            id: id.clone(),
+            master: format!("clusterdeck-lab-{id}-master"),
+            copies: format!("clusterdeck-lab-{id}-copies"),
+            _sweep: sweep,
+            _state: state,
+        }
+    }
+}
+
 #[test]
 fn the_lab_on_swarm_scales_its_copies_with_s_and_removes_everything_on_exit() {
     let _swarm = SwarmGuard::enter();
-    let image = common::docker::test_image();
-    let state_dir = tempfile::tempdir().unwrap();
-    let state = state_dir.path().to_str().unwrap().to_string();
-    let mut sweep = LabSweep(None);
-    let mut c = PtyConsole::spawn(
-        &[
-            "lab",
-            "--swarm",
-            "--image",
-            image,
-            "--replicas",
-            "1",
-            "--interval",
-            "200ms",
-        ],
-        160,
-        50,
-        &[("CLUSTERDECK_STATE_DIR", &state)],
-    );
-    let id = lab_id(&c.wait_for_text("Docker lab", DEADLINE));
-    sweep.0 = Some(id.clone());
-    let master = format!("clusterdeck-lab-{id}-master");
-    let copies = format!("clusterdeck-lab-{id}-copies");
-    c.wait_for_text("Clusters", DEADLINE);
+    // Bound by name (not `..`) so the sweep lives to the end of the test;
+    // bound first so it is dropped after the console.
+    let SwarmLab {
+        _state,
+        _sweep,
+        mut c,
+        id,
+        master,
+        copies,
+    } = SwarmLab::start();
     filter_to_service(&mut c, &master, 1);
     filter_to_service(&mut c, &copies, 1);
     // The copy replicates from the master service, by its name on the overlay.
@@ -517,22 +541,14 @@ fn the_lab_on_swarm_scales_its_copies_with_s_and_removes_everything_on_exit() {
 #[test]
 fn the_lab_on_swarm_shows_its_master_leading_and_a_copy_linked() {
     let _swarm = SwarmGuard::enter();
-    let image = common::docker::test_image();
-    let state_dir = tempfile::tempdir().unwrap();
-    let state = state_dir.path().to_str().unwrap().to_string();
-    let mut sweep = LabSweep(None);
-    let args = ["lab", "--swarm", "--image", image, "--replicas", "1"];
-    let mut c = PtyConsole::spawn(
-        &[&args[..], &["--interval", "200ms"]].concat(),
-        160,
-        50,
-        &[("CLUSTERDECK_STATE_DIR", &state)],
-    );
-    let id = lab_id(&c.wait_for_text("Docker lab", DEADLINE));
-    sweep.0 = Some(id.clone());
-    let master = format!("clusterdeck-lab-{id}-master");
-    let copies = format!("clusterdeck-lab-{id}-copies");
-    c.wait_for_text("Clusters", DEADLINE);
+    let SwarmLab {
+        _state,
+        _sweep,
+        mut c,
+        master,
+        copies,
+        ..
+    } = SwarmLab::start();
     filter_to_service(&mut c, &master, 1);
     let task = format!("{master}.1");
     // The members row: the leader's star, the tier, the task, its role.
