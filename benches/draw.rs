@@ -4,10 +4,8 @@
 //! under 5 ms a frame; issue #12's goal is under 1 ms at 10,000 with a filter.
 
 use std::hint::black_box;
-use std::time::Duration;
 
-use clusterdeck::app::{AppState, HeaderInfo, SourceLabel};
-use clusterdeck::model::SourceKind;
+use clusterdeck::app::AppState;
 use clusterdeck::sources::sim::{SimConfig, Simulation};
 use clusterdeck::ui::{self, Theme, UiState};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -15,32 +13,17 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+#[path = "support/sim_app.rs"]
+mod support;
+use support::sim_app;
+
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 /// Enough steps for lag sparklines and a timeline with failovers in it.
 const STEPS: usize = 30;
 
 fn fleet(members: usize) -> AppState {
-    let config = SimConfig { members, seed: 42 };
-    let mut simulation = Simulation::new(config);
-    let header = HeaderInfo {
-        interval: Duration::from_secs(1),
-        read_only: false,
-        simulated: true,
-        lab: false,
-        notice: None,
-    };
-    let label = SourceLabel {
-        id: "sim#0".into(),
-        kind: SourceKind::Sim,
-        target: format!("sim:{members}@seed42"),
-    };
-    let mut app = AppState::new(header, vec![label], simulation.now());
-    for _ in 0..STEPS {
-        let report = simulation.step();
-        let at = report.at;
-        app.apply_report(report, at);
-    }
-    app
+    let mut simulation = Simulation::new(SimConfig { members, seed: 42 });
+    sim_app(members, &mut simulation, STEPS)
 }
 
 fn press(ui: &mut UiState, app: &AppState, code: KeyCode) {

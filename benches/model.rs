@@ -7,13 +7,16 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use clusterdeck::app::{AppState, HeaderInfo, SourceLabel};
-use clusterdeck::model::{SourceKind, SourceReport, Timeline, Topology};
+use clusterdeck::model::{SourceReport, Timeline, Topology};
 use clusterdeck::sources::sim::{SimConfig, Simulation};
 use clusterdeck::ui::view::View;
 use clusterdeck::ui::{self, Theme, UiState};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[path = "support/sim_app.rs"]
+mod support;
+use support::sim_app;
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 /// Steps before measuring, so that failovers and lag are under way.
@@ -28,28 +31,6 @@ fn reports(members: usize) -> (Simulation, SourceReport, SourceReport) {
     let a = sim.step();
     let b = sim.step();
     (sim, a, b)
-}
-
-fn app(members: usize, sim: &mut Simulation) -> AppState {
-    let header = HeaderInfo {
-        interval: Duration::from_secs(1),
-        read_only: false,
-        simulated: true,
-        lab: false,
-        notice: None,
-    };
-    let label = SourceLabel {
-        id: "sim#0".into(),
-        kind: SourceKind::Sim,
-        target: format!("sim:{members}@seed42"),
-    };
-    let mut app = AppState::new(header, vec![label], sim.now());
-    for _ in 0..3 {
-        let report = sim.step();
-        let at = report.at;
-        app.apply_report(report, at);
-    }
-    app
 }
 
 fn model(c: &mut Criterion) {
@@ -68,7 +49,7 @@ fn model(c: &mut Criterion) {
                 timeline.observe(black_box(&old), black_box(&new), b.at)
             })
         });
-        let mut state = app(members, &mut sim);
+        let mut state = sim_app(members, &mut sim, 3);
         let next: Vec<SourceReport> = (0..64).map(|_| sim.step()).collect();
         let mut i = 0;
         group.bench_with_input(

@@ -144,14 +144,7 @@ const RECORDED: [Row; 15] = [
 ];
 
 fn entry(port: u16, flags: &str) -> SentinelEntry {
-    SentinelEntry {
-        name: format!("127.0.0.1:{port}"),
-        ip: "127.0.0.1".into(),
-        port,
-        flags: flags.split(',').map(str::to_string).collect(),
-        run_id: None,
-        fields: BTreeMap::new(),
-    }
+    SentinelEntry::on_loopback(port, flags)
 }
 
 fn replica(port: u16, flags: &str) -> SentinelReplica {

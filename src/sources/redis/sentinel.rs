@@ -54,6 +54,19 @@ pub struct SentinelEntry {
 }
 
 impl SentinelEntry {
+    /// An entry for `127.0.0.1:PORT` with comma-separated flags, for tests.
+    #[cfg(test)]
+    pub fn on_loopback(port: u16, flags: &str) -> SentinelEntry {
+        SentinelEntry {
+            name: format!("127.0.0.1:{port}"),
+            ip: "127.0.0.1".into(),
+            port,
+            flags: flags.split(',').map(str::to_string).collect(),
+            run_id: None,
+            fields: BTreeMap::new(),
+        }
+    }
+
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f == flag)
     }
