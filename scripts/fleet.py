@@ -9,11 +9,17 @@ CPU time over SECONDS (percent of one core), resident memory at the end and
 its peak (VmHWM); then the latency of `j` (selection down): from writing
 the key to the first byte of the redrawn frame, over 30 presses.
 
+With --redis-groups G it watches real Redis instead: G replication
+groups of one master and two replicas (3G `redis-server`s on 127.0.0.1,
+started and stopped here; Debian's redis-server), each named by one
+--redis flag, polled every second. Nothing is filtered there.
+
 Usage: scripts/fleet.py [--sizes 1000,5000,10000,50000] [--seconds 20]
                         [--filter alpha] [-- EXTRA ARGS]
+       scripts/fleet.py --redis-groups 30 [--seconds 20]
 Builds nothing: run `cargo build --release` first.
 """
-import argparse, fcntl, os, pty, select, signal, statistics, struct, sys, tempfile, termios, time
+import argparse, fcntl, os, pty, select, shutil, signal, socket, statistics, struct, subprocess, sys, tempfile, termios, time
 
 BIN = os.environ.get("CLUSTERDECK_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "clusterdeck")
@@ -81,12 +87,11 @@ def key_latency(fd, presses=30):
     return statistics.median(times) * 1000, max(times) * 1000
 
 
-def measure(members, seconds, needle, extra):
-    pid, fd = spawn(["--sim", str(members)] + extra)
+def measure(args, ready, seconds, needle):
+    pid, fd = spawn(args)
     try:
-        # The badge is in the first frame; the first full report can take a
-        # while at 100,000 members.
-        wait_for(fd, b"SIMULATED", 60)
+        # At 100,000 members the first full report can take a while.
+        wait_for(fd, ready, 60)
         if needle:
             os.write(fd, b"/" + needle.encode() + b"\r")
         drain(fd, 5)
@@ -107,17 +112,78 @@ def measure(members, seconds, needle, extra):
         os.close(fd)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_ready(port, want, deadline):
+    """Polls `redis-cli INFO replication` until it holds `want`."""
+    while time.monotonic() < deadline:
+        out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "replication"],
+                             capture_output=True, text=True).stdout
+        if want in out:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"redis on {port}: {want!r} not seen in time")
+
+
+def start_redis_groups(groups, workdir):
+    """3 * groups servers; returns (processes, master ports)."""
+    if not shutil.which("redis-server"):
+        raise SystemExit("redis-server not found: apt-get install redis-server redis-tools")
+    procs, masters = [], []
+    for g in range(groups):
+        ports = [free_port() for _ in range(3)]
+        for i, port in enumerate(ports):
+            args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--dir", workdir, "--dbfilename", f"g{g}-{i}.rdb"]
+            if i > 0:
+                args += ["--replicaof", "127.0.0.1", str(ports[0])]
+            procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
+        masters.append(ports[0])
+        deadline = time.monotonic() + 30
+        for port in ports[1:]:
+            redis_ready(port, "master_link_status:up", deadline)
+    return procs, masters
+
+
+def measure_redis(groups, seconds, extra):
+    workdir = tempfile.mkdtemp(prefix="clusterdeck-fleet-redis-")
+    procs = []
+    try:
+        procs, masters = start_redis_groups(groups, workdir)
+        args = [a for port in masters for a in ("--redis", f"redis://127.0.0.1:{port}")]
+        print(f"{len(procs)} redis-servers in {groups} groups", file=sys.stderr)
+        return measure(args + ["--interval", "1s"] + extra, b"copy", seconds, "")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,5000,10000,50000")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--filter", default="alpha")
+    parser.add_argument("--redis-groups", type=int, default=0)
     parser.add_argument("extra", nargs="*")
     opts = parser.parse_args()
+    if opts.redis_groups:
+        cpu, rss, peak, median, worst = measure_redis(opts.redis_groups, opts.seconds, opts.extra)
+        print("| Redis groups | CPU (% of a core) | RSS MiB | peak MiB | key median ms | key worst ms |")
+        print("|---|---|---|---|---|---|")
+        print(f"| {opts.redis_groups} | {cpu:.2f} | {rss:.1f} | {peak:.1f} | {median:.1f} | {worst:.1f} |")
+        return
     print("| members | CPU (% of a core) | RSS MiB | peak MiB | KiB/member (peak) | key median ms | key worst ms |")
     print("|---|---|---|---|---|---|---|")
     for members in [int(s) for s in opts.sizes.split(",")]:
-        cpu, rss, peak, median, worst = measure(members, opts.seconds, opts.filter, opts.extra)
+        cpu, rss, peak, median, worst = measure(
+            ["--sim", str(members)] + opts.extra, b"SIMULATED", opts.seconds, opts.filter)
         print(f"| {members:,} | {cpu:.2f} | {rss:.1f} | {peak:.1f} | {peak * 1024 / members:.2f} "
               f"| {median:.1f} | {worst:.1f} |", flush=True)
 

@@ -3,7 +3,9 @@
 //! seconds, each the worst lag seen in it (the details pane's chart). The
 //! lag is in bytes (Redis), else in the probe's own unit.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt};
 
 use super::Timestamp;
 use super::topology::Topology;
@@ -16,15 +18,25 @@ pub const BUCKETS: usize = 60;
 #[derive(Debug, Clone, Default)]
 struct Samples {
     recent: VecDeque<u64>,
-    /// (bucket number since the epoch, worst lag in it), oldest first.
-    buckets: VecDeque<(i64, u64)>,
+    /// The worst lag of each bucket, oldest first; the last is bucket
+    /// `newest` (a bucket nothing was reported in holds [`NONE`]). One
+    /// number a bucket, not a pair: at 100,000 members this is most of
+    /// what the console keeps per member.
+    buckets: VecDeque<u64>,
+    newest: i64,
+    /// The record that last saw it: members not seen by the latest go.
+    seen: u64,
 }
+
+/// A bucket nothing was reported in.
+const NONE: u64 = u64::MAX;
 
 /// The lag samples of every member that reports one, oldest first.
 #[derive(Debug, Clone)]
 pub struct LagHistory {
     samples: HashMap<String, Samples>,
     depth: usize,
+    records: u64,
 }
 
 impl Default for LagHistory {
@@ -38,6 +50,7 @@ impl LagHistory {
         LagHistory {
             samples: HashMap::new(),
             depth: depth.max(1),
+            records: 0,
         }
     }
 
@@ -45,30 +58,25 @@ impl LagHistory {
     /// members that are gone.
     pub fn record(&mut self, topology: &Topology, now: Timestamp) {
         let bucket = now.unix_timestamp().div_euclid(BUCKET_SECS);
-        let mut seen = std::collections::HashSet::new();
+        self.records += 1;
+        let record = self.records;
         for member in topology.clusters.iter().flat_map(|c| &c.members) {
             let Some(lag) = member.lag_bytes.or(member.lag.as_ref().map(|l| l.value)) else {
                 continue;
             };
-            seen.insert(member.id.as_str());
-            let samples = self.samples.entry(member.id.clone()).or_default();
+            // Looked up before inserting: the id is cloned only for a new member.
+            let samples = match self.samples.get_mut(member.id.as_str()) {
+                Some(samples) => samples,
+                None => self.samples.entry(member.id.clone()).or_default(),
+            };
+            samples.seen = record;
             if samples.recent.len() == self.depth {
                 samples.recent.pop_front();
             }
             samples.recent.push_back(lag);
-            match samples.buckets.back_mut() {
-                Some((at, worst)) if *at == bucket => *worst = (*worst).max(lag),
-                _ => samples.buckets.push_back((bucket, lag)),
-            }
-            while samples
-                .buckets
-                .front()
-                .is_some_and(|(at, _)| bucket - at >= BUCKETS as i64)
-            {
-                samples.buckets.pop_front();
-            }
+            samples.add(bucket, lag.min(NONE - 1));
         }
-        self.samples.retain(|id, _| seen.contains(id.as_str()));
+        self.samples.retain(|_, s| s.seen == record);
     }
 
     /// The last samples as reported.
@@ -85,13 +93,42 @@ impl LagHistory {
         let last = now.unix_timestamp().div_euclid(BUCKET_SECS);
         let mut out = vec![None; BUCKETS];
         if let Some(samples) = self.samples.get(member) {
-            for (at, worst) in &samples.buckets {
-                let age = last - at;
-                if (0..BUCKETS as i64).contains(&age) {
+            let count = samples.buckets.len() as i64;
+            for (i, worst) in samples.buckets.iter().enumerate() {
+                let age = last - (samples.newest - (count - 1 - i as i64));
+                if *worst != NONE && (0..BUCKETS as i64).contains(&age) {
                     out[BUCKETS - 1 - age as usize] = Some(*worst);
                 }
             }
         }
         out
+    }
+}
+
+impl Samples {
+    /// Folds `lag` into `bucket`'s worst, opening buckets up to it (empty
+    /// ones for a gap) and keeping the last [`BUCKETS`].
+    fn add(&mut self, bucket: i64, lag: u64) {
+        if self.buckets.is_empty() || bucket - self.newest >= BUCKETS as i64 {
+            self.buckets.clear();
+            self.buckets.push_back(lag);
+            self.newest = bucket;
+            return;
+        }
+        if bucket > self.newest {
+            for _ in self.newest..bucket {
+                self.buckets.push_back(NONE);
+            }
+            self.newest = bucket;
+            while self.buckets.len() > BUCKETS {
+                self.buckets.pop_front();
+            }
+        }
+        // At or before the newest (a clock stepped back): the bucket it falls in.
+        let back = (self.newest - bucket) as usize;
+        if let Some(i) = self.buckets.len().checked_sub(1 + back) {
+            let slot = &mut self.buckets[i];
+            *slot = if *slot == NONE { lag } else { (*slot).max(lag) };
+        }
     }
 }

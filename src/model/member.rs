@@ -2,6 +2,7 @@
 //! source said about it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -133,7 +134,53 @@ pub struct Placement {
     /// The ids the platform's API wants, for the action planners. Not part
     /// of the JSON contract: the names above are what people and scripts read.
     #[serde(skip)]
-    pub handles: Handles,
+    pub handles: PlatformHandles,
+}
+
+/// [`Handles`] kept only where a platform source set some: most members
+/// (Redis found by address, a probe's, the simulator's) have none, and at
+/// a hundred thousand members the empty ones were a fifth of the memory.
+/// Reads see empty handles when none are kept; a write keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlatformHandles(Option<Box<Handles>>);
+
+/// What a member without handles has.
+static NO_HANDLES: Handles = Handles {
+    container: None,
+    swarm: SwarmHandle {
+        service: None,
+        task_id: None,
+        node_id: None,
+    },
+    kube: None,
+    config_rule: None,
+};
+
+impl PlatformHandles {
+    /// Whether a source set any.
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl std::ops::Deref for PlatformHandles {
+    type Target = Handles;
+
+    fn deref(&self) -> &Handles {
+        self.0.as_deref().unwrap_or(&NO_HANDLES)
+    }
+}
+
+impl std::ops::DerefMut for PlatformHandles {
+    fn deref_mut(&mut self) -> &mut Handles {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl From<Handles> for PlatformHandles {
+    fn from(handles: Handles) -> Self {
+        PlatformHandles(Some(Box::new(handles)))
+    }
 }
 
 /// Typed handles a platform source gives the action planners: the contract
@@ -218,7 +265,9 @@ impl Placement {
                 self.networks.push(network.clone());
             }
         }
-        self.handles.fill_from(&other.handles);
+        if other.handles.is_set() {
+            self.handles.fill_from(&other.handles);
+        }
     }
 
     /// A short "where": the most specific thing known, for a table cell.
@@ -299,7 +348,44 @@ pub struct Member {
     /// The last error a source had with this member, already redacted.
     pub error: Option<String>,
     /// The raw fields the source gave (for the details pane), redacted.
-    pub raw: BTreeMap<String, String>,
+    pub raw: RawFields,
+}
+
+/// Fields as a source gave them, shared between a source's observation and
+/// the member merged from it: a fleet's raw fields are kept once, not
+/// copied on every report. Reads go through `Deref`; a write copies them
+/// first if they are shared (`Arc::make_mut`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawFields(Arc<BTreeMap<String, String>>);
+
+impl std::ops::Deref for RawFields {
+    type Target = BTreeMap<String, String>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RawFields {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl From<BTreeMap<String, String>> for RawFields {
+    fn from(fields: BTreeMap<String, String>) -> Self {
+        RawFields(Arc::new(fields))
+    }
+}
+
+impl<'a> IntoIterator for &'a RawFields {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 #[cfg(test)]
@@ -332,7 +418,8 @@ mod tests {
                     ..SwarmHandle::default()
                 },
                 ..Handles::default()
-            },
+            }
+            .into(),
             ..Placement::default()
         };
         let json = serde_json::to_value(&mine).unwrap();
@@ -367,12 +454,17 @@ mod tests {
                     ..SwarmHandle::default()
                 },
                 ..Handles::default()
-            },
+            }
+            .into(),
             ..Placement::default()
         };
         mine.fill_from(&theirs);
         assert_eq!(mine.handles.swarm.task_id.as_deref(), Some("t1"));
         assert_eq!(mine.handles.swarm.node_id.as_deref(), Some("n1"));
-        assert_eq!(mine.handles.container.unwrap().id, "c1");
+        assert_eq!(mine.handles.container.as_ref().unwrap().id, "c1");
+        assert!(
+            !Placement::default().handles.is_set(),
+            "none kept until set"
+        );
     }
 }

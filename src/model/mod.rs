@@ -19,7 +19,7 @@ pub use consensus::{Arbiter, ConsensusView, Fact, SentinelView};
 pub use history::LagHistory;
 pub use member::{
     ContainerHandle, Handles, Health, KubeHandle, Link, Member, NativeLag, Placement, Platform,
-    SwarmHandle, SwarmServiceHandle, SyncProgress, Tier,
+    PlatformHandles, RawFields, SwarmHandle, SwarmServiceHandle, SyncProgress, Tier,
 };
 pub use observation::{
     Authority, ClusterObservation, MemberObservation, RecordedLeader, SourceKind, SourceReport,

@@ -2,8 +2,6 @@
 //! [`SourceReport`] each time; it replaces everything that source said before,
 //! so a member a source stops reporting is gone without a separate message.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::Timestamp;
@@ -77,7 +75,7 @@ pub struct MemberObservation {
     pub sync: Option<SyncProgress>,
     pub placement: Placement,
     pub error: Option<String>,
-    pub raw: BTreeMap<String, String>,
+    pub raw: super::member::RawFields,
 }
 
 /// A cluster as one source sees it.

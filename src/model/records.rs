@@ -14,7 +14,7 @@ use super::{RecordedLeader, Timestamp, Topology};
 /// raises the conflicts that outlived `grace`.
 pub fn carry(old: &Topology, new: &mut Topology, now: Timestamp, grace: Duration) {
     // By cluster id: a fleet of recorded clusters is not searched per cluster.
-    let records: std::collections::HashMap<&str, &RecordedLeader> = old
+    let records: foldhash::HashMap<&str, &RecordedLeader> = old
         .clusters
         .iter()
         .filter_map(|c| Some((c.id.as_str(), c.recorded_leader.as_ref()?)))

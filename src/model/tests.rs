@@ -292,6 +292,31 @@ fn lag_history_keeps_recent_samples_of_present_members() {
 }
 
 #[test]
+fn lag_history_leaves_quiet_buckets_empty_and_folds_a_clock_step_back() {
+    let mut history = LagHistory::default();
+    let mut r = three("10.0.0.1:6379");
+    let at = |s: i64| time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_000_000 + s);
+    // Buckets 0, then 3 (1 and 2 quiet), then a sample stamped back in 0.
+    for (second, lag) in [(0, 40), (15, 9), (1, 70)] {
+        r.members[1].lag_bytes = Some(lag);
+        history.record(&Topology::merge([&r]), at(second));
+    }
+    let minutes = history.minutes("10.0.0.2:6379", at(15));
+    let last = minutes.len() - 1;
+    assert_eq!(
+        &minutes[last - 3..],
+        [Some(70), None, None, Some(9)],
+        "the worst of bucket 0 is the late sample"
+    );
+    assert_eq!(history.samples("10.0.0.2:6379"), vec![40, 9, 70]);
+    // A gap longer than the chart starts it over.
+    r.members[1].lag_bytes = Some(5);
+    history.record(&Topology::merge([&r]), at(15 + 3600));
+    let minutes = history.minutes("10.0.0.2:6379", at(15 + 3600));
+    assert_eq!(minutes.iter().flatten().collect::<Vec<_>>(), [&5]);
+}
+
+#[test]
 fn an_observer_in_two_clusters_is_shown_in_both_and_joins_neither() {
     let mut sentinel = report(
         "sentinel#0",

@@ -5,7 +5,9 @@
 //! leader is measured from the first topology that showed none to the first
 //! that showed one again, so its resolution is the sources' poll interval.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -329,7 +331,6 @@ impl Timeline {
     /// Records what changed from `old` to `new` and returns the new events.
     pub fn observe(&mut self, old: &Topology, new: &Topology, now: Timestamp) -> Vec<Event> {
         let mut out = Vec::new();
-        let names = member_names(old, new);
         source_events(old, new, now, &mut out);
         // By id: thousands of clusters are not searched once per cluster.
         let before_by_id: HashMap<&str, &Cluster> =
@@ -352,8 +353,11 @@ impl Timeline {
             }
             self.leaders.remove(&gone.id);
         }
-        for event in &mut out {
-            name_members(event, &names);
+        if !out.is_empty() {
+            let names = member_names(old, new);
+            for event in &mut out {
+                name_members(event, &names);
+            }
         }
         for event in &out {
             self.push(event.clone());
@@ -368,24 +372,22 @@ impl Timeline {
         now: Timestamp,
         out: &mut Vec<Event>,
     ) {
-        let state = self.leaders.entry(cluster.id.clone()).or_default();
-        let next = cluster.leader.clone();
+        // Looked up before inserting: the id is cloned only for a new cluster.
+        let state = match self.leaders.get_mut(cluster.id.as_str()) {
+            Some(state) => state,
+            None => self.leaders.entry(cluster.id.clone()).or_default(),
+        };
+        let next = cluster.leader.as_deref();
         let term = cluster.consensus.as_ref().and_then(|c| c.term);
         let previous_term = state.term;
         state.term = term.or(previous_term);
-        if !is_new && state.current == next {
-            out.extend(term_changed(
-                cluster,
-                next.as_deref(),
-                previous_term,
-                term,
-                now,
-            ));
+        if !is_new && state.current.as_deref() == next {
+            out.extend(term_changed(cluster, next, previous_term, term, now));
             return;
         }
         match next {
             None => state.lost(cluster, now, out),
-            Some(leader) => state.found(leader, term, is_new, cluster, now, out),
+            Some(leader) => state.found(leader.to_string(), term, is_new, cluster, now, out),
         }
     }
 }
@@ -528,33 +530,64 @@ fn member_events(
     now: Timestamp,
     out: &mut Vec<Event>,
 ) {
-    let old_members: HashMap<&str, &Member> = before
-        .map(|c| c.members.iter().map(|m| (m.id.as_str(), m)).collect())
-        .unwrap_or_default();
-    for member in &cluster.members {
+    let old_members = Members::of(before.map_or(&[][..], |c| &c.members));
+    for (i, member) in cluster.members.iter().enumerate() {
         let at = |kind| {
             Event::new(now, kind)
                 .cluster(&cluster.id)
                 .member(&member.id)
         };
-        match old_members.get(member.id.as_str()) {
+        match old_members.get(i, &member.id) {
             None => out.push(added(at(EventKind::MemberAdded), member)),
             Some(old) => member_changes(old, member, at, out),
         }
     }
     if let Some(before) = before {
-        // What `Cluster::member` finds: an id, or an address (a member now
-        // known by a longer-lived identity is not gone).
-        let now_ids: HashSet<&str> = cluster
-            .members
-            .iter()
-            .flat_map(|m| std::iter::once(m.id.as_str()).chain(m.address.as_deref()))
-            .collect();
-        for member in &before.members {
-            if !now_ids.contains(member.id.as_str()) {
+        let new_members = Members::of(&cluster.members);
+        for (i, member) in before.members.iter().enumerate() {
+            // What `Cluster::member` finds: an id, or an address (a member
+            // now known by a longer-lived identity is not gone).
+            if new_members.get(i, &member.id).is_none()
+                && new_members.by_address(&member.id).is_none()
+            {
                 out.push(removed(cluster, member, now));
             }
         }
+    }
+}
+
+/// One cluster's members looked up by id, at the same place first: between
+/// two reports members rarely move, and most clusters are a handful, so
+/// a map is built only for a large cluster whose members moved.
+struct Members<'a> {
+    members: &'a [Member],
+    map: std::cell::OnceCell<HashMap<&'a str, &'a Member>>,
+}
+
+impl<'a> Members<'a> {
+    fn of(members: &'a [Member]) -> Self {
+        Members {
+            members,
+            map: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self, hint: usize, id: &str) -> Option<&'a Member> {
+        match self.members.get(hint) {
+            Some(m) if m.id == id => Some(m),
+            _ if self.members.len() <= 16 => self.members.iter().find(|m| m.id == id),
+            _ => self
+                .map
+                .get_or_init(|| self.members.iter().map(|m| (m.id.as_str(), m)).collect())
+                .get(id)
+                .copied(),
+        }
+    }
+
+    fn by_address(&self, address: &str) -> Option<&'a Member> {
+        self.members
+            .iter()
+            .find(|m| m.address.as_deref() == Some(address))
     }
 }
 

@@ -7,7 +7,7 @@
 //! differently (a Sentinel master name and a seed address) are folded into the
 //! cluster with the higher precedence.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
@@ -156,7 +156,7 @@ impl Topology {
             .map(|r| SourceState::from_report(r))
             .collect();
         let groups = group_observations(&reports);
-        let members: Vec<(Member, Vec<String>)> = groups.iter().map(|g| merge_member(g)).collect();
+        let members: Vec<(Member, Vec<&str>)> = groups.iter().map(|g| merge_member(g)).collect();
         let cluster_obs: Vec<&ClusterObservation> =
             reports.iter().flat_map(|r| r.clusters.iter()).collect();
         let mut sets = join_cluster_ids(&members, &cluster_obs);
@@ -210,13 +210,13 @@ impl Topology {
 /// Which cluster ids name one cluster: those a data-bearing member is put
 /// in by its strongest sources, and a registry record with the cluster that
 /// has a member at its address.
-fn join_cluster_ids(
-    members: &[(Member, Vec<String>)],
-    cluster_obs: &[&ClusterObservation],
-) -> ClusterSets {
+fn join_cluster_ids<'a>(
+    members: &[(Member, Vec<&'a str>)],
+    cluster_obs: &[&'a ClusterObservation],
+) -> ClusterSets<'a> {
     let mut sets = ClusterSets::default();
     // A set: every member's candidates are checked against it.
-    let arbitrated: std::collections::HashSet<&str> = cluster_obs
+    let arbitrated: HashSet<&str> = cluster_obs
         .iter()
         .filter(|o| o.consensus.is_some())
         .map(|o| o.id.as_str())
@@ -228,9 +228,8 @@ fn join_cluster_ids(
         // arbiters (one master under two Sentinel names) are two clusters
         // that share members: each decides on its own.
         if member.tier != Tier::Unknown {
-            let (decided, plain): (Vec<&String>, Vec<&String>) = candidates
-                .iter()
-                .partition(|c| arbitrated.contains(&c.as_str()));
+            let (decided, plain): (Vec<&str>, Vec<&str>) =
+                candidates.iter().partition(|c| arbitrated.contains(*c));
             let joined = plain.iter().chain(decided.first());
             for (a, b) in joined.clone().zip(joined.skip(1)) {
                 sets.union(a, b);
@@ -252,7 +251,7 @@ fn join_cluster_ids(
             }
             let holder = named.get(&recorded.address).map(|&i| &members[i]);
             if let Some((_, candidates)) = holder
-                && let Some(first) = candidates.first()
+                && let Some(&first) = candidates.first()
             {
                 sets.union(&obs.id, first);
             }
@@ -267,7 +266,7 @@ fn join_cluster_ids(
 struct NamedMembers<'a>(HashMap<&'a str, usize>);
 
 impl<'a> NamedMembers<'a> {
-    fn of(members: &'a [(Member, Vec<String>)]) -> Self {
+    fn of(members: &'a [(Member, Vec<&str>)]) -> Self {
         let mut index = HashMap::new();
         for (i, (m, _)) in members.iter().enumerate() {
             let keys = [
@@ -303,19 +302,19 @@ fn is_called(obs: &ClusterObservation, named: &str) -> bool {
 
 /// Puts each member in its cluster: a data-bearing member in one (or one per
 /// arbiter that names it), an observer in every cluster it watches.
-fn place_members(
-    mut keyed: Vec<(String, Cluster)>,
-    sets: &mut ClusterSets,
-    members: Vec<(Member, Vec<String>)>,
+fn place_members<'a>(
+    mut keyed: Vec<(usize, Cluster)>,
+    sets: &mut ClusterSets<'a>,
+    members: Vec<(Member, Vec<&'a str>)>,
 ) -> Vec<Cluster> {
-    let index: HashMap<String, usize> = keyed
+    let index: HashMap<usize, usize> = keyed
         .iter()
         .enumerate()
-        .map(|(i, (root, _))| (root.clone(), i))
+        .map(|(i, (root, _))| (*root, i))
         .collect();
     for (member, candidates) in members {
-        let mut roots: Vec<String> = candidates.iter().map(|c| sets.find(c)).collect();
-        roots.sort();
+        let mut roots: Vec<usize> = candidates.iter().map(|c| sets.find(c)).collect();
+        roots.sort_by_key(|&root| sets.name(root));
         roots.dedup();
         // Cloned only for a member shared by several arbiters' clusters.
         let mut member = Some(member);
@@ -406,7 +405,7 @@ fn group_observations<'a>(reports: &[&'a SourceReport]) -> Vec<Vec<Seen<'a>>> {
 
 /// One member from all its observations, and the cluster ids its strongest
 /// observations put it in.
-fn merge_member(group: &[Seen<'_>]) -> (Member, Vec<String>) {
+fn merge_member<'a>(group: &[Seen<'a>]) -> (Member, Vec<&'a str>) {
     let mut strongest: Vec<&Seen<'_>> = group.iter().collect();
     // Stable sort keeps source order among equals.
     strongest.sort_by_key(|o| std::cmp::Reverse(o.2.authority));
@@ -450,15 +449,22 @@ fn merge_member(group: &[Seen<'_>]) -> (Member, Vec<String>) {
     };
     for o in obs() {
         member.placement.fill_from(&o.placement);
+        if member.raw.is_empty() {
+            // Shared, not copied: most members have one source of raw fields.
+            member.raw = o.raw.clone();
+            continue;
+        }
         for (k, v) in &o.raw {
-            member.raw.entry(k.clone()).or_insert_with(|| v.clone());
+            if !member.raw.contains_key(k) {
+                member.raw.insert(k.clone(), v.clone());
+            }
         }
     }
     add_sources(&mut member, group);
-    let mut candidates: Vec<String> = Vec::new();
-    for o in obs().filter(|o| o.authority == top) {
-        if !candidates.contains(&o.cluster) {
-            candidates.push(o.cluster.clone());
+    let mut candidates: Vec<&'a str> = Vec::new();
+    for (_, _, o) in group.iter().filter(|(_, _, o)| o.authority == top) {
+        if !candidates.contains(&o.cluster.as_str()) {
+            candidates.push(o.cluster.as_str());
         }
     }
     (member, candidates)
@@ -508,11 +514,11 @@ fn role_source<'a>(strongest: &[&Seen<'a>]) -> &'a MemberObservation {
 
 /// One cluster per set of joined ids, keyed by the set's root; named after its
 /// highest-precedence observation.
-fn build_clusters(
-    sets: &mut ClusterSets,
-    cluster_obs: &[&ClusterObservation],
-) -> Vec<(String, Cluster)> {
-    let mut by_root: BTreeMap<String, Vec<&ClusterObservation>> = BTreeMap::new();
+fn build_clusters<'a>(
+    sets: &mut ClusterSets<'a>,
+    cluster_obs: &[&'a ClusterObservation],
+) -> Vec<(usize, Cluster)> {
+    let mut by_root: HashMap<usize, Vec<&ClusterObservation>> = HashMap::new();
     for obs in cluster_obs {
         by_root.entry(sets.find(&obs.id)).or_default().push(obs);
     }
@@ -522,10 +528,11 @@ fn build_clusters(
             let mut observations = by_root.remove(&root).unwrap_or_default();
             observations.sort_by(|a, b| b.precedence.cmp(&a.precedence).then(a.id.cmp(&b.id)));
             let head = observations.first();
+            let named = sets.name(root);
             let cluster = Cluster {
-                id: head.map_or_else(|| root.clone(), |o| o.id.clone()),
+                id: head.map_or_else(|| named.to_string(), |o| o.id.clone()),
                 kind: head.map_or_else(|| "unknown".into(), |o| o.kind.clone()),
-                name: head.map_or_else(|| root.clone(), |o| o.name.clone()),
+                name: head.map_or_else(|| named.to_string(), |o| o.name.clone()),
                 leader: None,
                 recorded_leader: observations.iter().find_map(|o| o.recorded_leader.clone()),
                 recorded_leader_agrees: None,
@@ -665,41 +672,56 @@ fn tier_rank(tier: Tier) -> u8 {
     }
 }
 
-/// Union-find over cluster ids.
+/// Union-find over cluster ids, by index: each id is looked up once and a
+/// fleet's members are joined without allocating. A set's root is its
+/// smallest id, so the result does not depend on the order of the joins.
 #[derive(Default)]
-struct ClusterSets {
-    parent: HashMap<String, String>,
+struct ClusterSets<'a> {
+    index: HashMap<&'a str, usize>,
+    ids: Vec<&'a str>,
+    parent: Vec<usize>,
 }
 
-impl ClusterSets {
-    fn find(&mut self, id: &str) -> String {
-        let parent = self
-            .parent
-            .entry(id.to_string())
-            .or_insert_with(|| id.to_string())
-            .clone();
-        if parent == id {
-            return parent;
+impl<'a> ClusterSets<'a> {
+    /// The root of the set holding `id` (added as a set of its own if new).
+    fn find(&mut self, id: &'a str) -> usize {
+        let next = self.ids.len();
+        let mut at = *self.index.entry(id).or_insert(next);
+        if at == next {
+            self.ids.push(id);
+            self.parent.push(next);
         }
-        let root = self.find(&parent);
-        self.parent.insert(id.to_string(), root.clone());
-        root
+        while self.parent[at] != at {
+            // Path halving: every other step now points at its grandparent.
+            self.parent[at] = self.parent[self.parent[at]];
+            at = self.parent[at];
+        }
+        at
     }
 
-    fn union(&mut self, a: &str, b: &str) {
+    fn union(&mut self, a: &'a str, b: &'a str) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
-            // The smaller id becomes the root so the result does not depend on order.
-            let (root, child) = if ra < rb { (ra, rb) } else { (rb, ra) };
-            self.parent.insert(child, root);
+            let (root, child) = if self.ids[ra] < self.ids[rb] {
+                (ra, rb)
+            } else {
+                (rb, ra)
+            };
+            self.parent[child] = root;
         }
     }
 
-    fn roots(&mut self) -> Vec<String> {
-        let ids: Vec<String> = self.parent.keys().cloned().collect();
-        let mut roots: Vec<String> = ids.iter().map(|id| self.find(id)).collect();
-        roots.sort();
-        roots.dedup();
+    /// The id a root stands for.
+    fn name(&self, root: usize) -> &'a str {
+        self.ids[root]
+    }
+
+    /// Every set's root, ordered by id.
+    fn roots(&mut self) -> Vec<usize> {
+        let mut roots: Vec<usize> = (0..self.ids.len())
+            .filter(|&i| self.parent[i] == i)
+            .collect();
+        roots.sort_by_key(|&root| self.ids[root]);
         roots
     }
 }

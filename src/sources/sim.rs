@@ -489,7 +489,7 @@ fn member_observation(cluster: &SimCluster, member: &SimMember, step: u64) -> Me
         sync: None,
         placement: member.placement.clone(),
         error: (!up).then(|| format!("dial {}: connection refused", member.address)),
-        raw: raw_fields(cluster, member, step),
+        raw: raw_fields(cluster, member, step).into(),
     }
 }
 

@@ -236,7 +236,8 @@ mod tests {
                             .unwrap_or_default(),
                     }),
                     ..Handles::default()
-                },
+                }
+                .into(),
                 ..Placement::default()
             },
             ..Member::default()

@@ -190,11 +190,12 @@ fn member(
                     isolated_by: None,
                 }),
                 ..Handles::default()
-            },
+            }
+            .into(),
             ..Placement::default()
         },
         error: None,
-        raw: raw(pod, node),
+        raw: raw(pod, node).into(),
         ..MemberObservation::default()
     }
 }

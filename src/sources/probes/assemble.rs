@@ -280,7 +280,7 @@ fn member(
             value,
             unit: def.def.lag_unit.clone().unwrap_or_else(|| "entries".into()),
         }),
-        raw,
+        raw: raw.into(),
         ..MemberObservation::default()
     }
 }

@@ -217,7 +217,7 @@ impl<'a> GroupView<'a> {
         member.native_role = Some(info.role.native().to_string());
         member.leader = self.leader.is_some_and(|(a, _)| a == instance.address);
         member.claims_leader = info.is_master();
-        member.raw = raw_fields(info, &instance.server);
+        member.raw = raw_fields(info, &instance.server).into();
         if info.is_replica() {
             let link_up = info.link_up();
             member.link = Some(if link_up { Link::Up } else { Link::Down });

@@ -317,7 +317,7 @@ fn sentinel_member(
             Health::Ok
         },
         error: error.map(|e| format!("{address}: {e}")),
-        raw,
+        raw: raw.into(),
         ..MemberObservation::default()
     }
 }
@@ -462,7 +462,7 @@ impl<'a> ClusterView<'a> {
                 .zip(repl_offset)
                 .map(|(m, r)| m.saturating_sub(r)),
             error: Some(format!("{address}: {why}; {verdict}")),
-            raw: entry.fields.clone(),
+            raw: entry.fields.clone().into(),
             secondhand_epoch: Some(self.epoch()),
             ..MemberObservation::default()
         }
