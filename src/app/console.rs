@@ -290,6 +290,9 @@ impl Loop {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let dirty = tokio::select! {
+                // In this order: a key waiting beside a fleet's report is
+                // answered before the report is merged, not after.
+                biased;
                 name = self.signals.recv() => {
                     tracing::info!(signal = name, "stopping on signal");
                     return Ok(());

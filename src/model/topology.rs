@@ -448,17 +448,7 @@ fn merge_member<'a>(group: &[Seen<'a>]) -> (Member, Vec<&'a str>) {
         ..Member::default()
     };
     for o in obs() {
-        member.placement.fill_from(&o.placement);
-        if member.raw.is_empty() {
-            // Shared, not copied: most members have one source of raw fields.
-            member.raw = o.raw.clone();
-            continue;
-        }
-        for (k, v) in &o.raw {
-            if !member.raw.contains_key(k) {
-                member.raw.insert(k.clone(), v.clone());
-            }
-        }
+        fill_from(&mut member, o);
     }
     add_sources(&mut member, group);
     let mut candidates: Vec<&'a str> = Vec::new();
@@ -468,6 +458,22 @@ fn merge_member<'a>(group: &[Seen<'a>]) -> (Member, Vec<&'a str>) {
         }
     }
     (member, candidates)
+}
+
+/// Where it runs and its raw fields, from one more observation: what is
+/// set already wins.
+fn fill_from(member: &mut Member, o: &MemberObservation) {
+    member.placement.fill_from(&o.placement);
+    if member.raw.is_empty() {
+        // Shared, not copied: most members have one source of raw fields.
+        member.raw = o.raw.clone();
+        return;
+    }
+    for (k, v) in &o.raw {
+        if !member.raw.contains_key(k) {
+            member.raw.insert(k.clone(), v.clone());
+        }
+    }
 }
 
 fn add_sources(member: &mut Member, group: &[Seen<'_>]) {

@@ -37,16 +37,24 @@ pub fn observations(
                 .get(&format!("{}/{sts_name}", pod.namespace));
             let labels = sts.map_or(&pod.labels, |s| &s.labels);
             let configured = configured(config, pod, sts_name, labels);
-            let (cluster, observation) = match &configured {
-                Some(c) => (c.cluster.clone(), configured_cluster(c)),
+            // Each cluster is described once, not once per pod.
+            let cluster = match &configured {
+                Some(c) => {
+                    if !clusters.contains_key(&c.cluster) {
+                        clusters.insert(c.cluster.clone(), configured_cluster(c));
+                    }
+                    c.cluster.clone()
+                }
                 None => {
                     let group = grouping(sts_name, labels);
                     let id = cluster_id(&pod.namespace, &group);
-                    let observation = cluster_observation(&id, &pod.namespace, &group);
-                    (id, observation)
+                    if !clusters.contains_key(&id) {
+                        let observation = cluster_observation(&id, &pod.namespace, &group);
+                        clusters.insert(id.clone(), observation);
+                    }
+                    id
                 }
             };
-            clusters.entry(cluster.clone()).or_insert(observation);
             let node = pod.node.as_deref().and_then(|n| inventory.nodes.get(n));
             let single = sts.and_then(|s| s.replicas) == Some(1);
             let key = format!("{}/{}", pod.namespace, pod.name);
