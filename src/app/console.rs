@@ -321,7 +321,7 @@ impl Loop {
                     Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
                     None => return Ok(()),
                 },
-                Some(report) = self.sources.reports.recv() => self.on_reports(report),
+                Some(report) = self.sources.reports.recv() => self.on_reports(report).await,
                 Some(feed) = self.views.feeds.recv() => self.on_feed(feed),
                 Some(outcome) = self.outcomes.recv() => {
                     self.app.apply_outcome(&outcome, OffsetDateTime::now_utc());
@@ -436,16 +436,15 @@ impl Loop {
         Ok(())
     }
 
-    /// Applies a report and any others already waiting: several sources
-    /// often report together, and one draw serves them all. True when the
+    /// Applies a report and those that follow it closely (see [`gather`]):
+    /// several sources often report together, and one merge and one draw
+    /// serve them all. True when the
     /// screen would show something new (most polls change nothing).
-    fn on_reports(&mut self, report: crate::model::SourceReport) -> bool {
+    async fn on_reports(&mut self, report: crate::model::SourceReport) -> bool {
         let before = self.app.generation;
         let pushed = self.app.timeline.pushed();
-        self.app.apply_report(report, OffsetDateTime::now_utc());
-        while let Some(report) = self.sources.reports.try_recv() {
-            self.app.apply_report(report, OffsetDateTime::now_utc());
-        }
+        let batch = gather(&mut self.sources.reports, report).await;
+        self.app.apply_reports(batch, OffsetDateTime::now_utc());
         self.sources.offer_targets(&self.app.topology);
         self.app.generation != before || self.app.timeline.pushed() != pushed
     }
@@ -489,6 +488,32 @@ impl Loop {
         }
         self.app.mark_faults();
         true
+    }
+}
+
+/// How long reports are gathered after the first: sources polled on one
+/// interval answer a few milliseconds apart, and one merge and one frame
+/// serve them all. Never longer than a frame.
+const GATHER_GAP: Duration = Duration::from_millis(2);
+const GATHER_MAX: Duration = Duration::from_millis(16);
+
+/// `first` and the reports that follow it within [`GATHER_GAP`] of each
+/// other, for at most [`GATHER_MAX`].
+async fn gather(
+    mailbox: &mut crate::sources::mailbox::Mailbox,
+    first: crate::model::SourceReport,
+) -> Vec<crate::model::SourceReport> {
+    let deadline = tokio::time::Instant::now() + GATHER_MAX;
+    let mut batch = vec![first];
+    loop {
+        while let Some(report) = mailbox.try_recv() {
+            batch.push(report);
+        }
+        let until = deadline.min(tokio::time::Instant::now() + GATHER_GAP);
+        match tokio::time::timeout_at(until, mailbox.recv()).await {
+            Ok(Some(report)) => batch.push(report),
+            _ => return batch,
+        }
     }
 }
 

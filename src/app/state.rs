@@ -140,15 +140,29 @@ impl AppState {
 
     /// Takes a source's report; returns the timeline events it caused.
     pub fn apply_report(&mut self, report: SourceReport, now: Timestamp) -> Vec<Event> {
+        self.apply_reports(vec![report], now)
+    }
+
+    /// Takes several sources' reports and merges once: thirty Redis groups
+    /// polled together are one merge and one frame, not thirty. Returns the
+    /// timeline events they caused together.
+    pub fn apply_reports(&mut self, reports: Vec<SourceReport>, now: Timestamp) -> Vec<Event> {
         self.now = now;
-        if self.retired.contains(&report.source) {
-            return Vec::new();
-        }
         let was_started = self.is_started();
-        self.waiting_for.retain(|id| *id != report.source);
-        match self.reports.iter_mut().find(|r| r.source == report.source) {
-            Some(slot) => *slot = report,
-            None => self.reports.push(report),
+        let mut taken = false;
+        for report in reports {
+            if self.retired.contains(&report.source) {
+                continue;
+            }
+            taken = true;
+            self.waiting_for.retain(|id| *id != report.source);
+            match self.reports.iter_mut().find(|r| r.source == report.source) {
+                Some(slot) => *slot = report,
+                None => self.reports.push(report),
+            }
+        }
+        if !taken {
+            return Vec::new();
         }
         let next = self.merged(now);
         self.lag.record(&next, now);
