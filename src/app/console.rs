@@ -290,8 +290,7 @@ impl Loop {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let dirty = tokio::select! {
-                // In this order: a key waiting beside a fleet's report is
-                // answered before the report is merged, not after.
+                // In order: a key is answered before a fleet's report is merged.
                 biased;
                 name = self.signals.recv() => {
                     tracing::info!(signal = name, "stopping on signal");

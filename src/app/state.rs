@@ -313,6 +313,18 @@ mod tests {
 
     #[test]
     fn start_up_is_described_once_from_nothing_not_as_changes() {
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let mut app = two_sources(now);
+        assert!(
+            app.apply_report(report("a", false), now).is_empty(),
+            "waits for every source"
+        );
+        let events = app.apply_report(report("b", true), now);
+        let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, vec![EventKind::MemberAdded], "{events:#?}");
+    }
+
+    fn two_sources(now: Timestamp) -> AppState {
         let header = HeaderInfo {
             interval: Duration::from_secs(1),
             read_only: false,
@@ -327,14 +339,37 @@ mod tests {
                 target: id.into(),
             })
             .to_vec();
+        AppState::new(header, labels, now)
+    }
+
+    #[test]
+    fn reports_applied_together_are_one_merge_with_the_same_outcome() {
         let now = time::OffsetDateTime::UNIX_EPOCH;
-        let mut app = AppState::new(header, labels, now);
-        assert!(
-            app.apply_report(report("a", false), now).is_empty(),
-            "waits for every source"
+        let mut one_by_one = two_sources(now);
+        one_by_one.apply_report(report("a", false), now);
+        let separate = one_by_one.apply_report(report("b", true), now);
+        let mut together = two_sources(now);
+        let events = together.apply_reports(vec![report("a", false), report("b", true)], now);
+        assert_eq!(together.topology, one_by_one.topology);
+        assert_eq!(events, separate, "start-up described once, from nothing");
+        assert_eq!(together.generation, 1, "one merge, one new view");
+        // A source replaced meanwhile: its late report in a batch is dropped.
+        together.replace_source(
+            "a",
+            SourceLabel {
+                id: "c".into(),
+                kind: SourceKind::Sentinel,
+                target: "c".into(),
+            },
+            now,
         );
-        let events = app.apply_report(report("b", true), now);
-        let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
-        assert_eq!(kinds, vec![EventKind::MemberAdded], "{events:#?}");
+        let before = together.generation;
+        assert!(
+            together
+                .apply_reports(vec![report("a", true)], now)
+                .is_empty()
+        );
+        assert_eq!(together.generation, before, "nothing taken, nothing merged");
+        assert!(together.reports.iter().all(|r| r.source != "a"));
     }
 }
