@@ -12,7 +12,8 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStdout;
 
 /// Runs the console against `kubeconfig` until it shows `pods` members, then
-/// flips readiness 40 times with `flip(pod, ready)` on pods named by `pod(i)`.
+/// flips readiness 40 times (`BENCH_ROUNDS` x 2) with `flip(pod, ready)` on
+/// pods named by `pod(i)`.
 pub async fn run(
     kubeconfig: &Path,
     state: &Path,
@@ -59,7 +60,12 @@ pub async fn run(
     println!("memory after the first view: VmRSS {rss} kB, VmHWM {peak} kB");
 
     let mut latencies = Vec::new();
-    for round in 0..20u32 {
+    // Twenty rounds by default; more show whether memory stays flat.
+    let rounds: u32 = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
+    for round in 0..rounds {
         let name = pod(round);
         for ready in [false, true] {
             let at = Instant::now();
