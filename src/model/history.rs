@@ -20,8 +20,8 @@ struct Samples {
     recent: VecDeque<u64>,
     /// The worst lag of each bucket, oldest first; the last is bucket
     /// `newest` (a bucket nothing was reported in holds [`NONE`]). One
-    /// number a bucket, not a pair: at 100,000 members this is most of
-    /// what the console keeps per member.
+    /// number a bucket, not a (bucket, lag) pair: half the memory, for
+    /// every member of a fleet.
     buckets: VecDeque<u64>,
     newest: i64,
     /// The record that last saw it: members not seen by the latest go.
