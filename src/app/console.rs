@@ -437,8 +437,8 @@ impl Loop {
 
     /// Applies a report and those that follow it closely (see [`gather`]):
     /// several sources often report together, and one merge and one draw
-    /// serve them all. True when the
-    /// screen would show something new (most polls change nothing).
+    /// serve them all. True when the screen would show something new (most
+    /// polls change nothing).
     async fn on_reports(&mut self, report: crate::model::SourceReport) -> bool {
         let before = self.app.generation;
         let pushed = self.app.timeline.pushed();

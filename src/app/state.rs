@@ -260,13 +260,6 @@ impl AppState {
 
 /// Writes each member's faults (with the time left at `now`) from the ledger.
 fn mark_faults_on(topology: &mut Topology, faults: &[FaultRecord], now: Timestamp) {
-    // Merged members carry none: with no fault held there is nothing to write.
-    if faults.is_empty() {
-        for member in topology.clusters.iter_mut().flat_map(|c| &mut c.members) {
-            member.faults.clear();
-        }
-        return;
-    }
     for member in topology
         .clusters
         .iter_mut()

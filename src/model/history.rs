@@ -64,11 +64,7 @@ impl LagHistory {
             let Some(lag) = member.lag_bytes.or(member.lag.as_ref().map(|l| l.value)) else {
                 continue;
             };
-            // Looked up before inserting: the id is cloned only for a new member.
-            let samples = match self.samples.get_mut(member.id.as_str()) {
-                Some(samples) => samples,
-                None => self.samples.entry(member.id.clone()).or_default(),
-            };
+            let samples = super::slot(&mut self.samples, &member.id);
             samples.seen = record;
             if samples.recent.len() == self.depth {
                 samples.recent.pop_front();

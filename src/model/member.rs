@@ -161,6 +161,16 @@ impl PlatformHandles {
     pub fn is_set(&self) -> bool {
         self.0.is_some()
     }
+
+    /// Fills what these lack from `other` (see [`Handles::fill_from`]),
+    /// keeping none when neither has any.
+    pub fn fill_from(&mut self, other: &PlatformHandles) {
+        match (&mut self.0, &other.0) {
+            (_, None) => {}
+            (Some(mine), Some(theirs)) => mine.fill_from(theirs),
+            (None, Some(theirs)) => self.0 = Some(theirs.clone()),
+        }
+    }
 }
 
 impl std::ops::Deref for PlatformHandles {
@@ -265,9 +275,7 @@ impl Placement {
                 self.networks.push(network.clone());
             }
         }
-        if other.handles.is_set() {
-            self.handles.fill_from(&other.handles);
-        }
+        self.handles.fill_from(&other.handles);
     }
 
     /// A short "where": the most specific thing known, for a table cell.

@@ -28,6 +28,19 @@ pub use observation::{
 pub use timeline::{Event, EventKind, Timeline};
 pub use topology::{Cluster, SourceState, Topology};
 
+/// The value under `key`, the default inserted first if there is none.
+/// The key is copied only then: the model's per-report maps (by member or
+/// cluster id) are looked up once per member and report, and grow rarely.
+pub(crate) fn slot<'m, V: Default>(
+    map: &'m mut foldhash::HashMap<String, V>,
+    key: &str,
+) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above when missing")
+}
+
 /// Wall-clock time of an observation or event (UTC).
 pub type Timestamp = time::OffsetDateTime;
 

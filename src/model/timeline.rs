@@ -372,11 +372,7 @@ impl Timeline {
         now: Timestamp,
         out: &mut Vec<Event>,
     ) {
-        // Looked up before inserting: the id is cloned only for a new cluster.
-        let state = match self.leaders.get_mut(cluster.id.as_str()) {
-            Some(state) => state,
-            None => self.leaders.entry(cluster.id.clone()).or_default(),
-        };
+        let state = super::slot(&mut self.leaders, &cluster.id);
         let next = cluster.leader.as_deref();
         let term = cluster.consensus.as_ref().and_then(|c| c.term);
         let previous_term = state.term;

@@ -723,7 +723,7 @@ impl<'a> ClusterSets<'a> {
     }
 
     /// Every set's root, ordered by id.
-    fn roots(&mut self) -> Vec<usize> {
+    fn roots(&self) -> Vec<usize> {
         let mut roots: Vec<usize> = (0..self.ids.len())
             .filter(|&i| self.parent[i] == i)
             .collect();

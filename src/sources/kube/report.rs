@@ -40,18 +40,18 @@ pub fn observations(
             // Each cluster is described once, not once per pod.
             let cluster = match &configured {
                 Some(c) => {
-                    if !clusters.contains_key(&c.cluster) {
-                        clusters.insert(c.cluster.clone(), configured_cluster(c));
-                    }
-                    c.cluster.clone()
+                    let id = c.cluster.clone();
+                    clusters
+                        .entry(id.clone())
+                        .or_insert_with(|| configured_cluster(c));
+                    id
                 }
                 None => {
                     let group = grouping(sts_name, labels);
                     let id = cluster_id(&pod.namespace, &group);
-                    if !clusters.contains_key(&id) {
-                        let observation = cluster_observation(&id, &pod.namespace, &group);
-                        clusters.insert(id.clone(), observation);
-                    }
+                    clusters
+                        .entry(id.clone())
+                        .or_insert_with(|| cluster_observation(&id, &pod.namespace, &group));
                     id
                 }
             };
